@@ -1,0 +1,1 @@
+"""The Ingest team's operations checklist: the logic behind the checks in ``checks/``."""

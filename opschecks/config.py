@@ -1,0 +1,128 @@
+"""Load the suite's TOML configuration: the environments and each area's settings.
+
+Layout (see opschecks.toml)::
+
+    [defaults]            # keys shared by every environment; [env.<name>] overrides them
+    [defaults.backups]    # per-area tables merge key by key
+    [env.dev]             # aws_region, aws_profile, backup_bucket, backup_prefix, kube_context, namespaces, skip
+    [env.dev.pods]        # area settings: backups, restore, pods, usage, upload
+    [ledger]              # where runs are recorded
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from opschecks.backups import BackupSettings
+from opschecks.ledger import LedgerSettings
+from opschecks.pods import PodSettings
+from opschecks.restore import RestoreSettings
+from opschecks.schema import ConfigError, build
+from opschecks.upload import UploadSettings
+from opschecks.usage import UsageSettings
+
+DEFAULT_PATH = "opschecks.toml"
+CONFIG_ENV_VAR = "OPSCHECKS_CONFIG"
+AREAS = ("backups", "restore", "pods", "aws_usage", "upload_service")
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    name: str
+    aws_region: str = "us-east-1"
+    aws_profile: str | None = None  # None: boto3's own chain (AWS_PROFILE, keys, SSO, instance role)
+    backup_bucket: str = "ingest-db-backup"
+    backup_prefix: str = ""  # default: the environment's name
+    kube_context: str | None = None  # None: the kubeconfig's current context
+    namespaces: list[str] = field(default_factory=list)  # default: default, kube-system, <env>-environment
+    skip: list[str] = field(default_factory=list)  # areas disabled for this env (see AREAS)
+    backups: BackupSettings = field(default_factory=BackupSettings)
+    restore: RestoreSettings = field(default_factory=RestoreSettings)
+    pods: PodSettings = field(default_factory=PodSettings)
+    usage: UsageSettings = field(default_factory=UsageSettings)
+    upload: UploadSettings | None = None  # the drill runs only where configured
+
+    @property
+    def app_namespace(self) -> str:
+        return f"{self.name}-environment"
+
+    @property
+    def is_prod(self) -> bool:
+        return self.name == "prod"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    envs: dict[str, EnvConfig]
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
+
+    def select(self, names: list[str] | None) -> list[EnvConfig]:
+        """The environments named on the command line, or all of them, in config order."""
+        if not names:
+            return list(self.envs.values())
+        unknown = [n for n in names if n not in self.envs]
+        if unknown:
+            raise ConfigError(
+                f"unknown environment {unknown[0]!r} (configured in {self.path}: {', '.join(self.envs)})"
+            )
+        return [self.envs[n] for n in dict.fromkeys(names)]
+
+
+def resolve_path(option: str | None) -> Path:
+    """--config, else $OPSCHECKS_CONFIG (set by the sandbox), else ./opschecks.toml."""
+    return Path(option or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_PATH)
+
+
+def load(path: Path) -> Config:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found (use --config PATH, or --sandbox for the local stack)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return parse(data, path)
+
+
+def parse(data: dict, path: Path) -> Config:
+    unknown = sorted(set(data) - {"defaults", "env", "ledger"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level table {unknown[0]!r} (known: defaults, env, ledger)")
+    defaults = data.get("defaults", {})
+    envs = data.get("env")
+    if not isinstance(envs, dict) or not envs:
+        raise ConfigError(f"{path}: no environments configured (add an [env.<name>] table)")
+    parsed = {name: _env(name, defaults, table, path) for name, table in envs.items()}
+    ledger = build(LedgerSettings, data.get("ledger", {}), f"{path}: ledger")
+    return Config(path=path, envs=parsed, ledger=ledger)
+
+
+def _env(name: str, defaults: dict, table: dict, path: Path) -> EnvConfig:
+    where = f"{path}: env.{name}"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table")
+    merged = _merge(defaults, table)
+    merged["name"] = name
+    env = build(EnvConfig, merged, where)
+    bad_skip = sorted(set(env.skip) - set(AREAS))
+    if bad_skip:
+        raise ConfigError(f"{where}.skip: unknown area {bad_skip[0]!r} (known: {', '.join(AREAS)})")
+    return replace(
+        env,
+        backup_prefix=env.backup_prefix or name,
+        namespaces=env.namespaces or ["default", "kube-system", env.app_namespace],
+    )
+
+
+def _merge(defaults: dict, table: dict) -> dict:
+    merged = dict(defaults)
+    for key, value in table.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged

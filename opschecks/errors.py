@@ -1,0 +1,52 @@
+"""Turn 'cannot reach the infrastructure' exceptions into one line a person on call can act on.
+
+Checks never catch these themselves: the suite's plugin (fixtures/outcomes.py)
+calls ``describe`` on whatever escapes a check and fails it with that line,
+prefixed by the environment, instead of a traceback or a skip.
+"""
+
+from __future__ import annotations
+
+import botocore.exceptions
+import kubernetes.client.exceptions
+import kubernetes.config.config_exception
+import pymongo.errors
+import urllib3.exceptions
+
+
+class Unreachable(Exception):
+    """Raised by our own code when a service cannot be reached or used; the message says what and where."""
+
+
+def describe(exc: BaseException) -> str | None:
+    """One line for an infrastructure error, or None when ``exc`` is not one (a real bug shows its traceback)."""
+    if isinstance(exc, Unreachable):
+        return str(exc)
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return "no AWS credentials found: set AWS_PROFILE (or aws_profile in the config), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    if isinstance(exc, botocore.exceptions.ProfileNotFound):
+        return f"AWS profile not found: {exc}"
+    if isinstance(exc, botocore.exceptions.EndpointConnectionError):
+        return f"cannot reach AWS endpoint {exc.kwargs.get('endpoint_url')}"
+    if isinstance(exc, botocore.exceptions.ConnectTimeoutError):
+        return f"timed out connecting to AWS endpoint {exc.kwargs.get('endpoint_url')}"
+    if isinstance(exc, botocore.exceptions.ClientError):
+        err = exc.response.get("Error", {})
+        if err.get("Code") in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
+                               "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
+                               "SignatureDoesNotMatch", "NoSuchBucket", "InvalidAccessKeyId"}:
+            return f"AWS {exc.operation_name} refused: {err.get('Code')}: {err.get('Message', '')}".rstrip(": ")
+        return None
+    if isinstance(exc, kubernetes.config.config_exception.ConfigException):
+        return f"Kubernetes config problem: {exc}"
+    if isinstance(exc, kubernetes.client.exceptions.ApiException) and exc.status in (0, 401, 403, 404, 500, 502, 503, 504):
+        reason = {401: "unauthorized (401): credentials rejected", 403: "forbidden (403): RBAC denies it",
+                  404: "not found (404)"}.get(exc.status, f"HTTP {exc.status} {exc.reason}")
+        return f"Kubernetes API {reason}"
+    if isinstance(exc, urllib3.exceptions.MaxRetryError):
+        return f"cannot reach {exc.pool.scheme}://{exc.pool.host}:{exc.pool.port}: {type(exc.reason).__name__}"
+    if isinstance(exc, pymongo.errors.ServerSelectionTimeoutError):
+        return f"cannot reach MongoDB: {str(exc).split(',')[0]}"
+    if isinstance(exc, pymongo.errors.OperationFailure) and exc.code in (13, 18):
+        return f"MongoDB refused: {exc.details.get('errmsg') if exc.details else exc}"
+    return None

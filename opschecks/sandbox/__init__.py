@@ -1,0 +1,1 @@
+"""The local sandbox stack: loopback servers seeded with realistic data."""

@@ -1,0 +1,90 @@
+"""Build typed settings dataclasses from TOML tables, with one-line errors.
+
+Each area module declares its settings as a dataclass (its schema, as a Cloud
+Custodian filter does); this module turns a TOML table into that dataclass and
+rejects unknown keys and wrong types naming the exact key, so a typo in the
+config is an error rather than a silently ignored threshold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import types
+import typing
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """The configuration is missing or invalid; the message is one line for the user."""
+
+
+def build(cls: type[T], table: Any, where: str) -> T:
+    """Return ``cls`` built from ``table``; ``where`` names the table in errors (e.g. ``env.dev.pods``)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table, found {_kind(table)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(fields))})")
+    values = {}
+    for name, field in fields.items():
+        if name in table:
+            values[name] = _convert(hints[name], table[name], f"{where}.{name}")
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{where}: missing required key {name!r}")
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in args if a is not type(None)]
+        if value is None:
+            return None
+        errors = []
+        for option in options:
+            try:
+                return _convert(option, value, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0])
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, found {_kind(value)}")
+        item = args[0]
+        converted = [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return converted if origin is list else tuple(converted)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, found {_kind(value)}")
+        return {str(k): _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(hint):
+        return build(hint, value, where)
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, found {_kind(value)}")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, found {_kind(value)}")
+        return value
+    if hint is dt.date:
+        if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+            raise ConfigError(f"{where}: expected a date like 2026-12-31, found {_kind(value)}")
+        return value
+    if hint in (str, bool):
+        if not isinstance(value, hint):
+            raise ConfigError(f"{where}: expected {'a string' if hint is str else 'true or false'}, found {_kind(value)}")
+        return value
+    if hint is Any:
+        return value
+    raise TypeError(f"unsupported settings type {hint!r} at {where}")
+
+
+def _kind(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"[:80]
