@@ -16,7 +16,9 @@ from botocore.config import Config as BotoConfig
 from opschecks.config import EnvConfig
 from opschecks.errors import Unreachable
 
-RETRIES = BotoConfig(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=5, read_timeout=60)
+# Six attempts ride out throttling (adaptive mode also rate-limits the client) while an
+# unreachable endpoint still fails within seconds rather than minutes of back-off.
+RETRIES = BotoConfig(retries={"mode": "adaptive", "max_attempts": 6}, connect_timeout=5, read_timeout=60)
 
 
 def session(env: EnvConfig) -> boto3.Session:

@@ -1,7 +1,7 @@
 """The sandbox: the whole checklist's infrastructure on loopback, for newcomers and for the suite's tests.
 
 - moto's server mode: a real S3/CloudWatch/EC2/tagging API endpoint;
-- SecantusDB: a real MongoDB wire-protocol server on WiredTiger, for restore drills;
+- SecantusDB: a real MongoDB wire-protocol server on WiredTiger (its own process), for restore drills;
 - a fake Kubernetes API (kubeapi.py) behind a generated kubeconfig.
 
 Every server binds 127.0.0.1 on a free port; ``stop`` shuts them all down and
@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import shutil
+import subprocess
+import sys
+import time
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -21,7 +25,6 @@ from pathlib import Path
 
 import boto3
 from moto.server import ThreadedMotoServer
-from secantus import SecantusDBServer
 
 from opschecks.sandbox.kubeapi import FakeKubeAPI
 from opschecks.sandbox.seed import seed_backups, seed_kube
@@ -81,18 +84,14 @@ def start(seed: bool = True, now: dt.datetime | None = None) -> Sandbox:
         stack.callback(moto.stop)
         host, port = moto.get_host_and_port()
 
-        (root / "mongo").mkdir()
-        mongo = SecantusDBServer(host="127.0.0.1", port=0, storage_path=str(root / "mongo"),
-                                 replica_set_name=None, enable_test_commands=False)
-        mongo.start()
-        stack.callback(mongo.stop)
+        mongo_uri = _start_secantus(root, stack)
 
         kube = FakeKubeAPI()
         kube.start()
         stack.callback(kube.stop)
         kubeconfig = kube.write_kubeconfig(root / "kubeconfig", {f"sandbox-{env}": env for env in ENVS})
 
-        sandbox = Sandbox(root=root, aws_endpoint=f"http://{host}:{port}", mongo_uri=mongo.uri, kube=kube,
+        sandbox = Sandbox(root=root, aws_endpoint=f"http://{host}:{port}", mongo_uri=mongo_uri, kube=kube,
                           kubeconfig=kubeconfig, config_path=root / "opschecks.toml", now=now, _stack=stack)
         sandbox.config_path.write_text(config_text(sandbox))
         if seed:
@@ -103,6 +102,40 @@ def start(seed: bool = True, now: dt.datetime | None = None) -> Sandbox:
     except BaseException:
         stack.close()
         raise
+
+
+def _start_secantus(root: Path, stack: ExitStack) -> str:
+    """Start SecantusDB in its own process on a free port; return its URI.
+
+    Its own process, so a restore drill's inserts use the second core and a stop
+    frees the port at once (the in-process server's accept thread holds it).
+    """
+    log = root / "secantusdb.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", "0",
+             "--storage-path", str(root / "mongo"), "--log-level", "INFO"],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+        )
+    stack.callback(_terminate, proc)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        match = re.search(r"listening on 127\.0\.0\.1:(\d+)", log.read_text())
+        if match:
+            return f"mongodb://127.0.0.1:{match[1]}/"
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise RuntimeError(f"SecantusDB did not start: {log.read_text()[-500:]}")
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @contextmanager

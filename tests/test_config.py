@@ -1,0 +1,107 @@
+"""The config file: defaults, merging, and one-line errors for everything a person can get wrong."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from opschecks.config import load, resolve_path
+from opschecks.schema import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "opschecks.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_follow_the_checklist(tmp_path: Path) -> None:
+    config = load(write(tmp_path, "[env.dev]\n[env.staging]\n[env.prod]\n"))
+    dev = config.envs["dev"]
+    assert list(config.envs) == ["dev", "staging", "prod"]
+    assert (dev.backup_bucket, dev.aws_region, dev.backup_prefix) == ("ingest-db-backup", "us-east-1", "dev")
+    assert dev.namespaces == ["default", "kube-system", "dev-environment"]
+    assert dev.restore.database == "admin"
+    assert dev.restore.collections == ["biomaterial", "bundleManifest", "file", "process", "project", "protocol",
+                                       "submissionEnvelope"]
+    assert dev.restore.min_counts == {"submissionEnvelope": 100}
+    assert dev.backups.retention_days == 90
+    assert config.envs["prod"].is_prod and not dev.is_prod
+
+
+def test_env_tables_override_defaults_key_by_key(tmp_path: Path) -> None:
+    config = load(write(tmp_path, """
+[defaults]
+aws_region = "eu-west-2"
+[defaults.backups]
+grace_hours = 3
+retention_days = 30
+[env.dev]
+aws_profile = "ingest-dev"
+backup_prefix = "backups/dev"
+[env.dev.backups]
+grace_hours = 6
+[env.prod]
+"""))
+    dev, prod = config.envs["dev"], config.envs["prod"]
+    assert (dev.aws_region, dev.aws_profile, dev.backup_prefix) == ("eu-west-2", "ingest-dev", "backups/dev")
+    assert (dev.backups.grace_hours, dev.backups.retention_days) == (6.0, 30)
+    assert (prod.backups.grace_hours, prod.aws_profile) == (3.0, None)
+
+
+def test_waivers_parse_dates(tmp_path: Path) -> None:
+    config = load(write(tmp_path, """
+[env.dev.pods]
+waivers = [{ pattern = "ingest-exporter-*", reason = "CrashLoopBackOff", expires = 2026-12-31, justification = "INGEST-123" }]
+"""))
+    waiver = config.envs["dev"].pods.waivers[0]
+    assert waiver.expires == dt.date(2026, 12, 31) and waiver.pattern == "ingest-exporter-*"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[env.dev]\naws_regoin = 'x'\n", "env.dev: unknown key 'aws_regoin'"),
+    ("[env.dev.backups]\ngrace_hours = 'two'\n", "env.dev.backups.grace_hours: expected a number, found str 'two'"),
+    ("[env.dev.backups]\nsize_baseline = 7.5\n", "env.dev.backups.size_baseline: expected an integer"),
+    ("[env.dev]\nnamespaces = 'default'\n", "env.dev.namespaces: expected a list"),
+    ("[env.dev]\nskip = ['podz']\n", "env.dev.skip: unknown area 'podz'"),
+    ("[env.dev.pods]\nwaivers = [{ pattern = 'x', reason = 'y', expires = 'soon', justification = 'z' }]\n",
+     "env.dev.pods.waivers[0].expires: expected a date like 2026-12-31"),
+    ("[env.dev.pods]\nwaivers = [{ pattern = 'x', reason = 'y', justification = 'z' }]\n",
+     "env.dev.pods.waivers[0]: missing required key 'expires'"),
+    ("[defaults]\n", "no environments configured"),
+    ("[envs.dev]\n", "unknown top-level table 'envs'"),
+    ("[env.dev\n", "is not valid TOML"),
+])
+def test_invalid_config_is_one_line_naming_the_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load(write(tmp_path, text))
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_file_says_how_to_fix_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"config file .*nope.toml not found \(use --config PATH, or --sandbox"):
+        load(tmp_path / "nope.toml")
+
+
+def test_unknown_environment_lists_the_configured_ones(tmp_path: Path) -> None:
+    config = load(write(tmp_path, "[env.dev]\n[env.prod]\n"))
+    assert [e.name for e in config.select(["prod", "prod"])] == ["prod"]
+    assert [e.name for e in config.select([])] == ["dev", "prod"]
+    with pytest.raises(ConfigError, match=r"unknown environment 'qa' \(configured in .*: dev, prod\)"):
+        config.select(["qa"])
+
+
+def test_config_path_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPSCHECKS_CONFIG", raising=False)
+    assert resolve_path(None) == Path("opschecks.toml")
+    monkeypatch.setenv("OPSCHECKS_CONFIG", "/etc/ops.toml")
+    assert resolve_path(None) == Path("/etc/ops.toml")
+    assert resolve_path("mine.toml") == Path("mine.toml")
+
+
+def test_the_shipped_config_loads() -> None:
+    config = load(Path(__file__).parent.parent / "opschecks.toml")
+    assert set(config.envs) == {"dev", "staging", "prod"}

@@ -1,0 +1,153 @@
+"""The sandbox stack: real servers on loopback, realistic seed data, nothing left behind."""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import io
+import json
+import socket
+import tarfile
+import tempfile
+from pathlib import Path
+
+import bson
+import pytest
+from kubernetes import client
+
+from opschecks import kube
+from opschecks.restore import COLLECTIONS
+from opschecks.sandbox import kube_objects as k
+from opschecks.sandbox import stack
+from opschecks.sandbox.kubeapi import FakeKubeAPI
+
+NOW = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def seeded():
+    with stack.running(seed=True, now=NOW) as sb:
+        yield sb
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def test_servers_bind_loopback_and_stop_leaving_nothing() -> None:
+    sb = stack.start(seed=False)
+    endpoints = [("127.0.0.1", int(sb.aws_endpoint.rsplit(":", 1)[1])),
+                 ("127.0.0.1", int(sb.mongo_uri.rstrip("/").rsplit(":", 1)[1])),
+                 ("127.0.0.1", sb.kube.port)]
+    assert sb.aws_endpoint.startswith("http://127.0.0.1:") and sb.mongo_uri.startswith("mongodb://127.0.0.1:")
+    assert all(_port_open(*e) for e in endpoints)
+    root = sb.root
+    assert root.exists()
+    sb.stop()
+    assert not root.exists()
+    assert not any(_port_open(*e) for e in endpoints)
+
+
+def test_start_failure_cleans_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    created = []
+    real_start = FakeKubeAPI.start
+
+    def broken_start(self: FakeKubeAPI) -> None:
+        created.append(self)
+        raise OSError("no port")
+
+    monkeypatch.setattr(FakeKubeAPI, "start", broken_start)
+    pattern = str(Path(tempfile.gettempdir()) / "opschecks-sandbox-*")
+    roots_before = set(glob.glob(pattern))
+    with pytest.raises(OSError, match="no port"):
+        stack.start(seed=False)
+    monkeypatch.setattr(FakeKubeAPI, "start", real_start)
+    assert created and set(glob.glob(pattern)) <= roots_before
+
+
+def test_seeded_backups_are_real_mongodump_tarballs(seeded: stack.Sandbox) -> None:
+    s3 = seeded.s3()
+    for env in stack.ENVS:
+        keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="ingest-db-backup",
+                                                                                 Prefix=f"{env}/")
+                for o in page.get("Contents", [])]
+        assert len(keys) == 95
+        assert keys[-1] == f"{env}/2026-11-25T00_00.tar.gz" and keys[0] == f"{env}/2026-08-23T00_00.tar.gz"
+    newest = "prod/2026-11-25T00_00.tar.gz"
+    tags = s3.get_object_tagging(Bucket="ingest-db-backup", Key=newest)["TagSet"]
+    assert tags == [{"Key": "auto-delete", "Value": "true"}]
+    rule = s3.get_bucket_lifecycle_configuration(Bucket="ingest-db-backup")["Rules"][0]
+    assert rule["Status"] == "Enabled" and rule["Expiration"]["Days"] == 90
+    assert rule["Filter"]["Tag"] == {"Key": "auto-delete", "Value": "true"}
+
+    body = s3.get_object(Bucket="ingest-db-backup", Key=newest)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        names = tar.getnames()
+        for coll in COLLECTIONS:
+            base = f"data/db/dump/2026-11-25T00_00/admin/{coll}"
+            assert f"{base}.bson" in names and f"{base}.metadata.json" in names
+        docs = bson.decode_all(tar.extractfile("data/db/dump/2026-11-25T00_00/admin/submissionEnvelope.bson").read())
+        meta = json.load(tar.extractfile("data/db/dump/2026-11-25T00_00/admin/file.metadata.json"))
+    assert len(docs) >= 100 and docs[0]["_class"].endswith("SubmissionEnvelope")
+    assert [i["name"] for i in meta["indexes"]] == ["_id_", "uuid.uuid_1"]
+
+
+def test_seeded_cluster_is_healthy_and_realistic(seeded: stack.Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(seeded.kubeconfig))
+    api = kube.api_client("sandbox-staging")
+    core, batch, apps = client.CoreV1Api(api), client.BatchV1Api(api), client.AppsV1Api(api)
+    app_pods = core.list_namespaced_pod("staging-environment").items
+    names = {p.metadata.name.rsplit("-", 2)[0] for p in app_pods if p.status.phase == "Running"}
+    assert {"ingest-core", "ingest-broker", "ingest-ui", "ingest-validator", "ingest-exporter"} <= names
+    assert {"mongo-0", "rabbit-0", "redis-0"} <= {p.metadata.name for p in app_pods}
+    assert all(cs.ready for p in app_pods if p.status.phase == "Running" for cs in p.status.container_statuses)
+    assert core.list_namespaced_pod("kube-system").items
+    cronjobs = {c.metadata.name: c for c in batch.list_namespaced_cron_job("staging-environment").items}
+    assert cronjobs["ingest-backup"].spec.schedule == "0 0 * * *"
+    assert cronjobs["ingest-backup"].status.last_successful_time == NOW.replace(hour=0, minute=7)
+    assert cronjobs["ingest-backup-verify"].spec.schedule == "30 0 * * *"
+    jobs = batch.list_namespaced_job("staging-environment").items
+    assert jobs and all(j.status.succeeded == 1 for j in jobs)
+    assert {d.metadata.name for d in apps.list_deployment_for_all_namespaces().items} >= {"ingest-core", "coredns"}
+    assert {s.metadata.name for s in apps.list_namespaced_stateful_set("staging-environment").items} == {
+        "mongo", "rabbit", "redis"}
+
+
+def test_fake_api_paginates_with_continue_tokens() -> None:
+    api = FakeKubeAPI()
+    api.start()
+    try:
+        pods = [k.pod(f"p-{i:03d}", "ns1" if i % 2 else "ns2", now=NOW) for i in range(25)]
+        api.set_objects("c", "pods", pods)
+        cfg = client.Configuration()
+        cfg.host = api.url("c")
+        core = client.CoreV1Api(client.ApiClient(cfg))
+        got = list(kube.list_paginated(core.list_namespaced_pod, 5, namespace="ns1"))
+        assert [p.metadata.name for p in got] == [p["metadata"]["name"] for p in pods if p["metadata"]["namespace"] == "ns1"]
+        assert api.requests["c"] == 3  # 12 pods in pages of 5
+        assert len(core.list_pod_for_all_namespaces().items) == 25
+        assert len(core.list_namespaced_pod("ns1", label_selector="app=p").items) == 12
+    finally:
+        api.stop()
+
+
+def test_fake_api_answers_faults_and_unknown_paths_as_a_real_server() -> None:
+    api = FakeKubeAPI()
+    api.start()
+    try:
+        cfg = client.Configuration()
+        cfg.host = api.url("c")
+        core = client.CoreV1Api(client.ApiClient(cfg))
+        api.fail_cluster("c", 403)
+        with pytest.raises(client.ApiException) as err:
+            core.list_namespaced_pod("default")
+        assert err.value.status == 403 and json.loads(err.value.body)["reason"] == "Forbidden"
+        api.fail_cluster("c", None)
+        assert core.list_namespaced_pod("default").items == []
+        with pytest.raises(client.ApiException) as err:
+            core.list_namespaced_config_map("default")
+        assert err.value.status == 404
+    finally:
+        api.stop()
