@@ -7,6 +7,8 @@ prefixed by the environment, instead of a traceback or a skip.
 
 from __future__ import annotations
 
+import json
+
 import botocore.exceptions
 import kubernetes.client.exceptions
 import kubernetes.config.config_exception
@@ -42,7 +44,7 @@ def describe(exc: BaseException) -> str | None:
     if isinstance(exc, kubernetes.client.exceptions.ApiException) and exc.status in (0, 401, 403, 404, 500, 502, 503, 504):
         reason = {401: "unauthorized (401): credentials rejected", 403: "forbidden (403): RBAC denies it",
                   404: "not found (404)"}.get(exc.status, f"HTTP {exc.status} {exc.reason}")
-        return f"Kubernetes API {reason}"
+        return f"Kubernetes API {reason}" + _api_message(exc)
     if isinstance(exc, urllib3.exceptions.MaxRetryError):
         return f"cannot reach {exc.pool.scheme}://{exc.pool.host}:{exc.pool.port}: {type(exc.reason).__name__}"
     if isinstance(exc, pymongo.errors.ServerSelectionTimeoutError):
@@ -50,3 +52,12 @@ def describe(exc: BaseException) -> str | None:
     if isinstance(exc, pymongo.errors.OperationFailure) and exc.code in (13, 18):
         return f"MongoDB refused: {exc.details.get('errmsg') if exc.details else exc}"
     return None
+
+
+def _api_message(exc: kubernetes.client.exceptions.ApiException) -> str:
+    """The API server's own Status message (it says who was denied what, and where), as ': <message>'."""
+    try:
+        message = json.loads(exc.body or "").get("message")
+    except (ValueError, AttributeError):
+        return ""
+    return f": {message}" if isinstance(message, str) and message else ""

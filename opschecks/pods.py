@@ -1,17 +1,51 @@
-"""How a pod, Deployment or StatefulSet is judged healthy."""
+"""How a pod, Deployment or StatefulSet is judged healthy.
+
+A pod is healthy when it is Running with every container ready, or Succeeded
+(a finished Job's pod). Phase alone is not enough: a pod in CrashLoopBackOff is
+usually Running with its container waiting. Every rule has a stable code:
+
+- POD001 a container is waiting for a reason other than starting up (CrashLoopBackOff, ImagePullBackOff,
+  ErrImagePull, CreateContainerConfigError, ...)
+- POD002 a Running pod has containers that are not ready (ready/total)
+- POD003 a container restarted more than ``restart_limit`` times and last restarted within the window
+- POD004 Pending longer than ``pending_grace_minutes`` (with no more specific cause above)
+- POD005 phase Failed (Evicted, Error, ...) or Unknown (node lost)
+- POD006 stuck terminating: deletionTimestamp older than ``terminating_grace_minutes``
+- POD007 an init container is failing (crash-looping, image not pulled, exited non-zero)
+- WKL001 a Deployment or StatefulSet has fewer replicas available than desired
+- WKL002 a Deployment or StatefulSet is scaled to zero (nothing runs it and no pod shows it)
+
+Waivers (config) silence known noise until their expiry date; once expired they stop
+waiving and the finding says which waiver expired.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
+from typing import Any, NamedTuple
+
+from kubernetes import client as k8s
+
+from opschecks import kube
+from opschecks.findings import Finding
+
+# Waiting reasons of a container that is merely starting; every other waiting reason is a problem.
+STARTING = frozenset({"ContainerCreating", "PodInitializing"})
 
 
 @dataclass(frozen=True)
 class Waiver:
-    pattern: str  # fnmatch pattern on the pod or workload name
-    reason: str  # the finding reason it waives, or "*"
-    expires: dt.date
+    pattern: str  # fnmatch pattern on the pod or workload name, or on "<namespace>/<name>"
+    reason: str  # the finding code (POD001) or reason (CrashLoopBackOff, Init:*) it waives, or "*"
+    expires: dt.date  # last day it waives
     justification: str
+
+    def matches(self, problem: Problem) -> bool:
+        target = f"{problem.namespace}/{problem.name}" if "/" in self.pattern else problem.name
+        return fnmatchcase(target, self.pattern) and (
+            self.reason in ("*", problem.code) or fnmatchcase(problem.reason, self.reason))
 
 
 @dataclass(frozen=True)
@@ -22,3 +56,276 @@ class PodSettings:
     terminating_grace_minutes: float = 10.0
     page_size: int = 500
     waivers: list[Waiver] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    kind: str  # "pod", "deployment", "statefulset"
+    namespace: str
+    name: str
+    reason: str  # short, as kubectl shows it (CrashLoopBackOff, NotReady, Evicted); what waivers match
+    message: str  # what was expected and what was found
+
+
+class PodRow(NamedTuple):
+    pod: str
+    phase: str
+    ready: str
+    restarts: int
+    reason: str
+    age: str
+
+
+POD_COLUMNS = PodRow._fields
+
+
+class WorkloadRow(NamedTuple):
+    kind: str
+    name: str
+    desired: int
+    available: int
+
+
+WORKLOAD_COLUMNS = WorkloadRow._fields
+
+
+@dataclass
+class NamespaceHealth:
+    namespace: str
+    pods: list[PodRow]
+    workloads: list[WorkloadRow]
+    problems: list[Problem]  # still failing, after waivers
+    waived: list[tuple[Problem, Waiver]]
+
+
+def assess(api: k8s.ApiClient, context: str | None, namespaces: list[str], settings: PodSettings,
+           now: dt.datetime) -> list[NamespaceHealth]:
+    """List every pod, Deployment and StatefulSet of each namespace and judge them as of ``now``."""
+    core, apps = k8s.CoreV1Api(api), k8s.AppsV1Api(api)
+    with kube.naming(context):
+        return [_namespace(core, apps, ns, settings, now) for ns in namespaces]
+
+
+def _namespace(core: k8s.CoreV1Api, apps: k8s.AppsV1Api, namespace: str, settings: PodSettings,
+               now: dt.datetime) -> NamespaceHealth:
+    page = settings.page_size
+    pods = list(kube.list_paginated(core.list_namespaced_pod, page, namespace=namespace))
+    workloads = [*kube.list_paginated(apps.list_namespaced_deployment, page, namespace=namespace),
+                 *kube.list_paginated(apps.list_namespaced_stateful_set, page, namespace=namespace)]
+    per_pod = {p.metadata.name: pod_problems(p, settings, now) for p in pods}
+    problems = [pr for found in per_pod.values() for pr in found]
+    problems += [pr for w in workloads for pr in workload_problems(w)]
+    active, waived = apply_waivers(problems, settings.waivers, now.date())
+    waived_keys = {(p.kind, p.name, p.code) for p, _ in waived}
+    rows = [pod_row(p, per_pod[p.metadata.name], waived_keys, now) for p in pods]
+    return NamespaceHealth(namespace, rows, [workload_row(w) for w in workloads], active, waived)
+
+
+# --- pods ------------------------------------------------------------------------------------------
+
+def pod_problems(pod: k8s.V1Pod, settings: PodSettings, now: dt.datetime) -> list[Problem]:
+    """Everything wrong with one pod as of ``now`` (empty when healthy)."""
+    meta, status = pod.metadata, pod.status
+
+    def problem(code: str, reason: str, message: str) -> Problem:
+        return Problem(code, "pod", meta.namespace, meta.name, reason, message)
+
+    if meta.deletion_timestamp is not None:
+        # A pod being deleted is judged only on whether it goes away in time.
+        overdue = now - meta.deletion_timestamp
+        if overdue <= _minutes(settings.terminating_grace_minutes):
+            return []
+        holders = f"; finalizers {', '.join(meta.finalizers)}" if meta.finalizers else ""
+        return [problem("POD006", "Terminating",
+                        f"stuck terminating: deletion requested {_age(overdue)} ago ({_ts(meta.deletion_timestamp)}), "
+                        f"grace {_age(_minutes(settings.terminating_grace_minutes))}{holders}")]
+    phase = status.phase
+    if phase == "Succeeded":
+        return []
+    if phase in ("Failed", "Unknown"):
+        why = status.reason or phase
+        detail = status.message.strip() if status.message else _terminations(status.container_statuses)
+        return [problem("POD005", why, f"phase {phase}, reason {why}" + (f": {detail}" if detail else ""))]
+
+    found = [problem("POD007", f"Init:{reason}", message)
+             for reason, message in _init_failures(status.init_container_statuses)]
+    stuck = set()  # containers already flagged as waiting: not reported again as not ready
+    for c in status.container_statuses or []:
+        waiting = c.state.waiting if c.state else None
+        if waiting is not None and waiting.reason not in STARTING:
+            stuck.add(c.name)
+            last = _last_exit(c)
+            found.append(problem("POD001", waiting.reason or "Waiting",
+                                 f"container {c.name} waiting: {waiting.reason}"
+                                 + (f" ({waiting.message})" if waiting.message else "")
+                                 + (f"; last run {last}" if last else "")))
+    if phase == "Running":
+        total = len(pod.spec.containers)
+        ready = sum(1 for c in status.container_statuses or [] if c.ready)
+        unready = [c.name for c in status.container_statuses or [] if not c.ready and c.name not in stuck]
+        if ready < total and (unready or not status.container_statuses):
+            found.append(problem("POD002", "NotReady",
+                                 f"{ready}/{total} containers ready; not ready: {', '.join(unready) or 'all'}"))
+    limit, window = settings.restart_limit, _minutes(settings.restart_window_minutes)
+    for c in status.container_statuses or []:
+        last = c.last_state.terminated if c.last_state else None
+        if c.restart_count > limit and last is not None and last.finished_at and now - last.finished_at <= window:
+            found.append(problem("POD003", "Restarts",
+                                 f"container {c.name} restarted {c.restart_count} times (limit {limit}), "
+                                 f"the last {_age(now - last.finished_at)} ago within the {_age(window)} window: "
+                                 f"{_exit(last)}"))
+    if phase == "Pending" and not found:
+        pending = now - meta.creation_timestamp
+        if pending > _minutes(settings.pending_grace_minutes):
+            found.append(problem("POD004", "Pending",
+                                 f"Pending for {_age(pending)} (grace {_age(_minutes(settings.pending_grace_minutes))})"
+                                 + _unscheduled(status.conditions)))
+    return found
+
+
+def _init_failures(statuses: list[k8s.V1ContainerStatus] | None) -> list[tuple[str, str]]:
+    failures = []
+    for c in statuses or []:
+        waiting = c.state.waiting if c.state else None
+        done = c.state.terminated if c.state else None
+        if waiting is not None and waiting.reason not in STARTING:
+            last = _last_exit(c)
+            failures.append((waiting.reason or "Waiting",
+                             f"init container {c.name} waiting: {waiting.reason} after {c.restart_count} restarts"
+                             + (f"; last run {last}" if last else "")))
+        elif done is not None and done.exit_code != 0:
+            failures.append((done.reason or "Error", f"init container {c.name} {_exit(done)}"))
+    return failures
+
+
+def _last_exit(c: k8s.V1ContainerStatus) -> str:
+    last = c.last_state.terminated if c.last_state else None
+    return _exit(last) if last is not None else ""
+
+
+def _exit(term: k8s.V1ContainerStateTerminated) -> str:
+    when = f" at {_ts(term.finished_at)}" if term.finished_at else ""
+    return f"exited {term.exit_code} ({term.reason or 'Error'}){when}"
+
+
+def _terminations(statuses: list[k8s.V1ContainerStatus] | None) -> str:
+    ended = [(c.name, c.state.terminated) for c in statuses or [] if c.state and c.state.terminated]
+    return "; ".join(f"container {name} {_exit(term)}" for name, term in ended)
+
+
+def _unscheduled(conditions: list[k8s.V1PodCondition] | None) -> str:
+    for cond in conditions or []:
+        if cond.type == "PodScheduled" and cond.status == "False":
+            return f"; not scheduled: {cond.reason}: {cond.message}"
+    return "; scheduled, containers not started"
+
+
+def pod_row(pod: k8s.V1Pod, problems: list[Problem], waived: set[tuple[str, str, str]], now: dt.datetime) -> PodRow:
+    """One line of the report, as ``kubectl get pods`` would show it."""
+    statuses = pod.status.container_statuses or []
+    reasons = [p.reason + (" (waived)" if (p.kind, p.name, p.code) in waived else "") for p in problems]
+    if not reasons:
+        if pod.metadata.deletion_timestamp is not None:
+            reasons = ["Terminating"]
+        elif pod.status.phase == "Succeeded":
+            reasons = ["Completed"]
+    return PodRow(
+        pod=pod.metadata.name,
+        phase=pod.status.phase,
+        ready=f"{sum(1 for c in statuses if c.ready)}/{len(pod.spec.containers)}",
+        restarts=sum(c.restart_count for c in statuses),
+        reason=", ".join(dict.fromkeys(reasons)),
+        age=_age(now - pod.metadata.creation_timestamp),
+    )
+
+
+# --- workloads ---------------------------------------------------------------------------------------
+
+def _replicas(obj: k8s.V1Deployment | k8s.V1StatefulSet) -> tuple[int, int]:
+    """(desired, available); a StatefulSet without availableReplicas (old API servers) counts ready ones."""
+    desired = 1 if obj.spec.replicas is None else obj.spec.replicas
+    status = obj.status
+    available = status.available_replicas if status and status.available_replicas is not None else None
+    if available is None and isinstance(obj, k8s.V1StatefulSet) and status is not None:
+        available = status.ready_replicas
+    return desired, available or 0
+
+
+def workload_problems(obj: k8s.V1Deployment | k8s.V1StatefulSet) -> list[Problem]:
+    kind = obj.kind or type(obj).__name__.removeprefix("V1")
+    desired, available = _replicas(obj)
+    where = (kind.lower(), obj.metadata.namespace, obj.metadata.name)
+    if desired == 0:
+        return [Problem("WKL002", *where, "ScaledToZero",
+                        f"{kind} scaled to 0 replicas: nothing runs it (waive it if that is intended)")]
+    if available < desired:
+        return [Problem("WKL001", *where, "Unavailable",
+                        f"{kind} has {available}/{desired} desired replicas available")]
+    return []
+
+
+def workload_row(obj: k8s.V1Deployment | k8s.V1StatefulSet) -> WorkloadRow:
+    return WorkloadRow(obj.kind or type(obj).__name__.removeprefix("V1"), obj.metadata.name, *_replicas(obj))
+
+
+# --- waivers and findings ----------------------------------------------------------------------------
+
+def apply_waivers(problems: list[Problem], waivers: list[Waiver],
+                  today: dt.date) -> tuple[list[Problem], list[tuple[Problem, Waiver]]]:
+    """(problems still failing, problems waived with their waiver); an expired waiver's problem says so."""
+    active, waived = [], []
+    for problem in problems:
+        matching = [w for w in waivers if w.matches(problem)]
+        current = next((w for w in matching if w.expires >= today), None)
+        if current is not None:
+            waived.append((problem, current))
+            continue
+        if matching:
+            w = max(matching, key=lambda w: w.expires)
+            problem = replace(problem, message=f"{problem.message} [waiver {w.pattern!r} ({w.reason}) expired "
+                                                f"{w.expires.isoformat()}, no longer waived: {w.justification}]")
+        active.append(problem)
+    return active, waived
+
+
+def findings(env: str, context: str | None, health: list[NamespaceHealth]) -> list[Finding]:
+    return [Finding(p.code, f"{env} {context or '(current context)'}/{p.namespace} {p.kind}/{p.name}", p.message)
+            for ns in health for p in ns.problems]
+
+
+def summary(health: list[NamespaceHealth]) -> dict[str, Any]:
+    """What the ledger remembers of a run: counts per namespace and the codes found."""
+    codes: dict[str, int] = {}
+    for ns in health:
+        for p in ns.problems:
+            codes[p.code] = codes.get(p.code, 0) + 1
+    return {
+        "pods": {ns.namespace: len(ns.pods) for ns in health},
+        "workloads": {ns.namespace: len(ns.workloads) for ns in health},
+        "findings": codes,
+        "waived": [f"{p.namespace}/{p.name} {p.code} until {w.expires.isoformat()}" for ns in health
+                   for p, w in ns.waived],
+    }
+
+
+# --- time ------------------------------------------------------------------------------------------
+
+def _minutes(value: float) -> dt.timedelta:
+    return dt.timedelta(minutes=value)
+
+
+def _ts(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _age(delta: dt.timedelta) -> str:
+    """A duration as kubectl shows ages: 45s, 12m, 5h, 3d."""
+    seconds = max(int(delta.total_seconds()), 0)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 2 * 3600:
+        return f"{seconds // 60}m"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"

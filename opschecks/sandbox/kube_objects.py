@@ -27,7 +27,7 @@ def running_state(started: dt.datetime) -> dict[str, Any]:
 
 
 def waiting_state(reason: str, message: str = "") -> dict[str, Any]:
-    return {"waiting": {"reason": reason, "message": message}}
+    return {"waiting": {"reason": reason, "message": message} if message else {"reason": reason}}
 
 
 def terminated_state(reason: str, exit_code: int, started: dt.datetime, finished: dt.datetime) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def container_status(name: str, image: str, *, ready: bool = True, restarts: int
                      state: dict[str, Any] | None = None, last_state: dict[str, Any] | None = None,
                      started: dt.datetime) -> dict[str, Any]:
     state = state or running_state(started)
-    return {
+    status = {
         "name": name,
         "image": image,
         "imageID": f"{image.split(':')[0]}@sha256:{hashlib.sha256(image.encode()).hexdigest()}",
@@ -50,6 +50,11 @@ def container_status(name: str, image: str, *, ready: bool = True, restarts: int
         "state": state,
         "lastState": last_state or {},
     }
+    if "waiting" in state and not last_state:
+        # A container that never ran (image not pulled, config missing) has no container ID or image digest yet.
+        del status["containerID"]
+        status["imageID"] = ""
+    return status
 
 
 def pod(name: str, namespace: str, *, now: dt.datetime, age: dt.timedelta = dt.timedelta(days=3),
@@ -57,19 +62,20 @@ def pod(name: str, namespace: str, *, now: dt.datetime, age: dt.timedelta = dt.t
         statuses: list[dict[str, Any]] | None = None, init_statuses: list[dict[str, Any]] | None = None,
         owner: tuple[str, str] | None = None, labels: dict[str, str] | None = None,
         reason: str | None = None, message: str | None = None,
-        deletion: dt.datetime | None = None, node: str = "ip-10-0-1-23.ec2.internal") -> dict[str, Any]:
-    """A pod; by default Running with every container ready. ``owner`` is (kind, name)."""
+        deletion: dt.datetime | None = None, node: str = "ip-10-0-1-23.ec2.internal",
+        conditions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A pod; by default Running with every container ready. ``owner`` is (kind, name).
+
+    ``conditions`` default to what the kubelet reports for the given statuses; a pod
+    with no ``node`` was never scheduled and has no container statuses.
+    """
     created = now - age
     containers = containers or [(name.rsplit("-", 2)[0], "quay.io/ebi-ait/ingest-core:2.14.0")]
     if statuses is None:
-        statuses = [container_status(c, image, started=created + dt.timedelta(seconds=20)) for c, image in containers]
-    all_ready = phase == "Running" and all(s["ready"] for s in statuses)
-    conditions = [
-        {"type": "Initialized", "status": "True", "lastTransitionTime": ts(created)},
-        {"type": "Ready", "status": str(all_ready), "lastTransitionTime": ts(created + dt.timedelta(seconds=30))},
-        {"type": "ContainersReady", "status": str(all_ready), "lastTransitionTime": ts(created + dt.timedelta(seconds=30))},
-        {"type": "PodScheduled", "status": "True" if node else "False", "lastTransitionTime": ts(created)},
-    ]
+        statuses = [container_status(c, image, started=created + dt.timedelta(seconds=20))
+                    for c, image in containers] if node else []
+    if conditions is None:
+        conditions = _conditions(created, statuses, init_statuses, phase) if node else [_unschedulable(created)]
     metadata: dict[str, Any] = {
         "name": name, "namespace": namespace, "uid": _uid(namespace, name),
         "resourceVersion": "48213", "creationTimestamp": ts(created),
@@ -82,8 +88,9 @@ def pod(name: str, namespace: str, *, now: dt.datetime, age: dt.timedelta = dt.t
     if deletion:
         metadata["deletionTimestamp"] = ts(deletion)
         metadata["deletionGracePeriodSeconds"] = 30
-    status: dict[str, Any] = {"phase": phase, "conditions": conditions, "qosClass": "Burstable",
-                              "containerStatuses": statuses}
+    status: dict[str, Any] = {"phase": phase, "conditions": conditions, "qosClass": "Burstable"}
+    if statuses:
+        status["containerStatuses"] = statuses
     if node:
         status.update(hostIP="10.0.1.23", podIP="10.0.1.87", startTime=ts(created))
     if init_statuses is not None:
@@ -94,9 +101,163 @@ def pod(name: str, namespace: str, *, now: dt.datetime, age: dt.timedelta = dt.t
         status["message"] = message
     spec: dict[str, Any] = {"containers": [{"name": c, "image": image, "resources": {}} for c, image in containers],
                             "restartPolicy": "Always", "serviceAccountName": "default"}
+    if init_statuses:
+        spec["initContainers"] = [{"name": i["name"], "image": i["image"], "resources": {}} for i in init_statuses]
     if node:
         spec["nodeName"] = node
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec, "status": status}
+
+
+def _conditions(created: dt.datetime, statuses: list[dict[str, Any]], init_statuses: list[dict[str, Any]] | None,
+                phase: str) -> list[dict[str, Any]]:
+    """The conditions the kubelet sets for a scheduled pod with these container statuses."""
+    def condition(kind: str, ok: bool, reason: str, unready: list[str], at: dt.datetime) -> dict[str, Any]:
+        cond = {"type": kind, "status": str(ok), "lastProbeTime": None, "lastTransitionTime": ts(at)}
+        if not ok:
+            cond.update(reason=reason, message=f"containers with {'incomplete' if kind == 'Initialized' else 'unready'} "
+                                               f"status: [{' '.join(unready)}]")
+        return cond
+
+    started = created + dt.timedelta(seconds=30)
+    if phase == "Succeeded":
+        # Finished pods keep Initialized, and report not ready with reason PodCompleted.
+        done = {"lastProbeTime": None, "lastTransitionTime": ts(started), "reason": "PodCompleted"}
+        return [{"type": "Initialized", "status": "True", **done}, {"type": "Ready", "status": "False", **done},
+                {"type": "ContainersReady", "status": "False", **done},
+                {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": ts(created)}]
+    init_incomplete = [s["name"] for s in init_statuses or [] if not s["ready"]]
+    unready = [s["name"] for s in statuses if not s["ready"]] or init_incomplete
+    return [
+        condition("Initialized", not init_incomplete, "ContainersNotInitialized", init_incomplete, created),
+        condition("Ready", not unready, "ContainersNotReady", unready, started),
+        condition("ContainersReady", not unready, "ContainersNotReady", unready, started),
+        {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": ts(created)},
+    ]
+
+
+def _unschedulable(created: dt.datetime, message: str = "0/3 nodes are available: 3 Insufficient cpu. preemption: "
+                   "0/3 nodes are available: 3 No preemption victims found for incoming pod.") -> dict[str, Any]:
+    return {"type": "PodScheduled", "status": "False", "lastProbeTime": None, "lastTransitionTime": ts(created),
+            "reason": "Unschedulable", "message": message}
+
+
+# --- pods in the states the pod check flags, shaped as the kubelet and scheduler report them -------------
+
+_IMAGE = "quay.io/ebi-ait/ingest-core:2.14.0"
+
+
+def _container(pod_name: str) -> str:
+    return pod_name.rsplit("-", 2)[0]
+
+
+def crash_looping_pod(name: str, namespace: str, *, now: dt.datetime, restarts: int = 14,
+                      last_finished: dt.timedelta = dt.timedelta(minutes=2), exit_code: int = 1,
+                      **kw: Any) -> dict[str, Any]:
+    """Running, its container waiting in CrashLoopBackOff after its last run exited with an error."""
+    c = _container(name)
+    finished = now - last_finished
+    status = container_status(
+        c, _IMAGE, ready=False, restarts=restarts, started=finished,
+        state=waiting_state("CrashLoopBackOff", f"back-off 5m0s restarting failed container={c} "
+                                                f"pod={name}_{namespace}({_uid(namespace, name)})"),
+        last_state=terminated_state("Error", exit_code, finished - dt.timedelta(seconds=9), finished))
+    return pod(name, namespace, now=now, containers=[(c, _IMAGE)], statuses=[status], **kw)
+
+
+def image_pull_pod(name: str, namespace: str, *, now: dt.datetime, image: str = "quay.io/ebi-ait/ingest-core:2.99.0",
+                   backing_off: bool = True, **kw: Any) -> dict[str, Any]:
+    """Pending: the image cannot be pulled (ErrImagePull, then ImagePullBackOff between attempts)."""
+    c = _container(name)
+    if backing_off:
+        state = waiting_state("ImagePullBackOff", f'Back-off pulling image "{image}"')
+    else:
+        state = waiting_state("ErrImagePull", f'rpc error: code = NotFound desc = failed to pull and unpack image '
+                                              f'"{image}": failed to resolve reference "{image}": {image}: not found')
+    status = container_status(c, image, ready=False, state=state, started=now)
+    return pod(name, namespace, now=now, phase="Pending", containers=[(c, image)], statuses=[status], **kw)
+
+
+def config_error_pod(name: str, namespace: str, *, now: dt.datetime, secret: str = "ingest-core-secrets",
+                     **kw: Any) -> dict[str, Any]:
+    """Pending: the container cannot be created because a Secret it references is missing."""
+    c = _container(name)
+    status = container_status(c, _IMAGE, ready=False, started=now,
+                              state=waiting_state("CreateContainerConfigError", f'secret "{secret}" not found'))
+    return pod(name, namespace, now=now, phase="Pending", containers=[(c, _IMAGE)], statuses=[status], **kw)
+
+
+def unready_pod(name: str, namespace: str, *, now: dt.datetime, sidecar: bool = True, **kw: Any) -> dict[str, Any]:
+    """Running, but the main container fails its readiness probe (a ready sidecar beside it)."""
+    c = _container(name)
+    age = kw.pop("age", dt.timedelta(days=1))
+    started = now - age + dt.timedelta(seconds=20)
+    containers = [(c, _IMAGE)] + ([("envoy", "envoyproxy/envoy:v1.29.1")] if sidecar else [])
+    statuses = [container_status(c, _IMAGE, ready=False, started=started)]
+    if sidecar:
+        statuses.append(container_status("envoy", "envoyproxy/envoy:v1.29.1", started=started))
+    return pod(name, namespace, now=now, age=age, containers=containers, statuses=statuses, **kw)
+
+
+def restarting_pod(name: str, namespace: str, *, now: dt.datetime, restarts: int,
+                   last_finished: dt.timedelta, **kw: Any) -> dict[str, Any]:
+    """Running and ready again, after ``restarts`` restarts, the last one an OOM kill ``last_finished`` ago."""
+    c = _container(name)
+    finished = now - last_finished
+    status = container_status(c, _IMAGE, restarts=restarts, started=finished + dt.timedelta(seconds=1),
+                              last_state=terminated_state("OOMKilled", 137, finished - dt.timedelta(hours=2), finished))
+    return pod(name, namespace, now=now, containers=[(c, _IMAGE)], statuses=[status], **kw)
+
+
+def unschedulable_pod(name: str, namespace: str, *, now: dt.datetime, age: dt.timedelta, **kw: Any) -> dict[str, Any]:
+    """Pending: the scheduler finds no node with room for it."""
+    return pod(name, namespace, now=now, age=age, phase="Pending", node="", **kw)
+
+
+def evicted_pod(name: str, namespace: str, *, now: dt.datetime, **kw: Any) -> dict[str, Any]:
+    """Failed with reason Evicted: the kubelet evicted it under memory pressure."""
+    c = _container(name)
+    age = kw.pop("age", dt.timedelta(days=2))
+    evicted = now - dt.timedelta(hours=5)
+    status = container_status(c, _IMAGE, ready=False, started=now - age,
+                              state=terminated_state("ContainerStatusUnknown", 137, now - age, evicted))
+    status["state"]["terminated"]["message"] = "The container could not be located when the pod was terminated"
+    conditions = [{"type": "DisruptionTarget", "status": "True", "lastProbeTime": None, "lastTransitionTime": ts(evicted),
+                   "reason": "TerminationByKubelet", "message": "The node was low on resource: memory."},
+                  *_conditions(now - age, [status], None, "Failed")]
+    return pod(name, namespace, now=now, age=age, phase="Failed", containers=[(c, _IMAGE)], statuses=[status],
+               conditions=conditions, reason="Evicted",
+               message=f"The node was low on resource: memory. Threshold quantity: 100Mi, available: 91340Ki. "
+                       f"Container {c} was using 1843212Ki, request is 512Mi, has larger consumption of memory. ",
+               **kw)
+
+
+def node_lost_pod(name: str, namespace: str, *, now: dt.datetime, **kw: Any) -> dict[str, Any]:
+    """Unknown: the node running it stopped reporting."""
+    node = kw.pop("node", "ip-10-0-3-14.ec2.internal")
+    return pod(name, namespace, now=now, phase="Unknown", node=node, reason="NodeLost",
+               message=f"Node {node} which was running pod {name} is unresponsive", **kw)
+
+
+def terminating_pod(name: str, namespace: str, *, now: dt.datetime, deleted: dt.timedelta, **kw: Any) -> dict[str, Any]:
+    """Being deleted since ``deleted`` ago (deletionTimestamp set) but still there, e.g. held by a finalizer."""
+    obj = pod(name, namespace, now=now, deletion=now - deleted, **kw)
+    obj["metadata"]["finalizers"] = ["example.com/drain-connections"]
+    return obj
+
+
+def init_failing_pod(name: str, namespace: str, *, now: dt.datetime, init: str = "wait-for-mongo",
+                     restarts: int = 6, **kw: Any) -> dict[str, Any]:
+    """Pending: its init container keeps failing (Init:CrashLoopBackOff); the app container never starts."""
+    c = _container(name)
+    finished = now - dt.timedelta(minutes=1)
+    init_status = container_status(
+        init, "busybox:1.36", ready=False, restarts=restarts, started=finished,
+        state=waiting_state("CrashLoopBackOff", f"back-off 2m40s restarting failed container={init} "
+                                                f"pod={name}_{namespace}({_uid(namespace, name)})"),
+        last_state=terminated_state("Error", 1, finished - dt.timedelta(seconds=30), finished))
+    app = container_status(c, _IMAGE, ready=False, started=now, state=waiting_state("PodInitializing"))
+    return pod(name, namespace, now=now, phase="Pending", containers=[(c, _IMAGE)], statuses=[app],
+               init_statuses=[init_status], **kw)
 
 
 def deployment(name: str, namespace: str, *, now: dt.datetime, replicas: int = 1,

@@ -1,0 +1,34 @@
+"""Daily: every pod that should run is running and ready, and every Deployment/StatefulSet has its replicas.
+
+Replaces ``kubectl get pods`` / ``kubectl get pods -n kube-system`` by eye; how a pod
+is judged, and the finding codes, are in opschecks/pods.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+
+from fixtures.report import Report
+from opschecks import pods
+from opschecks.config import EnvConfig
+from opschecks.findings import fail_on
+
+pytestmark = pytest.mark.daily
+
+
+def test_pods_healthy(env: EnvConfig, kube_api: k8s.ApiClient, report: Report, ledger_details: dict[str, Any]) -> None:
+    health = pods.assess(kube_api, env.kube_context, env.namespaces, env.pods, dt.datetime.now(dt.timezone.utc))
+    context = env.kube_context or "(current context)"
+    for ns in health:
+        report.table(f"{context}/{ns.namespace}: {len(ns.pods)} pods", pods.POD_COLUMNS, ns.pods)
+    report.table(f"{context}: Deployments and StatefulSets", ("namespace", *pods.WORKLOAD_COLUMNS),
+                 [(ns.namespace, *w) for ns in health for w in ns.workloads])
+    waived = [(p.namespace, p.name, p.code, p.reason, w.expires, w.justification) for ns in health for p, w in ns.waived]
+    if waived:
+        report.table(f"{context}: waived", ("namespace", "name", "code", "reason", "expires", "justification"), waived)
+    ledger_details.update(pods.summary(health))
+    fail_on(pods.findings(env.name, env.kube_context, health))

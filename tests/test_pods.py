@@ -1,0 +1,370 @@
+"""The pod check against the sandbox's fake Kubernetes API: real client, real HTTP, real pod status shapes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from opschecks import kube, pods
+from opschecks.config import parse
+from opschecks.errors import Unreachable
+from opschecks.findings import ChecksFailed, fail_on
+from opschecks.pods import PodSettings, Waiver
+from opschecks.sandbox import kube_objects as k
+from opschecks.sandbox.seed import seed_kube
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = dt.datetime(2025, 3, 12, 9, 30, tzinfo=dt.timezone.utc)
+NS = "dev-environment"
+
+
+@dataclass
+class Cluster:
+    """One fake cluster of the shared sandbox, with its own kubeconfig context."""
+    sandbox: Any
+    name: str
+    context: str
+
+    def set(self, resource: str, objects: list[dict[str, Any]]) -> None:
+        self.sandbox.kube.set_objects(self.name, resource, objects)
+
+    @property
+    def requests(self) -> int:
+        return self.sandbox.kube.requests[self.name]
+
+    def assess(self, settings: PodSettings = PodSettings(), namespaces: tuple[str, ...] = (NS,),
+               now: dt.datetime = NOW) -> list[pods.NamespaceHealth]:
+        api = kube.api_client(self.context)
+        try:
+            return pods.assess(api, self.context, list(namespaces), settings, now)
+        finally:
+            api.close()
+
+
+@pytest.fixture
+def cluster(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cluster:
+    name = f"pods-{uuid.uuid4().hex[:8]}"
+    context = f"ctx-{name}"
+    kubeconfig = sandbox.kube.write_kubeconfig(tmp_path / "kubeconfig", {context: name})
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    for resource in ("pods", "deployments", "statefulsets"):
+        sandbox.kube.set_objects(name, resource, [])
+    return Cluster(sandbox, name, context)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def problems_of(health: list[pods.NamespaceHealth]) -> list[pods.Problem]:
+    return [p for ns in health for p in ns.problems]
+
+
+# --- a healthy cluster ---------------------------------------------------------------------------------
+
+def test_healthy_seeded_cluster_has_no_problems(cluster: Cluster) -> None:
+    seed_kube(cluster.sandbox.kube, cluster.name, "dev", NOW)
+    health = cluster.assess(namespaces=("default", "kube-system", NS))
+
+    assert problems_of(health) == []
+    by_ns = {ns.namespace: ns for ns in health}
+    assert len(by_ns["kube-system"].pods) == 6 and len(by_ns[NS].pods) == 14 and by_ns["default"].pods == []
+    rows = {row.pod: row for row in by_ns[NS].pods}
+    assert rows["mongo-0"] == ("mongo-0", "Running", "1/1", 0, "", "3d")
+    assert sum(row.reason == "Completed" and row.phase == "Succeeded" for row in rows.values()) == 6
+    assert ("StatefulSet", "mongo", 1, 1) in by_ns[NS].workloads
+    assert ("Deployment", "coredns", 2, 2) in by_ns["kube-system"].workloads
+
+
+# --- each unhealthy condition, with its code, reason and message -------------------------------------
+
+CONDITIONS: dict[str, tuple[Callable[[], dict[str, Any]], dict[str, str], list[str]]] = {
+    "crash-loop": (lambda: k.crash_looping_pod("ingest-core-7d4b9c-x2x9k", NS, now=NOW, restarts=14),
+                   {"POD001": "CrashLoopBackOff", "POD003": "Restarts"},
+                   ["container ingest-core waiting: CrashLoopBackOff (back-off 5m0s restarting failed container",
+                    "last run exited 1 (Error) at 2025-03-12T09:28:00Z", "restarted 14 times (limit 5)"]),
+    "image-pull-backoff": (lambda: k.image_pull_pod("ingest-ui-5f6c8-bq7zt", NS, now=NOW),
+                           {"POD001": "ImagePullBackOff"},
+                           ['waiting: ImagePullBackOff (Back-off pulling image "quay.io/ebi-ait/ingest-core:2.99.0")']),
+    "err-image-pull": (lambda: k.image_pull_pod("ingest-ui-5f6c8-bq7zt", NS, now=NOW, backing_off=False),
+                       {"POD001": "ErrImagePull"}, ["ErrImagePull (rpc error: code = NotFound"]),
+    "config-error": (lambda: k.config_error_pod("ingest-broker-66d9-kkq2m", NS, now=NOW),
+                     {"POD001": "CreateContainerConfigError"},
+                     ['CreateContainerConfigError (secret "ingest-core-secrets" not found)']),
+    "not-ready": (lambda: k.unready_pod("ingest-validator-84bf-tq5wz", NS, now=NOW),
+                  {"POD002": "NotReady"}, ["1/2 containers ready; not ready: ingest-validator"]),
+    "restarts": (lambda: k.restarting_pod("ingest-exporter-59c7-h8vvz", NS, now=NOW, restarts=8,
+                                          last_finished=dt.timedelta(minutes=20)),
+                 {"POD003": "Restarts"},
+                 ["container ingest-exporter restarted 8 times (limit 5), the last 20m ago within the 60m window",
+                  "exited 137 (OOMKilled)"]),
+    "pending": (lambda: k.unschedulable_pod("ingest-core-7d4b9c-zz2lp", NS, now=NOW, age=dt.timedelta(hours=3)),
+                {"POD004": "Pending"},
+                ["Pending for 3h (grace 10m); not scheduled: Unschedulable: 0/3 nodes are available: 3 Insufficient cpu"]),
+    "evicted": (lambda: k.evicted_pod("ingest-core-7d4b9c-p5d8r", NS, now=NOW),
+                {"POD005": "Evicted"}, ["phase Failed, reason Evicted: The node was low on resource: memory."]),
+    "node-lost": (lambda: k.node_lost_pod("rabbit-1", NS, now=NOW),
+                  {"POD005": "NodeLost"},
+                  ["phase Unknown, reason NodeLost: Node ip-10-0-3-14.ec2.internal which was running pod rabbit-1 "
+                   "is unresponsive"]),
+    "failed-job": (lambda: k.pod("ingest-backup-29021760-m6kx4", NS, now=NOW, phase="Failed", statuses=[
+                       k.container_status("ingest-backup", "quay.io/ebi-ait/ingest-backup:1.3.0", ready=False,
+                                          started=NOW - dt.timedelta(hours=9),
+                                          state=k.terminated_state("Error", 2, NOW - dt.timedelta(hours=9),
+                                                                   NOW - dt.timedelta(hours=8)))]),
+                   {"POD005": "Failed"}, ["phase Failed, reason Failed: container ingest-backup exited 2 (Error)"]),
+    "stuck-terminating": (lambda: k.terminating_pod("ingest-broker-66d9-w2c4n", NS, now=NOW,
+                                                    deleted=dt.timedelta(minutes=45)),
+                          {"POD006": "Terminating"},
+                          ["stuck terminating: deletion requested 45m ago (2025-03-12T08:45:00Z), grace 10m; "
+                           "finalizers example.com/drain-connections"]),
+    "init-failing": (lambda: k.init_failing_pod("ingest-core-7d4b9c-n4jrb", NS, now=NOW),
+                     {"POD007": "Init:CrashLoopBackOff"},
+                     ["init container wait-for-mongo waiting: CrashLoopBackOff after 6 restarts; "
+                      "last run exited 1 (Error)"]),
+}
+
+
+@pytest.mark.parametrize("condition", CONDITIONS)
+def test_each_unhealthy_condition_is_flagged_with_its_code_and_reason(cluster: Cluster, condition: str) -> None:
+    build, expected, fragments = CONDITIONS[condition]
+    bad = build()
+    healthy = k.pod("ingest-core-7d4b9c-aaaaa", NS, now=NOW)
+    cluster.set("pods", [healthy, bad])
+
+    [ns] = cluster.assess()
+
+    assert {p.code: p.reason for p in ns.problems} == expected
+    assert {p.name for p in ns.problems} == {bad["metadata"]["name"]}
+    messages = " | ".join(p.message for p in ns.problems)
+    for fragment in fragments:
+        assert fragment in messages
+    rows = {row.pod: row for row in ns.pods}
+    assert rows[healthy["metadata"]["name"]].reason == ""
+    assert set(rows[bad["metadata"]["name"]].reason.split(", ")) == set(expected.values())
+
+
+def test_crash_loop_row_shows_ready_and_restarts(cluster: Cluster) -> None:
+    cluster.set("pods", [k.crash_looping_pod("ingest-core-7d4b9c-x2x9k", NS, now=NOW, restarts=14)])
+    [ns] = cluster.assess()
+    assert ns.pods == [("ingest-core-7d4b9c-x2x9k", "Running", "0/1", 14, "CrashLoopBackOff, Restarts", "3d")]
+
+
+@pytest.mark.parametrize("pod", [
+    pytest.param(lambda: k.restarting_pod("a-1-b", NS, now=NOW, restarts=8, last_finished=dt.timedelta(hours=3)),
+                 id="restarts-outside-window"),
+    pytest.param(lambda: k.restarting_pod("a-1-b", NS, now=NOW, restarts=5, last_finished=dt.timedelta(minutes=1)),
+                 id="restarts-at-limit"),
+    pytest.param(lambda: k.unschedulable_pod("a-1-b", NS, now=NOW, age=dt.timedelta(minutes=4)), id="pending-in-grace"),
+    pytest.param(lambda: k.terminating_pod("a-1-b", NS, now=NOW, deleted=dt.timedelta(minutes=2)),
+                 id="terminating-in-grace"),
+    pytest.param(lambda: k.pod("a-1-b", NS, now=NOW, phase="Pending", age=dt.timedelta(seconds=30), statuses=[
+        k.container_status("a", "busybox:1.36", ready=False, started=NOW, state=k.waiting_state("ContainerCreating"))]),
+                 id="container-creating"),
+])
+def test_within_limits_and_grace_is_healthy(cluster: Cluster, pod: Callable[[], dict[str, Any]]) -> None:
+    cluster.set("pods", [pod()])
+    assert problems_of(cluster.assess()) == []
+
+
+def test_limits_and_graces_come_from_settings(cluster: Cluster) -> None:
+    cluster.set("pods", [k.restarting_pod("a-1-b", NS, now=NOW, restarts=8, last_finished=dt.timedelta(hours=3)),
+                         k.unschedulable_pod("c-1-d", NS, now=NOW, age=dt.timedelta(minutes=4))])
+    assert problems_of(cluster.assess(PodSettings(restart_limit=10))) == []
+    found = problems_of(cluster.assess(PodSettings(restart_window_minutes=240, pending_grace_minutes=3)))
+    assert {(p.name, p.code) for p in found} == {("a-1-b", "POD003"), ("c-1-d", "POD004")}
+
+
+# --- workloads -----------------------------------------------------------------------------------------
+
+def test_workloads_without_their_replicas_are_flagged_even_with_no_pods(cluster: Cluster) -> None:
+    cluster.set("deployments", [k.deployment("ingest-core", NS, now=NOW, replicas=2),
+                                k.deployment("ingest-broker", NS, now=NOW, replicas=2, available=0),
+                                k.deployment("ingest-ui", NS, now=NOW, replicas=0)])
+    cluster.set("statefulsets", [k.statefulset("mongo", NS, now=NOW, replicas=3, ready=1)])
+
+    [ns] = cluster.assess()
+
+    assert ns.pods == []
+    assert {(p.kind, p.name, p.code, p.reason, p.message) for p in ns.problems} == {
+        ("deployment", "ingest-broker", "WKL001", "Unavailable", "Deployment has 0/2 desired replicas available"),
+        ("deployment", "ingest-ui", "WKL002", "ScaledToZero",
+         "Deployment scaled to 0 replicas: nothing runs it (waive it if that is intended)"),
+        ("statefulset", "mongo", "WKL001", "Unavailable", "StatefulSet has 1/3 desired replicas available"),
+    }
+    assert ("StatefulSet", "mongo", 3, 1) in ns.workloads
+
+
+# --- waivers -------------------------------------------------------------------------------------------
+
+def test_waivers_waive_until_they_expire_and_then_say_so(cluster: Cluster) -> None:
+    cluster.set("pods", [k.crash_looping_pod("flaky-exporter-7d4b9c-x2x9k", NS, now=NOW, restarts=3),
+                         k.evicted_pod("ingest-core-7d4b9c-p5d8r", NS, now=NOW),
+                         k.unready_pod("ingest-ui-5f6c8-bq7zt", NS, now=NOW)])
+    cluster.set("deployments", [k.deployment("ingest-ui", NS, now=NOW, replicas=0)])
+    settings = PodSettings(waivers=[
+        Waiver("flaky-exporter-*", "CrashLoopBackOff", dt.date(2025, 3, 12), "upstream bug INGEST-812"),
+        Waiver(f"{NS}/ingest-core-*", "POD005", dt.date(2025, 3, 1), "node pool resize, INGEST-790"),
+        Waiver("ingest-ui*", "ImagePullBackOff", dt.date(2026, 1, 1), "reason does not match: waives nothing"),
+        Waiver("ingest-ui", "*", dt.date(2026, 1, 1), "UI switched off until the redesign ships"),
+    ])
+
+    [ns] = cluster.assess(settings)
+
+    assert {(p.name, p.code) for p, _ in ns.waived} == {("flaky-exporter-7d4b9c-x2x9k", "POD001"),
+                                                       ("ingest-ui", "WKL002")}
+    assert {(p.name, p.code) for p in ns.problems} == {("ingest-core-7d4b9c-p5d8r", "POD005"),
+                                                       ("ingest-ui-5f6c8-bq7zt", "POD002")}
+    evicted = next(p for p in ns.problems if p.code == "POD005")
+    assert evicted.message.endswith("[waiver 'dev-environment/ingest-core-*' (POD005) expired 2025-03-01, "
+                                    "no longer waived: node pool resize, INGEST-790]")
+    assert {row.pod: row.reason for row in ns.pods}["flaky-exporter-7d4b9c-x2x9k"] == "CrashLoopBackOff (waived)"
+    # The day after its expiry date, the first waiver stops waiving too.
+    [later] = cluster.assess(settings, now=NOW + dt.timedelta(days=1))
+    assert "expired 2025-03-12" in next(p.message for p in later.problems if p.code == "POD001")
+
+
+def test_waivers_are_read_from_the_config(tmp_path: Path) -> None:
+    import tomllib
+    config = parse(tomllib.loads("""
+        [env.dev]
+        kube_context = "ingest-eks-dev"
+        [env.dev.pods]
+        restart_limit = 3
+        [[env.dev.pods.waivers]]
+        pattern = "flaky-exporter-*"
+        reason = "CrashLoopBackOff"
+        expires = 2025-06-30
+        justification = "upstream bug INGEST-812"
+    """), tmp_path / "opschecks.toml")
+    dev = config.envs["dev"]
+    assert dev.pods.restart_limit == 3
+    assert dev.pods.waivers == [Waiver("flaky-exporter-*", "CrashLoopBackOff", dt.date(2025, 6, 30),
+                                       "upstream bug INGEST-812")]
+    assert dev.namespaces == ["default", "kube-system", "dev-environment"]
+
+
+# --- listing -------------------------------------------------------------------------------------------
+
+def test_lists_page_by_page(cluster: Cluster) -> None:
+    cluster.set("pods", [k.pod(k.replica_pod_name("ingest-core", i), NS, now=NOW) for i in range(23)]
+                + [k.pod(k.replica_pod_name("coredns", i), "kube-system", now=NOW) for i in range(4)])
+    before = cluster.requests
+
+    health = cluster.assess(PodSettings(page_size=5), namespaces=(NS, "kube-system"))
+
+    assert [len(ns.pods) for ns in health] == [23, 4]
+    assert len({row.pod for row in health[0].pods}) == 23
+    # dev-environment: 5 pages of pods; kube-system: 1; plus one Deployment and one StatefulSet list each.
+    assert cluster.requests - before == 5 + 1 + 2 * 2
+
+
+def test_unreachable_cluster_fails_naming_the_context(sandbox: Any, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    port = closed_port()
+    path = sandbox.kube.write_kubeconfig(tmp_path / "kubeconfig", {"ingest-eks-gone": "gone"})
+    config = yaml.safe_load(path.read_text())
+    config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{port}"
+    path.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("KUBECONFIG", str(path))
+
+    api = kube.api_client("ingest-eks-gone")
+    with pytest.raises(Unreachable) as caught:
+        pods.assess(api, "ingest-eks-gone", [NS], PodSettings(), NOW)
+    assert str(caught.value) == (f"Kubernetes context ingest-eks-gone: cannot reach https://127.0.0.1:{port}: "
+                                 "NewConnectionError")
+
+
+@pytest.mark.parametrize(("status", "says"), [(403, "forbidden (403): RBAC denies it"),
+                                              (401, "unauthorized (401): credentials rejected")])
+def test_refused_cluster_fails_naming_the_context(cluster: Cluster, status: int, says: str) -> None:
+    cluster.sandbox.kube.fail_cluster(cluster.name, status)
+    try:
+        with pytest.raises(Unreachable) as caught:
+            cluster.assess()
+    finally:
+        cluster.sandbox.kube.fail_cluster(cluster.name, None)
+    line = str(caught.value)
+    assert line.startswith(f"Kubernetes context {cluster.context}: Kubernetes API {says}: ")
+    assert 'User "sandbox-user" cannot list resource "pods"' in line
+    assert "\n" not in line
+
+
+def test_failure_lists_every_unhealthy_pod(cluster: Cluster) -> None:
+    cluster.set("pods", [k.crash_looping_pod("ingest-core-7d4b9c-x2x9k", NS, now=NOW, restarts=2),
+                         k.image_pull_pod("ingest-ui-5f6c8-bq7zt", NS, now=NOW),
+                         k.evicted_pod("ingest-core-7d4b9c-p5d8r", "kube-system", now=NOW)])
+    health = cluster.assess(namespaces=(NS, "kube-system"))
+    with pytest.raises(ChecksFailed) as caught:
+        fail_on(pods.findings("dev", cluster.context, health))
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "3 findings:"
+    assert lines[1].startswith(f"  [POD001] dev {cluster.context}/{NS} pod/ingest-core-7d4b9c-x2x9k: container ")
+    assert lines[2].startswith(f"  [POD001] dev {cluster.context}/{NS} pod/ingest-ui-5f6c8-bq7zt: ")
+    assert lines[3].startswith(f"  [POD005] dev {cluster.context}/kube-system pod/ingest-core-7d4b9c-p5d8r: ")
+
+
+# --- end to end: the real check, run by pytest -------------------------------------------------------
+
+def test_check_end_to_end(pytester: pytest.Pytester, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
+    run = uuid.uuid4().hex[:8]
+    clusters = {env: f"e2e-{env}-{run}" for env in ("good", "bad", "denied")}
+    seed_kube(sandbox.kube, clusters["good"], "good", now)
+    seed_kube(sandbox.kube, clusters["bad"], "bad", now)
+    sandbox.kube.set_objects(clusters["bad"], "pods", [
+        k.crash_looping_pod("ingest-core-7d4b9c-x2x9k", "bad-environment", now=now, restarts=2),
+        k.init_failing_pod("ingest-broker-66d9-kkq2m", "bad-environment", now=now),
+        k.evicted_pod("coredns-5d78c9-p5d8r", "kube-system", now=now),
+        k.pod("mongo-0", "bad-environment", now=now),
+    ])
+    sandbox.kube.set_objects(clusters["bad"], "deployments", [
+        k.deployment("ingest-core", "bad-environment", now=now, replicas=1, available=0)])
+    sandbox.kube.set_objects(clusters["denied"], "pods", [])
+    sandbox.kube.fail_cluster(clusters["denied"], 403)
+    kubeconfig = sandbox.kube.write_kubeconfig(pytester.path / "kubeconfig",
+                                              {f"ctx-{env}": cluster for env, cluster in clusters.items()})
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    (pytester.path / "checks").mkdir()
+    shutil.copy(ROOT / "checks" / "test_pods.py", pytester.path / "checks" / "test_pods.py")
+    shutil.copy(ROOT / "conftest.py", pytester.path / "conftest.py")
+    shutil.copy(ROOT / "pyproject.toml", pytester.path / "pyproject.toml")
+    config = pytester.path / "opschecks.toml"
+    config.write_text("[ledger]\npath = \"ledger.sqlite\"\n" + "".join(
+        f'[env.{env}]\nkube_context = "ctx-{env}"\n' for env in clusters))
+
+    try:
+        # importlib: this module is test_pods too, already imported under that name in this process.
+        result = pytester.runpytest("--config", str(config), "--import-mode=importlib", "checks/test_pods.py")
+    finally:
+        sandbox.kube.fail_cluster(clusters["denied"], None)
+
+    result.assert_outcomes(passed=1, failed=2)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines([
+        "*[[]bad[]] 4 findings:*",
+        "*[[]POD005[]] bad ctx-bad/kube-system pod/coredns-5d78c9-p5d8r: phase Failed, reason Evicted*",
+        "*[[]POD001[]] bad ctx-bad/bad-environment pod/ingest-core-7d4b9c-x2x9k: container ingest-core waiting: "
+        "CrashLoopBackOff*",
+        "*[[]POD007[]] bad ctx-bad/bad-environment pod/ingest-broker-66d9-kkq2m: init container wait-for-mongo*",
+        "*[[]WKL001[]] bad ctx-bad/bad-environment deployment/ingest-core: Deployment has 0/1 desired replicas*",
+    ])
+    result.stdout.fnmatch_lines(["*[[]denied[]] Kubernetes context ctx-denied: Kubernetes API forbidden (403)*"])
+    assert "Traceback" not in out and "ApiException" not in out
+    html = (pytester.path / "reports" / "report.html").read_text()
+    for table in ("ctx-good/default: 0 pods", "ctx-good/kube-system: 6 pods", "ctx-good/good-environment: 14 pods",
+                  "ctx-bad/bad-environment: 3 pods", "ctx-good: Deployments and StatefulSets"):
+        assert table in html
