@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import io
 import json
 import socket
@@ -51,20 +50,21 @@ def test_servers_bind_loopback_and_stop_leaving_nothing() -> None:
 
 
 def test_start_failure_cleans_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    created = []
-    real_start = FakeKubeAPI.start
+    roots: list[str] = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def recording_mkdtemp(*args, **kwargs) -> str:  # noqa: ANN002, ANN003
+        roots.append(real_mkdtemp(*args, **kwargs))
+        return roots[-1]
 
     def broken_start(self: FakeKubeAPI) -> None:
-        created.append(self)
         raise OSError("no port")
 
+    monkeypatch.setattr(stack.tempfile, "mkdtemp", recording_mkdtemp)
     monkeypatch.setattr(FakeKubeAPI, "start", broken_start)
-    pattern = str(Path(tempfile.gettempdir()) / "opschecks-sandbox-*")
-    roots_before = set(glob.glob(pattern))
     with pytest.raises(OSError, match="no port"):
         stack.start(seed=False)
-    monkeypatch.setattr(FakeKubeAPI, "start", real_start)
-    assert created and set(glob.glob(pattern)) <= roots_before
+    assert roots and not Path(roots[0]).exists()
 
 
 def test_seeded_backups_are_real_mongodump_tarballs(seeded: stack.Sandbox) -> None:
