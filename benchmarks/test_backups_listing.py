@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.s3.models import s3_backends
+from moto.s3.models import FakeKey, s3_backends
 
 from opschecks import backups
 from opschecks.config import EnvConfig
@@ -44,7 +44,13 @@ def s3() -> Iterator[Any]:
         for prefix, count in UNRELATED.items():
             for i in range(count):
                 backend.put_object(BUCKET, f"{prefix}{i:06d}.json", b"{}")
-        yield client
+        try:
+            yield client
+        finally:
+            # moto keeps every object (and tracks every key) for the life of the process: free these 100,000.
+            for key in backend.buckets.pop(BUCKET).keys.values():
+                key.dispose()
+            FakeKey.instances_tracked[:] = [k for k in FakeKey.instances_tracked if k.bucket_name != BUCKET]
 
 
 def test_backup_checks_listing_with_100k_unrelated_objects(benchmark: Any, s3: Any) -> None:

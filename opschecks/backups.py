@@ -80,7 +80,7 @@ class Backup:
     size: int
 
     def age(self, now: dt.datetime) -> dt.timedelta:
-        """Judged on the older of the name and the upload, so neither a mislabelled nor a re-uploaded old dump looks fresh."""
+        """The older of name and upload counts, so neither a mislabelled key nor a re-uploaded old dump looks fresh."""
         return now - min(self.taken, self.last_modified)
 
 

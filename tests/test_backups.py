@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from kubernetes.client.exceptions import ApiException
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
@@ -157,6 +158,12 @@ def test_listing_is_date_bounded_not_the_whole_prefix(sandbox: Any) -> None:
     assert stale == [] and len(requests) == 2
 
 
+def test_missing_bucket_raises_an_error_the_suite_turns_into_one_line(sandbox: Any) -> None:
+    with pytest.raises(ClientError) as info:
+        backups.check_fresh(sandbox.s3(), env_for(unique("absent")), now=AT_0010)
+    assert describe(info.value).startswith("AWS ListObjectsV2 refused: NoSuchBucket")
+
+
 # --- size --------------------------------------------------------------------
 
 def test_empty_newest_backup_fails(sandbox: Any) -> None:
@@ -194,7 +201,8 @@ def test_untagged_newest_backup_fails(sandbox: Any) -> None:
     s3 = sandbox.s3()
     bucket = seed_bucket(s3, newest=MIDNIGHT - dt.timedelta(days=1))
     # What the upload script does when its tagging call silently fails: the object stays, untagged.
-    s3.put_object(Bucket=bucket, Key=f"dev/{stamp(MIDNIGHT)}.tar.gz", Body=backup_tarball(stamp(MIDNIGHT), backup_counts(10)))
+    s3.put_object(Bucket=bucket, Key=f"dev/{stamp(MIDNIGHT)}.tar.gz",
+                  Body=backup_tarball(stamp(MIDNIGHT), backup_counts(10)))
     verdict = backups.check_expiry(s3, env_for(bucket), now=AT_0010)
     assert codes(verdict) == ["BKP005"]
     assert str(verdict.findings[0]) == (
@@ -290,6 +298,15 @@ def test_healthy_cronjobs_pass(cluster: tuple[str, str]) -> None:
         ("ingest-backup", False, "0.1 h", "succeeded"), ("ingest-backup-verify", False, "23.6 h", "succeeded")]
 
 
+def test_job_still_running_at_0010_is_not_a_failure(sandbox: Any, cluster: tuple[str, str]) -> None:
+    running = k.job("ingest-backup", "dev-environment", scheduled=MIDNIGHT + dt.timedelta(minutes=9), succeeded=True)
+    running["status"] = {"startTime": k.ts(MIDNIGHT + dt.timedelta(minutes=9)), "active": 1}
+    sandbox.kube.add_objects(cluster[0], "jobs", [running])
+    verdict = check_jobs(cluster[1])
+    assert verdict.findings == []
+    assert verdict.rows[0][6:] == (running["metadata"]["name"], "running")
+
+
 def test_suspended_cronjob_fails(sandbox: Any, cluster: tuple[str, str]) -> None:
     edit_cronjob(sandbox, cluster[0], "ingest-backup", spec__suspend=True)
     verdict = check_jobs(cluster[1])
@@ -319,12 +336,13 @@ def test_missing_cronjob_fails(sandbox: Any, cluster: tuple[str, str]) -> None:
 
 
 def test_stale_or_never_successful_cronjob_fails(sandbox: Any, cluster: tuple[str, str]) -> None:
-    edit_cronjob(sandbox, cluster[0], "ingest-backup", status__lastSuccessfulTime=k.ts(MIDNIGHT - dt.timedelta(days=2)))
+    two_days_ago = MIDNIGHT - dt.timedelta(days=2)
+    edit_cronjob(sandbox, cluster[0], "ingest-backup", status__lastSuccessfulTime=k.ts(two_days_ago))
     edit_cronjob(sandbox, cluster[0], "ingest-backup-verify", status__lastSuccessfulTime=None)
     verdict = check_jobs(cluster[1])
     assert codes(verdict) == ["BKP009", "BKP009"]
     assert verdict.findings[0].message == (
-        f"expected a successful run within 26.0 h; last one 48.2 h ago ({MIDNIGHT - dt.timedelta(days=2):%Y-%m-%dT%H:%MZ})")
+        f"expected a successful run within 26.0 h; last one 48.2 h ago ({two_days_ago:%Y-%m-%dT%H:%MZ})")
     assert verdict.findings[1].message == ("expected a successful run within 26.0 h; "
                                            "found none (status.lastSuccessfulTime unset)")
 
