@@ -49,7 +49,9 @@ class UploadSettings:
     setup_command: list[str]  # argv, run without a shell, e.g. ["make", "-C", "upload", "deploy"]
     teardown_command: list[str]
     workdir: str | None = None  # where the commands run; default: the current directory
-    command_timeout_s: float = 3600.0  # per command; the legacy Terraform + Aurora took tens of minutes
+    # The legacy Terraform + Aurora took tens of minutes each way (Lambda ENIs linger on the way down).
+    setup_timeout_s: float = 3600.0
+    teardown_timeout_s: float = 3600.0
     health_url: str | None = None  # probed after set-up; must answer 2xx
     health_timeout_s: float = 120.0  # keep probing this long after set-up
     # How the service's resources are found (see opschecks.inventory): every tag filter must match.
@@ -133,7 +135,7 @@ def drill(env: EnvConfig) -> Drill:
     result.before = take()
     interrupted = False
     try:
-        setup = run("set-up", settings.setup_command, settings, env)
+        setup = run("set-up", settings.setup_command, settings.setup_timeout_s, settings.workdir, env)
         result.runs.append(setup)
         if not setup.ok:
             result.findings.append(Finding("UPL001", where, f"set-up {setup.problem}: {_cmd(setup.argv)}"
@@ -148,7 +150,8 @@ def drill(env: EnvConfig) -> Drill:
             result.findings += _missing(settings, result.created, where)
     finally:
         # Always, even when the set-up failed or raised, or Ctrl-C interrupted it.
-        teardown = run("teardown", settings.teardown_command, settings, env, shield_interrupt=True)
+        teardown = run("teardown", settings.teardown_command, settings.teardown_timeout_s, settings.workdir, env,
+                       shield_interrupt=True)
         result.runs.append(teardown)
         interrupted = teardown.interrupted
     if interrupted:
@@ -166,7 +169,7 @@ def drill(env: EnvConfig) -> Drill:
     return result
 
 
-def run(step: str, argv: list[str], settings: UploadSettings, env: EnvConfig,
+def run(step: str, argv: list[str], timeout_s: float, workdir: str | None, env: EnvConfig,
         shield_interrupt: bool = False) -> CommandRun:
     """Run ``argv`` in its own process group with the env's AWS profile and region, output captured.
 
@@ -177,13 +180,13 @@ def run(step: str, argv: list[str], settings: UploadSettings, env: EnvConfig,
     if env.aws_profile:
         child_env["AWS_PROFILE"] = env.aws_profile
     started = time.monotonic()
-    deadline = started + settings.command_timeout_s
+    deadline = started + timeout_s
     # A file, not a pipe: a grandchild that outlives the command cannot block us reading its output.
     with tempfile.TemporaryFile() as out:
         log.info("%s: %s", step, _cmd(argv))
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    cwd=settings.workdir, env=child_env, start_new_session=True)
+                                    cwd=workdir, env=child_env, start_new_session=True)
         except OSError as exc:
             return CommandRun(step, argv, None, 0.0, "", problem=f"could not start: {exc}")
         problem, interrupted = None, False
@@ -194,7 +197,7 @@ def run(step: str, argv: list[str], settings: UploadSettings, env: EnvConfig,
                     break
                 except subprocess.TimeoutExpired:
                     _stop(proc)
-                    code, problem = None, f"timed out after {settings.command_timeout_s:g}s"
+                    code, problem = None, f"timed out after {timeout_s:g}s"
                     break
                 except KeyboardInterrupt:
                     if not shield_interrupt:

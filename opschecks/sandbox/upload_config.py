@@ -20,7 +20,8 @@ def upload_table(env: str, stage: str, aws_endpoint: str) -> list[str]:
         f"[env.{env}.upload]",
         f"setup_command = {command('setup')}",
         f"teardown_command = {command('teardown')}",
-        "command_timeout_s = 120",
+        "setup_timeout_s = 120",
+        "teardown_timeout_s = 120",
         # The example's set-up publishes health.json in its upload-area bucket.
         f"health_url = {_toml(f'{aws_endpoint}/upload-{stage}-area/health.json')}",
         "health_timeout_s = 10",
