@@ -247,6 +247,19 @@ def test_check_drills_configured_envs_and_refuses_prod(aws_env, pytester: pytest
     assert leftovers("ue2eprod") == {}
 
 
+def test_check_without_any_configured_env_says_so(pytester: pytest.Pytester) -> None:
+    checks = pytester.mkdir("checks")
+    shutil.copy(ROOT / "checks" / "test_upload_service.py", checks / "test_upload_service.py")
+    pytester.makeconftest(f"pytest_plugins = {PLUGINS!r}")
+    config = pytester.path / "opschecks.toml"
+    config.write_text(f'[ledger]\npath = "{pytester.path / "ledger.sqlite"}"\n[env.staging]\n[env.prod]\n')
+
+    result = pytester.runpytest("--config", str(config), "--import-mode=importlib", "-rs")
+
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines([f"SKIPPED * no selected env has an [[]env.<name>.upload[]] table in {config}"])
+
+
 # Inventory: how resources are found, typed and compared.
 
 @pytest.mark.parametrize(("arn", "kind"), [

@@ -27,6 +27,8 @@ import io
 import json
 import sys
 import zipfile
+from collections.abc import Callable
+from functools import partial
 
 import boto3
 from botocore.exceptions import ClientError
@@ -137,17 +139,14 @@ def teardown(session: boto3.Session, n: Names, leak: bool) -> None:
 
     sqs = session.client("sqs")
     for queue in (n.queue, n.dlq):
-        gone(lambda: sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"]), f"queue {queue}")
+        gone(partial(_delete_queue, sqs, queue), f"queue {queue}")
 
     s3 = session.resource("s3")
-    for name in (n.area_bucket, n.checksum_bucket):
-        def delete_bucket(bucket=s3.Bucket(name)) -> None:
-            bucket.object_versions.delete()
-            bucket.delete()
-        gone(delete_bucket, f"bucket {name}")
+    for bucket in (n.area_bucket, n.checksum_bucket):
+        gone(partial(_delete_bucket, s3.Bucket(bucket)), f"bucket {bucket}")
 
 
-def gone(delete, what: str) -> None:
+def gone(delete: Callable[[], object], what: str) -> None:
     """Delete, treating 'it does not exist' as done: teardown must also finish a half-made set-up."""
     try:
         delete()
@@ -159,6 +158,15 @@ def gone(delete, what: str) -> None:
         say(f"{what}: already gone")
         return
     say(f"deleted {what}")
+
+
+def _delete_queue(sqs, name: str) -> None:  # noqa: ANN001 (boto3 client)
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
+
+
+def _delete_bucket(bucket) -> None:  # noqa: ANN001 (boto3 Bucket resource)
+    bucket.object_versions.delete()  # a bucket must be empty, old versions included, to be deleted
+    bucket.delete()
 
 
 def _zip(name: str, body: bytes) -> bytes:
