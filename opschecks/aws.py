@@ -8,13 +8,15 @@ failing it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config as BotoConfig
 
-from opschecks.config import EnvConfig
 from opschecks.errors import Unreachable
+
+if TYPE_CHECKING:  # config imports the area modules, which use this module
+    from opschecks.config import EnvConfig
 
 # Six attempts ride out throttling (adaptive mode also rate-limits the client) while an
 # unreachable endpoint still fails within seconds rather than minutes of back-off.

@@ -1,11 +1,265 @@
-"""The sprint drill of the legacy upload service: set up, probe, tear down, prove nothing is left."""
+"""The sprint drill of the legacy upload service: set up, probe, tear down, prove nothing is left.
+
+The drill, Terratest style:
+
+1. refuse prod, whatever the config says;
+2. take an inventory of the account (opschecks.inventory) with the env's tag filters and name prefixes;
+3. run the set-up command; probe the health URL; check the set-up created the expected resource types;
+4. run the teardown command, ALWAYS: after a failed set-up, a failed probe, an error, or Ctrl-C
+   (a Ctrl-C during the teardown does not stop it; the interrupt is re-raised once it is done);
+5. take the inventory again: it must equal the first one.
+
+Finding codes:
+  UPL001  the set-up command failed (exit status, timeout, or could not start)
+  UPL002  the health URL did not answer 2xx in time
+  UPL003  the set-up did not create the expected resources (or nothing the filters find)
+  UPL004  the teardown command failed
+  UPL005  a resource is left behind: found after the teardown, not before the set-up
+  UPL006  a resource that existed before the drill is gone after it
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from opschecks import aws, inventory
+from opschecks.findings import ChecksFailed, Finding
+
+if TYPE_CHECKING:  # config imports this module for UploadSettings
+    from opschecks.config import EnvConfig
+
+log = logging.getLogger(__name__)
+
+OUTPUT_TAIL = 20_000  # characters of a command's output kept for the report
+KILL_GRACE_S = 10.0  # after SIGTERM, before SIGKILL
+PROBE_INTERVAL_S = 2.0
 
 
 @dataclass(frozen=True)
 class UploadSettings:
-    setup_command: list[str] = field(default_factory=list)
-    teardown_command: list[str] = field(default_factory=list)
+    setup_command: list[str]  # argv, run without a shell, e.g. ["make", "-C", "upload", "deploy"]
+    teardown_command: list[str]
+    workdir: str | None = None  # where the commands run; default: the current directory
+    # The legacy Terraform + Aurora took tens of minutes each way (Lambda ENIs linger on the way down).
+    setup_timeout_s: float = 3600.0
+    teardown_timeout_s: float = 3600.0
+    health_url: str | None = None  # probed after set-up; must answer 2xx
+    health_timeout_s: float = 120.0  # keep probing this long after set-up
+    # How the service's resources are found (see opschecks.inventory): every tag filter must match.
+    tag_filters: dict[str, str | list[str]] = field(default_factory=dict)  # e.g. {Name = "upload", Env = "dev"}
+    name_prefixes: list[str] = field(default_factory=list)  # e.g. ["upload-dev-", "dcp-upload-dev-"]
+    expected_types: list[str] = field(default_factory=list)  # types the set-up must create, e.g. "sqs:queue"
+
+    @property
+    def filters(self) -> dict[str, list[str]]:
+        return {k: [v] if isinstance(v, str) else list(v) for k, v in self.tag_filters.items()}
+
+
+class Refused(ChecksFailed):
+    """The drill will not run here (prod, or a configuration that could not prove anything); one line."""
+
+
+@dataclass(frozen=True)
+class CommandRun:
+    step: str  # "set-up" or "teardown"
+    argv: list[str]
+    exit_code: int | None  # None: timed out or could not start
+    seconds: float
+    output: str  # stdout and stderr, interleaved, last OUTPUT_TAIL characters
+    problem: str | None = None  # "timed out after 60s", "could not start: ...", "exit status 2"
+    interrupted: bool = False  # Ctrl-C arrived while it ran (teardown only: it ran to the end anyway)
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+@dataclass
+class Drill:
+    env: str
+    before: inventory.Inventory = field(default_factory=dict)
+    created: tuple[inventory.Resource, ...] = ()  # found after set-up, not before
+    after: inventory.Inventory = field(default_factory=dict)
+    left_behind: tuple[inventory.Resource, ...] = ()
+    gone: tuple[inventory.Resource, ...] = ()
+    runs: list[CommandRun] = field(default_factory=list)
+    health: str | None = None  # "200 from <url>", or what went wrong; None when not configured or not probed
+    findings: list[Finding] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """What the ledger remembers of this drill."""
+        return {
+            "before": len(self.before), "created": len(self.created), "after": len(self.after),
+            "left_behind": [f"{r.type} {r.id}" for r in self.left_behind],
+            "gone": [f"{r.type} {r.id}" for r in self.gone],
+            "commands": {r.step: r.problem or "ok" for r in self.runs},
+            "health": self.health,
+        }
+
+
+def refuse(env: EnvConfig) -> None:
+    """Fail in one line where the drill must not run: prod whatever the config says, or nothing to inventory."""
+    if env.is_prod:
+        raise Refused(f"refusing to drill the upload service in {env.name}: the drill sets up and tears down "
+                      "infrastructure, so it runs in dev or staging only, whatever the config says")
+    settings = env.upload
+    if settings is None:
+        raise Refused(f"no upload drill configured for env {env.name} (add an [env.{env.name}.upload] table)")
+    if not settings.setup_command or not settings.teardown_command:
+        raise Refused(f"env.{env.name}.upload: setup_command and teardown_command must not be empty")
+    if not settings.tag_filters and not settings.name_prefixes:
+        raise Refused(f"env.{env.name}.upload: set tag_filters or name_prefixes, or the drill cannot see what "
+                      "the teardown leaves behind")
+
+
+def drill(env: EnvConfig) -> Drill:
+    """Run the whole drill in ``env``; the teardown runs whatever happens (see the module docstring)."""
+    refuse(env)
+    settings = env.upload
+    where = f"{env.name} ({env.aws_region})"
+    sess = aws.session(env)
+    result = Drill(env=env.name)
+
+    def take() -> inventory.Inventory:
+        return inventory.take(sess, settings.filters, settings.name_prefixes)
+
+    result.before = take()
+    interrupted = False
+    try:
+        setup = run("set-up", settings.setup_command, settings.setup_timeout_s, settings.workdir, env)
+        result.runs.append(setup)
+        if not setup.ok:
+            result.findings.append(Finding("UPL001", where, f"set-up {setup.problem}: {_cmd(setup.argv)}"
+                                           f"{_last_line(setup.output)}"))
+        else:
+            if settings.health_url:
+                healthy, result.health = probe(settings.health_url, settings.health_timeout_s)
+                if not healthy:
+                    result.findings.append(Finding("UPL002", where, f"health URL {settings.health_url} did not "
+                                                   f"answer 2xx within {settings.health_timeout_s:g}s: {result.health}"))
+            result.created = inventory.diff(result.before, take()).added
+            result.findings += _missing(settings, result.created, where)
+    finally:
+        # Always, even when the set-up failed or raised, or Ctrl-C interrupted it.
+        teardown = run("teardown", settings.teardown_command, settings.teardown_timeout_s, settings.workdir, env,
+                       shield_interrupt=True)
+        result.runs.append(teardown)
+        interrupted = teardown.interrupted
+    if interrupted:
+        raise KeyboardInterrupt  # after the teardown, as promised to whoever pressed Ctrl-C
+    if not teardown.ok:
+        result.findings.append(Finding("UPL004", where, f"teardown {teardown.problem}: {_cmd(teardown.argv)}"
+                                       f"{_last_line(teardown.output)}"))
+
+    result.after = take()
+    changes = inventory.diff(result.before, result.after)
+    result.left_behind, result.gone = changes.added, changes.removed
+    result.findings += [Finding("UPL005", where, f"left behind by the teardown: {r}") for r in changes.added]
+    result.findings += [Finding("UPL006", where, f"existed before the drill, gone after it: {r}")
+                        for r in changes.removed]
+    return result
+
+
+def run(step: str, argv: list[str], timeout_s: float, workdir: str | None, env: EnvConfig,
+        shield_interrupt: bool = False) -> CommandRun:
+    """Run ``argv`` in its own process group with the env's AWS profile and region, output captured.
+
+    On timeout, or Ctrl-C when not shielded, the whole process group is terminated (Terraform's
+    providers too), then killed if it lingers. A shielded command runs to its end through Ctrl-C.
+    """
+    child_env = dict(os.environ, AWS_DEFAULT_REGION=env.aws_region, AWS_REGION=env.aws_region)
+    if env.aws_profile:
+        child_env["AWS_PROFILE"] = env.aws_profile
+    started = time.monotonic()
+    deadline = started + timeout_s
+    # A file, not a pipe: a grandchild that outlives the command cannot block us reading its output.
+    with tempfile.TemporaryFile() as out:
+        log.info("%s: %s", step, _cmd(argv))
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    cwd=workdir, env=child_env, start_new_session=True)
+        except OSError as exc:
+            return CommandRun(step, argv, None, 0.0, "", problem=f"could not start: {exc}")
+        problem, interrupted = None, False
+        try:
+            while True:
+                try:
+                    code = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                    break
+                except subprocess.TimeoutExpired:
+                    _stop(proc)
+                    code, problem = None, f"timed out after {timeout_s:g}s"
+                    break
+                except KeyboardInterrupt:
+                    if not shield_interrupt:
+                        raise
+                    interrupted = True
+                    log.warning("Ctrl-C: the %s goes on to its end, then the run stops", step)
+        except BaseException:
+            _stop(proc)
+            raise
+        if code is not None and code != 0:
+            problem = f"exit status {code}"
+        out.seek(0)
+        output = out.read().decode(errors="replace")[-OUTPUT_TAIL:]
+    return CommandRun(step, argv, code, time.monotonic() - started, output, problem, interrupted)
+
+
+def probe(url: str, timeout_s: float) -> tuple[bool, str]:
+    """Poll ``url`` until it answers 2xx or ``timeout_s`` passes: (healthy, what the last attempt got)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            with urllib.request.urlopen(url, timeout=max(1.0, min(10.0, remaining))) as resp:
+                return True, f"HTTP {resp.status} from {url}"
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code} {exc.reason}"
+        except (urllib.error.URLError, OSError) as exc:
+            last = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+        if time.monotonic() + PROBE_INTERVAL_S > deadline:
+            return False, last
+        time.sleep(PROBE_INTERVAL_S)
+
+
+def _missing(settings: UploadSettings, created: tuple[inventory.Resource, ...], where: str) -> list[Finding]:
+    if not created:
+        return [Finding("UPL003", where, "the set-up created nothing the drill can see (tags "
+                        f"{settings.filters or '-'}, name prefixes {settings.name_prefixes or '-'}): "
+                        "fix the filters, or the drill cannot prove the teardown clean")]
+    types = {r.type for r in created}
+    return [Finding("UPL003", where, f"expected the set-up to create a {t}, found none "
+                    f"(it created: {', '.join(sorted(types))})")
+            for t in settings.expected_types if t not in types]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Terminate the command's process group; kill it if it is still there after KILL_GRACE_S."""
+    for sig, grace in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _cmd(argv: list[str]) -> str:
+    return " ".join(argv)
+
+
+def _last_line(output: str) -> str:
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    return f" (last output: {lines[-1][:300]})" if lines else ""

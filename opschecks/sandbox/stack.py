@@ -28,6 +28,7 @@ from moto.server import ThreadedMotoServer
 
 from opschecks.sandbox.kubeapi import FakeKubeAPI
 from opschecks.sandbox.seed import seed_backups, seed_kube
+from opschecks.sandbox.upload_config import upload_table
 
 ENVS = ("dev", "staging", "prod")
 REGION = "us-east-1"
@@ -159,4 +160,6 @@ def config_text(sandbox: Sandbox) -> str:
     ]
     for env in ENVS:
         lines += ["", f"[env.{env}]", f'kube_context = "sandbox-{env}"']
+        if env != "prod":  # the upload drill runs in dev and staging only
+            lines += upload_table(env, env, sandbox.aws_endpoint)
     return "\n".join(lines) + "\n"

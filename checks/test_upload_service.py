@@ -1,0 +1,35 @@
+"""Once per sprint: set up and tear down the upload service in dev or staging, and prove nothing is left behind.
+
+Only envs with an ``[env.<name>.upload]`` table are drilled (one row each); prod is refused even then.
+How the drill is judged: opschecks/upload.py. How resources are found: opschecks/inventory.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from opschecks import upload
+from opschecks.findings import fail_on
+
+pytestmark = [pytest.mark.sprint, pytest.mark.configured("upload")]
+
+COLUMNS = ["type", "id", "found by"]
+
+
+def test_upload_drill(env, report, ledger_details) -> None:
+    result = upload.drill(env)  # refuses prod; tears down whatever happens
+    report.table("Commands (their output is in this row's log)", ["step", "command", "result", "seconds"],
+                 [(r.step, " ".join(r.argv), r.problem or "ok", f"{r.seconds:.1f}") for r in result.runs])
+    for r in result.runs:
+        print(f"----- {r.step}: {' '.join(r.argv)} ({r.problem or 'ok'})\n{r.output}")
+    report.table(f"Health: {env.upload.health_url or 'no health_url configured'}", ["result"], [(result.health,)])
+    report.table(f"Created by the set-up ({len(result.created)})", COLUMNS, _rows(result.created))
+    report.table(f"Left behind by the teardown ({len(result.left_behind)})", COLUMNS, _rows(result.left_behind))
+    if result.gone:
+        report.table(f"Existed before, gone after ({len(result.gone)})", COLUMNS, _rows(result.gone))
+    ledger_details.update(result.summary())
+    fail_on(result.findings)
+
+
+def _rows(resources) -> list[tuple[str, str, str]]:  # noqa: ANN001 (a sequence of inventory.Resource)
+    return [(r.type, r.id, r.how) for r in resources]

@@ -1,0 +1,372 @@
+"""The upload-service drill against the sandbox's moto: clean drill, leak, failures, Ctrl-C, prod, inventories.
+
+moto's state is shared by every test of the session, so each test drills its own stage (its own names,
+tags and prefixes) and never sees another test's resources.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+import boto3
+import pytest
+
+from opschecks import inventory, upload
+from opschecks.config import EnvConfig, parse
+from opschecks.findings import ChecksFailed, fail_on
+from opschecks.sandbox.upload_config import EXPECTED_TYPES, SCRIPT, upload_table
+from opschecks.schema import ConfigError
+from opschecks.upload import Refused, UploadSettings
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGINS = ["fixtures.sandbox", "fixtures.config", "fixtures.outcomes", "fixtures.clients", "fixtures.report",
+           "fixtures.ledger"]
+AWS_VARS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
+            "AWS_PROFILE", "AWS_SESSION_TOKEN")
+
+
+@pytest.fixture
+def aws_env(sandbox, monkeypatch: pytest.MonkeyPatch):
+    """Point boto3 (ours and the drill's subprocesses) at the sandbox's moto."""
+    for name in AWS_VARS:
+        value = sandbox.env_vars[name]
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    return sandbox
+
+
+def drill_env(sandbox, stage: str, **changes) -> EnvConfig:  # noqa: ANN001 (the sandbox fixture)
+    """The sandbox's own [env.<stage>.upload] table for ``stage``, parsed by the real config loader."""
+    text = "\n".join([f"[env.{stage}]", *upload_table(stage, stage, sandbox.aws_endpoint)])
+    env = parse(tomllib.loads(text), Path("test.toml")).envs[stage]
+    return replace(env, upload=replace(env.upload, **changes))
+
+
+def leftovers(stage: str) -> inventory.Inventory:
+    """What the example service's names and tags find for ``stage`` right now."""
+    return inventory.take(boto3.Session(), {"Name": ["upload"], "Env": [stage]},
+                          [f"upload-{stage}-", f"dcp-upload-{stage}-"])
+
+
+def codes(result: upload.Drill) -> list[str]:
+    return [f.code for f in result.findings]
+
+
+def test_clean_drill_passes(aws_env) -> None:
+    result = upload.drill(drill_env(aws_env, "uclean"))
+
+    assert result.findings == []
+    fail_on(result.findings)
+    assert {r.type for r in result.created} == set(EXPECTED_TYPES)
+    assert len(result.created) == 10  # 2 buckets and 2 queues
+    assert result.before == {} and result.after == {} and result.left_behind == ()
+    assert [(r.step, r.exit_code) for r in result.runs] == [("set-up", 0), ("teardown", 0)]
+    assert "registered job definition upload-uclean-validation" in result.runs[0].output
+    assert result.health.startswith("HTTP 200 from http://")
+    secret = next(r for r in result.created if r.type == "secretsmanager:secret")
+    assert secret.found_by == ("tags Env=uclean, Name=upload", "name prefix 'dcp-upload-uclean-' (secrets)")
+
+
+def test_leaky_teardown_fails_naming_the_leaked_secret(aws_env) -> None:
+    env = drill_env(aws_env, "uleak")
+    env = replace(env, upload=replace(env.upload, teardown_command=[*env.upload.teardown_command, "--leak"]))
+
+    result = upload.drill(env)
+
+    assert codes(result) == ["UPL005"]
+    [leaked] = result.left_behind
+    assert leaked.type == "secretsmanager:secret"
+    assert ":secret:dcp-upload-uleak-secrets-" in leaked.id
+    with pytest.raises(ChecksFailed) as failed:
+        fail_on(result.findings)
+    message = str(failed.value)
+    assert "[UPL005] uleak (us-east-1): left behind by the teardown: secretsmanager:secret arn:aws:secretsmanager:" in message
+    assert "name prefix 'dcp-upload-uleak-' (secrets, pending deletion on " in message
+    assert "tags Env=uleak, Name=upload" in message
+
+
+def test_failing_setup_still_tears_down(aws_env) -> None:
+    env = drill_env(aws_env, "ufail")
+    # The real set-up creates everything, then the wrapper fails as a Terraform apply failing late would.
+    wrapper = ["sh", "-c", '"$0" "$@" && echo "Error: creating RDS cluster: quota exceeded" && exit 3',
+               *env.upload.setup_command]
+
+    result = upload.drill(replace(env, upload=replace(env.upload, setup_command=wrapper)))
+
+    assert codes(result) == ["UPL001"]
+    assert "set-up exit status 3" in result.findings[0].message
+    assert "(last output: Error: creating RDS cluster: quota exceeded)" in result.findings[0].message
+    assert result.runs[1].step == "teardown" and result.runs[1].ok
+    assert "deleted REST API upload-ufail-api" in result.runs[1].output
+    assert leftovers("ufail") == {}
+
+
+def test_setup_timeout_kills_its_process_group_and_tears_down(aws_env, tmp_path: Path) -> None:
+    env = drill_env(aws_env, "utime", setup_timeout_s=1.0)
+    pidfile = tmp_path / "grandchild.pid"
+    hang = ["sh", "-c", f"sleep 60 & echo $! > {pidfile}; echo waiting for Aurora; wait"]
+    started = time.monotonic()
+
+    result = upload.drill(replace(env, upload=replace(env.upload, setup_command=hang)))
+
+    assert time.monotonic() - started < 30
+    assert codes(result) == ["UPL001"]
+    assert "set-up timed out after 1s" in result.findings[0].message
+    assert "waiting for Aurora" in result.runs[0].output
+    assert result.runs[1].ok
+    assert not _alive(int(pidfile.read_text()))
+
+
+def test_unhealthy_service_fails_and_still_tears_down(aws_env) -> None:
+    env = drill_env(aws_env, "uhealth", health_timeout_s=1.0)
+    url = env.upload.health_url.replace("health.json", "missing.json")
+
+    result = upload.drill(replace(env, upload=replace(env.upload, health_url=url)))
+
+    assert codes(result) == ["UPL002"]
+    assert f"health URL {url} did not answer 2xx within 1s: HTTP 40" in result.findings[0].message
+    assert len(result.created) == 10 and result.left_behind == ()
+
+
+def test_setup_that_creates_nothing_visible_fails(aws_env) -> None:
+    env = drill_env(aws_env, "unone", health_url=None, setup_command=[sys.executable, "-c", "print('noop')"])
+
+    result = upload.drill(env)
+
+    assert codes(result) == ["UPL003"]
+    assert "the set-up created nothing the drill can see" in result.findings[0].message
+
+
+def test_missing_expected_type_fails(aws_env) -> None:
+    env = drill_env(aws_env, "uexpect", expected_types=["s3:bucket", "rds:cluster"])
+
+    result = upload.drill(env)
+
+    assert codes(result) == ["UPL003"]
+    assert "expected the set-up to create a rds:cluster, found none" in result.findings[0].message
+
+
+def test_failing_teardown_fails_and_names_what_it_left(aws_env) -> None:
+    env = drill_env(aws_env, "uteardown")
+    broken = [sys.executable, "-c", "import sys; print('AccessDenied: iam:DeleteRole'); sys.exit(1)"]
+
+    result = upload.drill(replace(env, upload=replace(env.upload, teardown_command=broken)))
+
+    assert codes(result) == ["UPL004"] + ["UPL005"] * 10
+    assert "teardown exit status 1" in result.findings[0].message
+    assert "(last output: AccessDenied: iam:DeleteRole)" in result.findings[0].message
+    upload.run("clean-up", drill_env(aws_env, "uteardown").upload.teardown_command, 60, None, env)
+    assert leftovers("uteardown") == {}
+
+
+def test_ctrl_c_during_setup_still_tears_down(aws_env, caplog: pytest.LogCaptureFixture) -> None:
+    env = drill_env(aws_env, "uintr")
+    # The set-up really creates the service, then the operator presses Ctrl-C while it "waits".
+    interrupted_setup = [sys.executable, "-c", (
+        "import os, signal, subprocess, time; "
+        f"subprocess.run({env.upload.setup_command!r}, check=True); "
+        "os.kill(os.getppid(), signal.SIGINT); time.sleep(60)")]
+    caplog.set_level("INFO", logger="opschecks.upload")
+
+    with pytest.raises(KeyboardInterrupt):
+        upload.drill(replace(env, upload=replace(env.upload, setup_command=interrupted_setup)))
+
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["set-up", "teardown"]
+    assert leftovers("uintr") == {}
+
+
+def test_ctrl_c_during_teardown_lets_it_finish(aws_env, caplog: pytest.LogCaptureFixture) -> None:
+    env = drill_env(aws_env, "uintr2")
+    interrupted_teardown = [sys.executable, "-c", (
+        "import os, signal, subprocess, time; "
+        "os.kill(os.getppid(), signal.SIGINT); time.sleep(0.5); "
+        f"subprocess.run({env.upload.teardown_command!r}, check=True)")]
+
+    with pytest.raises(KeyboardInterrupt):
+        upload.drill(replace(env, upload=replace(env.upload, teardown_command=interrupted_teardown)))
+
+    assert "Ctrl-C: the teardown goes on to its end, then the run stops" in caplog.text
+    assert leftovers("uintr2") == {}
+
+
+def test_prod_is_refused_whatever_the_config_says(tmp_path: Path) -> None:
+    ran = tmp_path / "ran"
+    settings = UploadSettings(setup_command=["touch", str(ran)], teardown_command=["touch", str(ran)],
+                              name_prefixes=["upload-prod-"])
+
+    with pytest.raises(Refused) as refused:
+        upload.drill(EnvConfig(name="prod", upload=settings))
+
+    assert str(refused.value).startswith("refusing to drill the upload service in prod:")
+    assert "\n" not in str(refused.value)
+    assert not ran.exists()
+
+
+def test_drill_without_filters_is_refused(tmp_path: Path) -> None:
+    settings = UploadSettings(setup_command=["true"], teardown_command=["true"])
+    with pytest.raises(Refused, match="set tag_filters or name_prefixes"):
+        upload.drill(EnvConfig(name="dev", upload=settings))
+
+
+def test_check_drills_configured_envs_and_refuses_prod(aws_env, pytester: pytest.Pytester) -> None:
+    """End to end: dev is drilled and passes, prod (configured anyway) fails in one line, staging has no row."""
+    checks = pytester.mkdir("checks")
+    shutil.copy(ROOT / "checks" / "test_upload_service.py", checks / "test_upload_service.py")
+    pytester.makeconftest(f"pytest_plugins = {PLUGINS!r}")
+    setup_prod = [sys.executable, str(SCRIPT), "setup", "--stage", "ue2eprod"]  # would leave it all if run
+    config = pytester.path / "opschecks.toml"
+    config.write_text("\n".join([
+        "[ledger]", f'path = "{pytester.path / "ledger.sqlite"}"',
+        "[env.ue2e]", *upload_table("ue2e", "ue2e", aws_env.aws_endpoint),
+        "[env.staging]",
+        "[env.prod.upload]", f"setup_command = {json.dumps(setup_prod)}", 'teardown_command = ["true"]',
+        'name_prefixes = ["upload-ue2eprod-"]',
+    ]) + "\n")
+
+    # importlib: the copied check has the same basename as this test module, imported already.
+    result = pytester.runpytest("--config", str(config), "--import-mode=importlib", "-rA")
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "PASSED checks/test_upload_service.py::test_upload_drill[[]ue2e[]]",
+        "FAILED checks/test_upload_service.py::test_upload_drill[[]prod[]]*",
+    ])
+    result.stdout.fnmatch_lines(["[[]prod[]] refusing to drill the upload service in prod: *whatever the config says"])
+    assert "test_upload_drill[staging]" not in result.stdout.str()
+    assert leftovers("ue2eprod") == {}
+
+
+def test_check_without_any_configured_env_says_so(pytester: pytest.Pytester) -> None:
+    checks = pytester.mkdir("checks")
+    shutil.copy(ROOT / "checks" / "test_upload_service.py", checks / "test_upload_service.py")
+    pytester.makeconftest(f"pytest_plugins = {PLUGINS!r}")
+    config = pytester.path / "opschecks.toml"
+    config.write_text(f'[ledger]\npath = "{pytester.path / "ledger.sqlite"}"\n[env.staging]\n[env.prod]\n')
+
+    result = pytester.runpytest("--config", str(config), "--import-mode=importlib", "-rs")
+
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines([f"SKIPPED * no selected env has an [[]env.<name>.upload[]] table in {config}"])
+
+
+# Inventory: how resources are found, typed and compared.
+
+@pytest.mark.parametrize(("arn", "kind"), [
+    ("arn:aws:s3:::upload-dev-area", "s3:bucket"),
+    ("arn:aws:sqs:us-east-1:123456789012:upload-dev-validation", "sqs:queue"),
+    ("arn:aws:secretsmanager:us-east-1:123456789012:secret:dcp-upload-dev-secrets-AbCdEf", "secretsmanager:secret"),
+    ("arn:aws:iam::123456789012:role/upload-dev-api-lambda", "iam:role"),
+    ("arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/upload-dev-api", "logs:log-group"),
+    ("arn:aws:lambda:us-east-1:123456789012:function:upload-dev-api", "lambda:function"),
+    ("arn:aws:apigateway:us-east-1::/restapis/a1b2c3", "apigateway:restapis"),
+    ("arn:aws:batch:us-east-1:123456789012:job-definition/upload-dev-validation:3", "batch:job-definition"),
+    ("arn:aws:events:us-east-1:123456789012:rule/upload-dev-cron", "events:rule"),
+    ("not-an-arn", "unknown"),
+])
+def test_arn_type(arn: str, kind: str) -> None:
+    assert inventory.arn_type(arn) == kind
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("upload-dev-api", "upload-dev-"),
+    ("/aws/lambda/upload-dev-api", "upload-dev-"),
+    ("dcp/upload/dev/secrets", "dcp/upload/dev/"),
+    ("dcp-upload-dev-secrets", "dcp-upload-dev-"),
+    ("my-upload-dev-api", None),
+    ("upload-devx", None),
+])
+def test_name_matches_prefix_or_path_part(name: str, expected: str | None) -> None:
+    assert inventory.matches(name, ["upload-dev-", "dcp-upload-dev-", "dcp/upload/dev/"]) == expected
+
+
+def test_diff_names_added_and_removed() -> None:
+    def res(arn: str) -> inventory.Resource:
+        return inventory.Resource(inventory.arn_type(arn), arn, ("tags Env=dev",))
+
+    kept, leaked, deleted = (res("arn:aws:s3:::upload-dev-area"), res("arn:aws:iam::1:role/upload-dev-batch"),
+                             res("arn:aws:sqs:us-east-1:1:upload-dev-shared"))
+    before = {kept.id: kept, deleted.id: deleted}
+    after = {kept.id: kept, leaked.id: leaked}
+
+    changes = inventory.diff(before, after)
+
+    assert changes.added == (leaked,) and changes.removed == (deleted,)
+    assert inventory.diff(before, dict(before)) == inventory.Diff((), ())
+    assert str(leaked) == "iam:role arn:aws:iam::1:role/upload-dev-batch (found by tags Env=dev)"
+
+
+def test_inventory_finds_by_tags_and_by_name_prefix(aws_env) -> None:
+    sess = boto3.Session()
+    tags = [{"Key": "Name", "Value": "uinv"}]
+    iam, apigw, batch = sess.client("iam"), sess.client("apigateway"), sess.client("batch")
+    secrets, logs, sqs, s3 = (sess.client(s) for s in ("secretsmanager", "logs", "sqs", "s3"))
+    role = iam.create_role(RoleName="uinv-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    iam.create_role(RoleName="not-uinv-role", AssumeRolePolicyDocument="{}")
+    api = apigw.create_rest_api(name="uinv-api")["id"]
+    job = batch.register_job_definition(jobDefinitionName="uinv-job", type="container",
+                                        containerProperties={"image": "x", "vcpus": 1, "memory": 128})
+    old = batch.register_job_definition(jobDefinitionName="uinv-old", type="container",
+                                        containerProperties={"image": "x", "vcpus": 1, "memory": 128})
+    batch.deregister_job_definition(jobDefinition=old["jobDefinitionArn"])
+    secret = secrets.create_secret(Name="uinv-secret", SecretString="s", Tags=tags)["ARN"]
+    pending = secrets.create_secret(Name="uinv-pending", SecretString="s")["ARN"]
+    secrets.delete_secret(SecretId=pending, RecoveryWindowInDays=7)
+    logs.create_log_group(logGroupName="/aws/lambda/uinv-fn")
+    queue = sqs.create_queue(QueueName="tagged-only-uinv-queue", tags={"Name": "uinv"})["QueueUrl"]
+    s3.create_bucket(Bucket="other-uinv-bucket")
+
+    found = inventory.take(sess, {"Name": ["uinv"]}, ["uinv-"])
+
+    by_type = {(r.type, r.id.rsplit(":", 1)[-1].rsplit("/", 1)[-1]): r.found_by for r in found.values()}
+    queue_name = queue.rsplit("/", 1)[-1]
+    assert by_type == {
+        ("iam:role", "uinv-role"): ("name prefix 'uinv-' (IAM roles)",),
+        ("apigateway:restapis", api): ("name prefix 'uinv-' (REST APIs)",),
+        ("batch:job-definition", "1"): ("name prefix 'uinv-' (ACTIVE Batch job definitions)",),
+        ("secretsmanager:secret", secret.rsplit(":", 1)[-1]): ("tags Name=uinv", "name prefix 'uinv-' (secrets)"),
+        ("secretsmanager:secret", pending.rsplit(":", 1)[-1]): (
+            found[pending].found_by[0],),
+        ("logs:log-group", "uinv-fn"): ("name prefix 'uinv-' (log groups)",),
+        ("sqs:queue", queue_name): ("tags Name=uinv",),
+    }
+    assert found[pending].found_by[0].startswith("name prefix 'uinv-' (secrets, pending deletion on ")
+    assert role in found and job["jobDefinitionArn"] in found and old["jobDefinitionArn"] not in found
+
+
+def test_settings_from_toml_accept_a_tag_value_or_a_list(tmp_path: Path) -> None:
+    text = """
+[env.dev.upload]
+setup_command = ["make", "deploy"]
+teardown_command = ["make", "destroy"]
+tag_filters = { Name = "upload", Env = ["dev", "development"] }
+"""
+    settings = parse(tomllib.loads(text), tmp_path / "c.toml").envs["dev"].upload
+    assert settings.filters == {"Name": ["upload"], "Env": ["dev", "development"]}
+    assert settings.setup_timeout_s == settings.teardown_timeout_s == 3600.0 and settings.health_url is None
+    assert parse(tomllib.loads("[env.staging]\n"), tmp_path / "c.toml").envs["staging"].upload is None
+
+
+def test_settings_without_teardown_command_are_a_config_error(tmp_path: Path) -> None:
+    text = '[env.dev.upload]\nsetup_command = ["make", "deploy"]\n'
+    with pytest.raises(ConfigError, match=r"env.dev.upload: missing required key 'teardown_command'"):
+        parse(tomllib.loads(text), tmp_path / "c.toml")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "State:\tZ" in status.read_text())
