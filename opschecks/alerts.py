@@ -49,7 +49,7 @@ def message(failures: Sequence[Failure], total: int, where: str, report_link: st
     if failures:
         lines = [f":red_circle: opschecks: {len(failures)} of {total} checks failed ({where})"]
         for f in failures[:MAX_LISTED]:
-            lines.append(f"• [{f.env}] {f.check}: {_short(f.reason)}")
+            lines.append(f"• [{f.env}] {f.check}: {_short(f.reason.removeprefix(f'[{f.env}] '))}")
         if len(failures) > MAX_LISTED:
             lines.append(f"… and {len(failures) - MAX_LISTED} more")
     else:

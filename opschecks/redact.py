@@ -27,11 +27,11 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@", re.I),
      rf"\g<scheme>\g<user>:{MASK}@"),
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), MASK),
-    (re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9._~+/=-]{12,}"), rf"\1 {MASK}"),
+    (re.compile(r"(?i)\b(bearer|token)[ \t]+[A-Za-z0-9._~+/=-]{12,}"), rf"\1 {MASK}"),
     (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), MASK),
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"), MASK),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), MASK),
-    (re.compile(r"(?i)(\b[\w-]*(?:secret|token|passw(?:or)?d|api_?key)[\w-]*[\"']?\s*[:=]\s*[\"']?)"
+    (re.compile(r"(?i)(\b[\w-]*(?:secret|token|passw(?:or)?d|api_?key)[\w-]*[\"']?[ \t]*[:=][ \t]*[\"']?)"
                 r"(?!\[redacted\])([^\s\"',;&)}\]]+)"), rf"\1{MASK}"),
 ]
 
