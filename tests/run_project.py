@@ -6,7 +6,6 @@ variables behave as in CI) with this worktree on PYTHONPATH.
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
@@ -41,13 +40,5 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess(*args, timeout=120)
 
 
-def outcomes(result: pytest.RunResult) -> dict[str, int]:
-    return result.parseoutcomes()
-
-
 def report_html(project: Path) -> str:
     return (project / "reports" / "report.html").read_text()
-
-
-def strip_tags(html: str) -> str:
-    return re.sub(r"<[^>]+>", " ", html)
