@@ -11,8 +11,12 @@ pytest_plugins = [
     "fixtures.config",
     "fixtures.outcomes",
     "fixtures.clients",
+    "fixtures.redaction",
+    "fixtures.results",
+    "fixtures.run_info",
     "fixtures.report",
     "fixtures.ledger",
+    "fixtures.alerts",
 ]
 
 

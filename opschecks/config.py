@@ -7,6 +7,8 @@ Layout (see opschecks.toml)::
     [env.dev]             # aws_region, aws_profile, backup_bucket, backup_prefix, kube_context, namespaces, skip
     [env.dev.pods]        # area settings: backups, restore, pods, usage, upload
     [ledger]              # where runs are recorded
+    [cadence]             # sprint length and start, for `python -m opschecks due`
+    [alerts]              # the webhook that hears about failures
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from opschecks.alerts import AlertSettings
 from opschecks.backups import BackupSettings
+from opschecks.due import CadenceSettings
 from opschecks.ledger import LedgerSettings
 from opschecks.pods import PodSettings
 from opschecks.restore import RestoreSettings
@@ -59,6 +63,8 @@ class Config:
     path: Path
     envs: dict[str, EnvConfig]
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    cadence: CadenceSettings = field(default_factory=CadenceSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     def select(self, names: list[str] | None) -> list[EnvConfig]:
         """The environments named on the command line, or all of them, in config order."""
@@ -89,16 +95,20 @@ def load(path: Path) -> Config:
 
 
 def parse(data: dict, path: Path) -> Config:
-    unknown = sorted(set(data) - {"defaults", "env", "ledger"})
+    unknown = sorted(set(data) - {"defaults", "env", "ledger", "cadence", "alerts"})
     if unknown:
-        raise ConfigError(f"{path}: unknown top-level table {unknown[0]!r} (known: defaults, env, ledger)")
+        raise ConfigError(
+            f"{path}: unknown top-level table {unknown[0]!r} (known: defaults, env, ledger, cadence, alerts)"
+        )
     defaults = data.get("defaults", {})
     envs = data.get("env")
     if not isinstance(envs, dict) or not envs:
         raise ConfigError(f"{path}: no environments configured (add an [env.<name>] table)")
     parsed = {name: _env(name, defaults, table, path) for name, table in envs.items()}
     ledger = build(LedgerSettings, data.get("ledger", {}), f"{path}: ledger")
-    return Config(path=path, envs=parsed, ledger=ledger)
+    cadence = build(CadenceSettings, data.get("cadence", {}), f"{path}: cadence")
+    alerts = build(AlertSettings, data.get("alerts", {}), f"{path}: alerts")
+    return Config(path=path, envs=parsed, ledger=ledger, cadence=cadence, alerts=alerts)
 
 
 def _env(name: str, defaults: dict, table: dict, path: Path) -> EnvConfig:

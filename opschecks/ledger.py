@@ -1,36 +1,126 @@
 """The ledger: every run of every check, in place of the team's spreadsheet.
 
-An append-only SQLite file (WAL, busy timeout) so that pytest-xdist workers and
-concurrent runs on one machine append without losing records.
+Two stores, one interface (``append``, ``query``, ``latest``):
+
+- ``SqliteLedger``: a local SQLite file (WAL, busy timeout) so pytest-xdist
+  workers and concurrent runs on one machine append without losing records;
+- ``S3Ledger``: a shared store at ``s3://bucket/prefix`` where every record is
+  its own object, named by check, env, start time, outcome and a unique id.
+  Concurrent writers never touch the same key, so no append can overwrite
+  another (no read-modify-write, no locks), and a retried PUT rewrites the
+  same key, so retries never duplicate a record. Listing the keys is the index.
+
+A location is a path (SQLite) or an ``s3://`` URI; ``append(location, record)``
+and ``query(location, ...)`` pick the store.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sqlite3
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import quote, unquote
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from opschecks.schema import ConfigError
 
 
 @dataclass(frozen=True)
 class LedgerSettings:
-    path: str = "reports/ledger.sqlite"
+    path: str = "reports/ledger.sqlite"  # always written: the local history, and the fallback when S3 fails
+    s3_uri: str | None = None  # s3://bucket/prefix: the shared store that CI and laptops write to
+    aws_profile: str | None = None  # for the shared store; None: the default credential chain
+    aws_region: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.s3_uri is not None and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?", self.s3_uri):
+            raise ConfigError(f"ledger.s3_uri: expected s3://bucket/prefix, found {self.s3_uri!r}")
 
 
 @dataclass(frozen=True)
 class Record:
-    check: str  # the check's name without parameters, e.g. "test_backup_fresh"
+    check: str  # the check's id without parameters, e.g. "checks/test_backups.py::test_backup_fresh"
     env: str
     outcome: str  # passed, failed, skipped, error
     started: dt.datetime  # UTC
     duration_s: float
     runner: str  # user@host
     details: dict[str, Any] = field(default_factory=dict)
+    cadences: tuple[str, ...] = ()  # the check's cadence markers (daily, fortnightly, monthly, sprint)
+    run_id: str = ""  # the pytest run that produced it (shared by its xdist workers)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)  # unique: a replayed append is not a new record
 
+
+@dataclass(frozen=True)
+class Latest:
+    """What ``due`` needs of a task (check x env): its newest run and its newest passing run."""
+
+    last_run: Record
+    last_pass: Record | None
+
+
+class Ledger(Protocol):
+    location: str  # the file path or s3:// URI, for messages
+
+    def append(self, record: Record) -> None: ...
+
+    def query(self, check: str | None = None, env: str | None = None, outcome: str | None = None,
+              limit: int | None = None) -> list[Record]: ...
+
+    def latest(self) -> list[Latest]: ...
+
+
+def open_ledger(location: Path | str, settings: LedgerSettings | None = None) -> Ledger:
+    """The store at ``location``: an ``s3://bucket/prefix`` URI or a SQLite file path."""
+    if str(location).startswith("s3://"):
+        settings = settings or LedgerSettings()
+        session = boto3.Session(profile_name=settings.aws_profile, region_name=settings.aws_region)
+        return S3Ledger(str(location), session.client("s3", config=_S3_RETRIES))
+    return SqliteLedger(Path(location))
+
+
+def shared_location(settings: LedgerSettings) -> Path | str:
+    """Where to read the history from: the shared store when there is one, else the local file."""
+    return settings.s3_uri or Path(settings.path)
+
+
+def append(location: Path | str, record: Record) -> None:
+    open_ledger(location).append(record)
+
+
+def query(location: Path | str, check: str | None = None, env: str | None = None, outcome: str | None = None,
+          limit: int | None = None) -> list[Record]:
+    """Records matching the filters, newest first."""
+    return open_ledger(location).query(check=check, env=env, outcome=outcome, limit=limit)
+
+
+def _to_json(record: Record) -> str:
+    data = asdict(record)
+    data["started"] = _utc(record.started).isoformat()
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def _from_json(text: str | bytes) -> Record:
+    data = json.loads(text)
+    return Record(**{**data, "started": dt.datetime.fromisoformat(data["started"]),
+                     "cadences": tuple(data.get("cadences", ()))})
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.timezone.utc)
+
+
+# --- SQLite ---------------------------------------------------------------------------------------
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -45,57 +135,176 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_check_env ON runs (check_name, env, started);
 """
+# Columns added after the first release; files written before them gain them on open.
+_ADDED_COLUMNS = {"cadences": "TEXT NOT NULL DEFAULT ''", "run_id": "TEXT NOT NULL DEFAULT ''",
+                  "record_id": "TEXT"}
+_COLUMNS = "check_name, env, outcome, started, duration_s, runner, details, cadences, run_id, record_id"
 
 
-@contextmanager
-def _connect(path: Path) -> Iterator[sqlite3.Connection]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(_SCHEMA)
-        yield conn
-    finally:
-        conn.close()
+@dataclass(frozen=True)
+class SqliteLedger:
+    path: Path
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit: each INSERT is its own transaction; schema changes take the write lock explicitly.
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            if not self._schema_current(conn):
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _SCHEMA.split(";"):
+                        conn.execute(statement)
+                    present = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+                    for column, decl in _ADDED_COLUMNS.items():
+                        if column not in present:
+                            conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {decl}")
+                    conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS runs_record_id ON runs (record_id)")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            yield conn
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _schema_current(conn: sqlite3.Connection) -> bool:
+        present = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+        indexes = {row[1] for row in conn.execute("PRAGMA index_list(runs)")} if present else set()
+        return set(_ADDED_COLUMNS) <= present and "runs_record_id" in indexes
+
+    def append(self, record: Record) -> None:
+        with self._connect() as conn:
+            # The unique record id makes a replayed append a no-op rather than a duplicate.
+            conn.execute(
+                f"INSERT OR IGNORE INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.check, record.env, record.outcome, _utc(record.started).isoformat(), record.duration_s,
+                 record.runner, json.dumps(record.details, sort_keys=True, default=str),
+                 " ".join(record.cadences), record.run_id, record.id),
+            )
+
+    def query(self, check: str | None = None, env: str | None = None, outcome: str | None = None,
+              limit: int | None = None) -> list[Record]:
+        if not self.path.exists():
+            return []
+        where, params = _where(check=check, env=env, outcome=outcome)
+        sql = f"SELECT {_COLUMNS} FROM runs{where} ORDER BY started DESC, id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._connect() as conn:
+            return [_row_record(row) for row in conn.execute(sql, params)]
+
+    def latest(self) -> list[Latest]:
+        if not self.path.exists():
+            return []
+        with self._connect() as conn:
+            runs = self._newest(conn)
+            passes = self._newest(conn, outcome="passed")
+        return [Latest(run, passes.get(task)) for task, run in sorted(runs.items())]
+
+    @staticmethod
+    def _newest(conn: sqlite3.Connection, outcome: str | None = None) -> dict[tuple[str, str], Record]:
+        where, params = _where(outcome=outcome)
+        sql = (f"SELECT {_COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY check_name, env"
+               f" ORDER BY started DESC, id DESC) AS rank FROM runs{where}) WHERE rank = 1")
+        return {(r.check, r.env): r for r in map(_row_record, conn.execute(sql, params))}
 
 
-def append(path: Path, record: Record) -> None:
-    with _connect(path) as conn, conn:
-        conn.execute(
-            "INSERT INTO runs (check_name, env, outcome, started, duration_s, runner, details)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                record.check,
-                record.env,
-                record.outcome,
-                record.started.astimezone(dt.timezone.utc).isoformat(),
-                record.duration_s,
-                record.runner,
-                json.dumps(record.details, sort_keys=True, default=str),
-            ),
-        )
+def _where(**filters: str | None) -> tuple[str, list[str]]:
+    columns = {"check": "check_name", "env": "env", "outcome": "outcome"}
+    used = {columns[name]: value for name, value in filters.items() if value is not None}
+    if not used:
+        return "", []
+    return " WHERE " + " AND ".join(f"{column} = ?" for column in used), list(used.values())
 
 
-def query(path: Path, check: str | None = None, env: str | None = None, outcome: str | None = None,
-          limit: int | None = None) -> list[Record]:
-    """Records matching the filters, newest first."""
-    if not path.exists():
-        return []
-    clauses, params = [], []
-    for column, value in (("check_name", check), ("env", env), ("outcome", outcome)):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    sql = "SELECT check_name, env, outcome, started, duration_s, runner, details FROM runs"
-    if clauses:
-        sql += " WHERE " + " AND ".join(clauses)
-    sql += " ORDER BY started DESC, id DESC"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    with _connect(path) as conn:
-        rows = conn.execute(sql, params).fetchall()
-    return [
-        Record(check=c, env=e, outcome=o, started=dt.datetime.fromisoformat(s), duration_s=d, runner=r,
-               details=json.loads(j))
-        for c, e, o, s, d, r, j in rows
-    ]
+def _row_record(row: tuple) -> Record:
+    check, env, outcome, started, duration_s, runner, details, cadences, run_id, record_id = row
+    return Record(check=check, env=env, outcome=outcome, started=dt.datetime.fromisoformat(started),
+                  duration_s=duration_s, runner=runner, details=json.loads(details),
+                  cadences=tuple(cadences.split()), run_id=run_id, id=record_id or "")
+
+
+# --- S3 ---------------------------------------------------------------------------------------------
+
+_S3_RETRIES = BotoConfig(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=5, read_timeout=30)
+_STAMP = "%Y%m%dT%H%M%S.%fZ"  # sorts as text in time order
+
+
+@dataclass(frozen=True)
+class _Key:
+    key: str
+    check: str
+    env: str
+    started: str
+    outcome: str
+
+
+class S3Ledger:
+    """One JSON object per record: ``<prefix>/<check>/<env>/<started>_<outcome>_<id>.json``."""
+
+    def __init__(self, uri: str, s3: Any) -> None:
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        self.location = uri
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.s3 = s3
+
+    def append(self, record: Record) -> None:
+        name = f"{_utc(record.started).strftime(_STAMP)}_{record.outcome}_{record.id}.json"
+        self.s3.put_object(Bucket=self.bucket, Key=self._task_prefix(record.check, record.env) + name,
+                           Body=_to_json(record).encode(), ContentType="application/json")
+
+    def query(self, check: str | None = None, env: str | None = None, outcome: str | None = None,
+              limit: int | None = None) -> list[Record]:
+        prefix = self.prefix
+        if check is not None:
+            prefix = self._task_prefix(check, env) if env is not None else prefix + _segment(check) + "/"
+        keys = [k for k in self._keys(prefix)
+                if (env is None or k.env == env) and (outcome is None or k.outcome == outcome)]
+        keys.sort(key=lambda k: k.started, reverse=True)
+        return self._fetch(keys[:limit] if limit is not None else keys)
+
+    def latest(self) -> list[Latest]:
+        runs: dict[tuple[str, str], _Key] = {}
+        passes: dict[tuple[str, str], _Key] = {}
+        for k in self._keys(self.prefix):
+            task = (k.check, k.env)
+            if task not in runs or k.started > runs[task].started:
+                runs[task] = k
+            if k.outcome == "passed" and (task not in passes or k.started > passes[task].started):
+                passes[task] = k
+        wanted = list(runs.values()) + [k for t, k in passes.items() if k is not runs[t]]
+        records = dict(zip((k.key for k in wanted), self._fetch(wanted)))
+        return [Latest(records[k.key], records[passes[t].key] if t in passes else None)
+                for t, k in sorted(runs.items())]
+
+    def _task_prefix(self, check: str, env: str) -> str:
+        return f"{self.prefix}{_segment(check)}/{_segment(env)}/"
+
+    def _keys(self, prefix: str) -> Iterator[_Key]:
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                parts = obj["Key"][len(self.prefix):].split("/")
+                if len(parts) != 3 or not parts[2].endswith(".json"):
+                    continue  # not a record (someone else's object under the prefix)
+                started, outcome, _ = parts[2].removesuffix(".json").split("_", 2)
+                yield _Key(obj["Key"], unquote(parts[0]), unquote(parts[1]), started, outcome)
+
+    def _fetch(self, keys: list[_Key]) -> list[Record]:
+        def get(k: _Key) -> Record:
+            return _from_json(self.s3.get_object(Bucket=self.bucket, Key=k.key)["Body"].read())
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return list(pool.map(get, keys))
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")

@@ -1,0 +1,109 @@
+"""``python -m opschecks due|history``: what the ledger says is due, and the last runs of a check.
+
+    python -m opschecks due [--config PATH] [--env NAME] [--fail-on-overdue]
+    python -m opschecks history CHECK [-n N] [--env NAME] [--config PATH]
+
+Both read the shared ledger (``[ledger] s3_uri``) when configured, else the
+local SQLite file. Exit status: 0, 1 when ``--fail-on-overdue`` finds an
+overdue task, 2 for a bad config, an unknown check or an unreachable ledger.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+
+from opschecks import due, ledger
+from opschecks.config import Config, load, resolve_path
+from opschecks.errors import describe
+from opschecks.schema import ConfigError
+
+
+def main(argv: Sequence[str] | None = None, now: dt.datetime | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load(resolve_path(args.config))
+        envs = [e.name for e in config.select(args.env)]
+        store = ledger.open_ledger(ledger.shared_location(config.ledger), config.ledger)
+        if args.command == "due":
+            return _due(store, config, envs, now or dt.datetime.now(dt.timezone.utc), args.fail_on_overdue)
+        return _history(store, args.check, envs if args.env else None, args.n)
+    except ConfigError as exc:
+        print(f"opschecks: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        line = describe(exc)
+        if line is None:
+            raise
+        print(f"opschecks: ledger {ledger.shared_location(config.ledger)}: {line}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m opschecks", description="The checklist's ledger.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH",
+                        help="the suite's TOML config (default: $OPSCHECKS_CONFIG, else opschecks.toml)")
+    common.add_argument("--env", action="append", default=[], metavar="NAME",
+                        help="only this environment (repeatable)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    due_cmd = commands.add_parser("due", parents=[common], help="each task, when it last passed, due or overdue")
+    due_cmd.add_argument("--fail-on-overdue", action="store_true", help="exit 1 when any task is overdue")
+    history = commands.add_parser("history", parents=[common], help="the last runs of a check")
+    history.add_argument("check", help="a check id (checks/test_x.py::test_y) or just its test name")
+    history.add_argument("-n", type=int, default=10, help="how many runs (default 10)")
+    return parser
+
+
+def _due(store: ledger.Ledger, config: Config, envs: list[str], now: dt.datetime, fail_on_overdue: bool) -> int:
+    tasks = due.tasks(store.latest(), now, config.cadence, envs)
+    rows = [(t.check, t.env, t.cadence, _when(t.last_pass), f"{_when(t.last_run)} {t.last_outcome}",
+             _when(t.window.end if t.status != "done" else due.window(t.cadence, t.window.end, config.cadence).end),
+             t.status.upper()) for t in tasks]
+    print(_table(("CHECK", "ENV", "CADENCE", "LAST PASSED", "LAST RUN", "DUE BY", "STATUS"), rows))
+    overdue = sum(t.status == "overdue" for t in tasks)
+    print(f"\n{len(tasks)} tasks: {overdue} overdue, {sum(t.status == 'due' for t in tasks)} due, "
+          f"{sum(t.status == 'done' for t in tasks)} done (as of {_when(now)})")
+    return 1 if fail_on_overdue and overdue else 0
+
+
+def _history(store: ledger.Ledger, check: str, envs: list[str] | None, n: int) -> int:
+    check_id = _resolve(store, check)
+    if check_id is None:
+        print(f"opschecks: no runs of {check!r} in the ledger", file=sys.stderr)
+        return 2
+    runs = store.query(check=check_id, limit=None if envs else n)
+    runs = [r for r in runs if envs is None or r.env in envs][:n]
+    rows = [(_when(r.started), r.env, r.outcome, f"{r.duration_s:.1f}s", r.runner, r.run_id,
+             json.dumps(r.details, sort_keys=True, default=str)[:100]) for r in runs]
+    print(check_id)
+    print(_table(("STARTED", "ENV", "OUTCOME", "DURATION", "RUNNER", "RUN", "DETAILS"), rows))
+    return 0
+
+
+def _resolve(store: ledger.Ledger, check: str) -> str | None:
+    """A full check id, from itself or from its bare test name (test_backup_fresh)."""
+    if "::" in check:
+        return check
+    known = sorted({item.last_run.check for item in store.latest()})
+    matches = [c for c in known if c.endswith(f"::{check}")]
+    if len(matches) > 1:
+        raise ConfigError(f"{check!r} names several checks: {', '.join(matches)}")
+    return matches[0] if matches else None
+
+
+def _when(moment: dt.datetime | None) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M") if moment else "never"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    return "\n".join("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip()
+                     for row in [header, *rows])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

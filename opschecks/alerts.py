@@ -1,0 +1,79 @@
+"""Alerts: one concise message per run with failures, posted to a Slack-compatible incoming webhook.
+
+The payload is ``{"text": ...}``, which Slack, Mattermost and Rocket.Chat
+accept. Sending never raises: a failure to send is returned as one line for
+the caller to log, because an alert must never hide or change a test outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from opschecks.redact import Redactor
+
+WEBHOOK_ENV_VAR = "OPSCHECKS_WEBHOOK_URL"
+REPORT_URL_ENV_VAR = "OPSCHECKS_REPORT_URL"
+MAX_LISTED = 10  # failures listed by name; the rest are counted
+MAX_REASON = 200  # characters of each failure's reason
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    webhook_url: str | None = None  # ${OPSCHECKS_WEBHOOK_URL} wins, so CI can inject it as a secret
+    notify_on_success: bool = False  # also post when every check passed
+    report_url: str | None = None  # where readers find the report (${OPSCHECKS_REPORT_URL} wins); else its path
+    timeout_s: float = 5.0
+
+    def url(self) -> str | None:
+        return os.environ.get(WEBHOOK_ENV_VAR) or self.webhook_url
+
+    def report_link(self, report_path: str | None) -> str | None:
+        return os.environ.get(REPORT_URL_ENV_VAR) or self.report_url or report_path
+
+
+@dataclass(frozen=True)
+class Failure:
+    check: str
+    env: str  # "-" when the failure is not tied to one environment (a collection error)
+    reason: str
+
+
+def message(failures: Sequence[Failure], total: int, where: str, report_link: str | None,
+            redactor: Redactor) -> dict[str, str]:
+    """The webhook payload for one run; ``where`` says who ran it (user@host, run id)."""
+    if failures:
+        lines = [f":red_circle: opschecks: {len(failures)} of {total} checks failed ({where})"]
+        for f in failures[:MAX_LISTED]:
+            lines.append(f"• [{f.env}] {f.check}: {_short(f.reason.removeprefix(f'[{f.env}] '))}")
+        if len(failures) > MAX_LISTED:
+            lines.append(f"… and {len(failures) - MAX_LISTED} more")
+    else:
+        lines = [f":large_green_circle: opschecks: all {total} checks passed ({where})"]
+    if report_link:
+        lines.append(f"Report: {report_link}")
+    return {"text": redactor.text("\n".join(lines))}
+
+
+def _short(reason: str) -> str:
+    text = " ".join(line.strip() for line in reason.strip().splitlines() if line.strip())
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+
+
+def send(url: str, payload: dict[str, str], timeout_s: float) -> str | None:
+    """POST ``payload``; None when delivered, else one line saying why not (the URL itself is never shown)."""
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        return f"webhook answered HTTP {exc.code} {exc.reason}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return f"webhook unreachable: {type(reason).__name__}: {reason}"
+    return None

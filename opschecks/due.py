@@ -1,0 +1,103 @@
+"""What is due: each task (check x environment), when it last passed, and whether it is done, due or overdue.
+
+Each cadence cuts time into windows (UTC): a day, a calendar month, or a
+sprint of ``sprint_days`` counted from ``sprint_start`` (fortnightly windows
+start from the same anchor, so they line up with two-week sprints). A task is
+
+- ``done`` when it passed in the current window;
+- ``due`` when it has not yet passed in this window but did in the previous one;
+- ``overdue`` when a whole window went by without a pass (or it never passed).
+
+A check with several cadence markers follows the most frequent one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from opschecks.ledger import Latest
+from opschecks.schema import ConfigError
+
+CADENCES = ("daily", "fortnightly", "monthly", "sprint")  # most frequent first (with sprint_days >= 14)
+
+
+@dataclass(frozen=True)
+class CadenceSettings:
+    sprint_days: int = 14
+    sprint_start: dt.date = dt.date(2024, 1, 1)  # the first day of any sprint (a Monday, for the team)
+
+    def __post_init__(self) -> None:
+        if self.sprint_days < 1:
+            raise ConfigError(f"cadence.sprint_days: expected at least 1 day, found {self.sprint_days}")
+
+
+@dataclass(frozen=True)
+class Window:
+    start: dt.datetime
+    end: dt.datetime  # exclusive: the deadline for this window's run
+
+
+@dataclass(frozen=True)
+class Task:
+    check: str
+    env: str
+    cadence: str
+    last_run: dt.datetime
+    last_outcome: str
+    last_pass: dt.datetime | None
+    window: Window
+    status: str  # done, due, overdue
+
+
+def window(cadence: str, moment: dt.datetime, settings: CadenceSettings) -> Window:
+    """The window of ``cadence`` that contains ``moment``."""
+    moment = moment.astimezone(dt.timezone.utc)
+    day = dt.datetime.combine(moment.date(), dt.time(), dt.timezone.utc)
+    if cadence == "daily":
+        return Window(day, day + dt.timedelta(days=1))
+    if cadence == "monthly":
+        start = day.replace(day=1)
+        return Window(start, (start + dt.timedelta(days=32)).replace(day=1))
+    if cadence in ("fortnightly", "sprint"):
+        length = 14 if cadence == "fortnightly" else settings.sprint_days
+        anchor = dt.datetime.combine(settings.sprint_start, dt.time(), dt.timezone.utc)
+        start = anchor + dt.timedelta(days=length * ((day - anchor).days // length))
+        return Window(start, start + dt.timedelta(days=length))
+    raise ValueError(f"unknown cadence {cadence!r} (known: {', '.join(CADENCES)})")
+
+
+def cadence_of(markers: Iterable[str], settings: CadenceSettings) -> str | None:
+    """The most frequent of a check's cadence markers (None when it has none)."""
+    length = {"daily": 1, "fortnightly": 14, "monthly": 28, "sprint": settings.sprint_days}
+    known = [m for m in markers if m in length]
+    return min(known, key=lambda m: length[m]) if known else None
+
+
+def status(cadence: str, last_pass: dt.datetime | None, now: dt.datetime, settings: CadenceSettings) -> str:
+    current = window(cadence, now, settings)
+    if last_pass is not None and last_pass >= current.start:
+        return "done"
+    previous = window(cadence, current.start - dt.timedelta(seconds=1), settings)
+    if last_pass is not None and last_pass >= previous.start:
+        return "due"
+    return "overdue"
+
+
+def tasks(latest: Iterable[Latest], now: dt.datetime, settings: CadenceSettings,
+          envs: Iterable[str] | None = None) -> list[Task]:
+    """One Task per (check, env) in the ledger, limited to ``envs`` when given; checks without cadence are left out."""
+    wanted = set(envs) if envs is not None else None
+    result = []
+    for item in latest:
+        run = item.last_run
+        cadence = cadence_of(run.cadences, settings)
+        if cadence is None or (wanted is not None and run.env not in wanted):
+            continue
+        last_pass = item.last_pass.started if item.last_pass else None
+        result.append(Task(check=run.check, env=run.env, cadence=cadence, last_run=run.started,
+                           last_outcome=run.outcome, last_pass=last_pass, window=window(cadence, now, settings),
+                           status=status(cadence, last_pass, now, settings)))
+    order = {"overdue": 0, "due": 1, "done": 2}
+    return sorted(result, key=lambda t: (order[t.status], t.check, t.env))

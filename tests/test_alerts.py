@@ -1,0 +1,142 @@
+"""The webhook alert: one concise message per run with failures, no secrets, and never a changed outcome."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+import run_project
+from opschecks import alerts
+from opschecks.redact import Redactor
+
+pytest_plugins = ["pytester"]
+HOOK_TOKEN = "T0001/B0002/WebhookSecretXyz123"
+MONGO_PASSWORD = "Mongo-Pw-42x"
+CHECKS = f"""
+import logging
+import pytest
+pytestmark = pytest.mark.daily
+
+def test_fresh(env):
+    if env.name == "prod":
+        logging.getLogger("ingest").error("dumping mongodb://backup:{MONGO_PASSWORD}@db:27017")
+        pytest.fail("[prod] 1 finding:\\n  [BKP001] prod s3://ingest-db-backup/prod/: newest backup is 30h old"
+                    " (expected < 26h) via mongodb://backup:{MONGO_PASSWORD}@db:27017", pytrace=False)
+
+def test_sizes(env):
+    pass
+"""
+
+
+class Receiver:
+    """A local Slack-compatible incoming webhook: records every POSTed JSON body."""
+
+    def __init__(self) -> None:
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((self.path, self.headers["Content-Type"], json.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/services/{HOOK_TOKEN}"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    thread = threading.Thread(target=r.server.serve_forever, daemon=True)
+    thread.start()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+def _config(url: str, extra: str = "") -> str:
+    return f'[env.dev]\n[env.prod]\n[alerts]\nwebhook_url = "{url}"\nreport_url = "https://ci.example/run/7/report.html"\n{extra}'
+
+
+@pytest.mark.parametrize("xdist", [[], ["-p", "xdist", "-n", "2"]], ids=["serial", "xdist"])
+def test_failures_post_one_message_with_check_env_reason_and_link_but_no_secret(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, receiver: Receiver, xdist: list[str]) -> None:
+    run_project.make(pytester, monkeypatch, _config(receiver.url), {"backups": CHECKS})
+
+    result = run_project.run(pytester, *xdist)
+
+    result.assert_outcomes(passed=3, failed=1)
+    assert len(receiver.received) == 1
+    path, content_type, payload = receiver.received[0]
+    assert (path, content_type) == (f"/services/{HOOK_TOKEN}", "application/json")
+    text = payload["text"]
+    lines = text.splitlines()
+    assert lines[0].startswith(":red_circle: opschecks: 1 of 4 checks failed (")
+    assert lines[1] == ("• [prod] checks/test_backups.py::test_fresh: 1 finding: [BKP001] prod"
+                        " s3://ingest-db-backup/prod/: newest backup is 30h old (expected < 26h) via"
+                        " mongodb://backup:[redacted]@db:27017")
+    assert lines[2] == "Report: https://ci.example/run/7/report.html"
+    assert len(lines) == 3
+    assert MONGO_PASSWORD not in text and HOOK_TOKEN not in text
+    result.stdout.fnmatch_lines(["opschecks: alert sent (1 failures)"])
+
+
+def test_all_passing_sends_nothing_unless_asked(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                receiver: Receiver) -> None:
+    passing = CHECKS.replace('env.name == "prod"', "False")
+    run_project.make(pytester, monkeypatch, _config(receiver.url), {"backups": passing})
+    run_project.run(pytester).assert_outcomes(passed=4)
+    assert receiver.received == []
+
+    (pytester.path / "opschecks.toml").write_text(_config(receiver.url, "notify_on_success = true\n"))
+    run_project.run(pytester).assert_outcomes(passed=4)
+    assert len(receiver.received) == 1
+    assert receiver.received[0][2]["text"].startswith(":large_green_circle: opschecks: all 4 checks passed (")
+
+
+def test_the_environment_variable_names_the_webhook(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                    receiver: Receiver) -> None:
+    run_project.make(pytester, monkeypatch, "[env.dev]\n[env.prod]\n", {"backups": CHECKS})
+    monkeypatch.setenv("OPSCHECKS_WEBHOOK_URL", receiver.url)
+
+    run_project.run(pytester).assert_outcomes(passed=3, failed=1)
+
+    assert len(receiver.received) == 1
+    assert "Report: file://" in receiver.received[0][2]["text"]  # no report_url: the report file itself
+
+
+def test_an_unreachable_webhook_changes_nothing_but_says_so(pytester: pytest.Pytester,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/services/{HOOK_TOKEN}"
+    run_project.make(pytester, monkeypatch, _config(url), {"backups": CHECKS})
+
+    result = run_project.run(pytester)
+
+    result.assert_outcomes(passed=3, failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["opschecks: alert NOT sent: webhook unreachable: ConnectionRefusedError*"])
+    assert HOOK_TOKEN not in result.stdout.str()
+
+
+def test_a_long_run_lists_ten_failures_and_counts_the_rest() -> None:
+    failures = [alerts.Failure(f"checks/test_pods.py::test_{i}", "dev", "x" * 500) for i in range(13)]
+
+    text = alerts.message(failures, 40, "ops@ci, run r1", None, Redactor())["text"]
+
+    lines = text.splitlines()
+    assert lines[0] == ":red_circle: opschecks: 13 of 40 checks failed (ops@ci, run r1)"
+    assert len(lines) == 12 and lines[-1] == "… and 3 more"
+    assert all(len(line) < 260 for line in lines)

@@ -1,0 +1,141 @@
+"""`due` and `history` on a crafted ledger, at an injected "now"."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from opschecks import due, ledger
+from opschecks.__main__ import main
+
+UTC = dt.timezone.utc
+NOW = dt.datetime(2025, 3, 20, 10, 0, tzinfo=UTC)  # a Thursday; sprints of 10 days from 2025-03-03
+CADENCE = due.CadenceSettings(sprint_days=10, sprint_start=dt.date(2025, 3, 3))
+CONFIG = """
+[env.dev]
+[env.prod]
+[ledger]
+path = "{ledger}"
+[cadence]
+sprint_days = 10
+sprint_start = 2025-03-03
+"""
+
+
+def at(days_ago: float, hour: int = 9) -> dt.datetime:
+    return (NOW - dt.timedelta(days=days_ago)).replace(hour=hour)
+
+
+def record(check: str, env: str, outcome: str, started: dt.datetime, *cadences: str) -> ledger.Record:
+    return ledger.Record(check=f"checks/test_area.py::{check}", env=env, outcome=outcome, started=started,
+                         duration_s=1.0, runner="ops@laptop", details={"on": started.date().isoformat()},
+                         cadences=cadences, run_id="r")
+
+
+CRAFTED = [
+    record("test_daily_today", "dev", "passed", at(0), "daily"),
+    record("test_daily_yesterday", "dev", "passed", at(1, hour=23), "daily"),
+    record("test_daily_stale", "dev", "passed", at(2), "daily"),
+    record("test_daily_stale", "dev", "failed", at(0), "daily"),  # failing today does not make it done
+    record("test_monthly", "dev", "passed", dt.datetime(2025, 2, 27, tzinfo=UTC), "monthly"),
+    record("test_monthly", "prod", "passed", dt.datetime(2025, 1, 31, tzinfo=UTC), "monthly"),
+    record("test_sprint", "dev", "passed", dt.datetime(2025, 3, 12, tzinfo=UTC), "sprint"),  # previous sprint
+    record("test_sprint", "prod", "passed", dt.datetime(2025, 3, 13, 0, 1, tzinfo=UTC), "sprint"),  # this one
+    record("test_fortnightly", "dev", "failed", at(3), "fortnightly"),  # never passed
+    record("test_daily_and_monthly", "dev", "passed", at(1), "monthly", "daily"),  # the daily marker rules
+    record("test_daily_today", "qa", "passed", at(9), "daily"),  # env no longer configured
+    record("test_no_cadence", "dev", "passed", at(40)),
+]
+EXPECTED = {
+    ("test_daily_today", "dev"): ("daily", "done"),
+    ("test_daily_yesterday", "dev"): ("daily", "due"),
+    ("test_daily_stale", "dev"): ("daily", "overdue"),
+    ("test_monthly", "dev"): ("monthly", "due"),
+    ("test_monthly", "prod"): ("monthly", "overdue"),
+    ("test_sprint", "dev"): ("sprint", "due"),
+    ("test_sprint", "prod"): ("sprint", "done"),
+    ("test_fortnightly", "dev"): ("fortnightly", "overdue"),
+    ("test_daily_and_monthly", "dev"): ("daily", "due"),
+}
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    store = tmp_path / "ledger.sqlite"
+    for r in CRAFTED:
+        ledger.append(store, r)
+    path = tmp_path / "opschecks.toml"
+    path.write_text(CONFIG.format(ledger=store))
+    return path
+
+
+def test_windows() -> None:
+    assert due.window("daily", NOW, CADENCE) == due.Window(dt.datetime(2025, 3, 20, tzinfo=UTC),
+                                                           dt.datetime(2025, 3, 21, tzinfo=UTC))
+    assert due.window("monthly", dt.datetime(2024, 12, 31, 23, tzinfo=UTC), CADENCE) == due.Window(
+        dt.datetime(2024, 12, 1, tzinfo=UTC), dt.datetime(2025, 1, 1, tzinfo=UTC))
+    assert due.window("sprint", NOW, CADENCE) == due.Window(dt.datetime(2025, 3, 13, tzinfo=UTC),
+                                                            dt.datetime(2025, 3, 23, tzinfo=UTC))
+    # Before the anchor too: windows repeat backwards from sprint_start.
+    assert due.window("fortnightly", dt.datetime(2025, 2, 20, tzinfo=UTC), CADENCE).start == dt.datetime(
+        2025, 2, 17, tzinfo=UTC)
+
+
+def test_crafted_ledger_gives_the_expected_due_list(tmp_path: Path) -> None:
+    store = ledger.open_ledger(tmp_path / "l.sqlite")
+    for r in CRAFTED:
+        store.append(r)
+
+    tasks = due.tasks(store.latest(), NOW, CADENCE, envs=["dev", "prod"])
+
+    got = {(t.check.split("::")[1], t.env): (t.cadence, t.status) for t in tasks}
+    assert got == EXPECTED
+    assert [t.status for t in tasks] == sorted((t.status for t in tasks), key=["overdue", "due", "done"].index)
+    stale = next(t for t in tasks if t.check.endswith("test_daily_stale"))
+    assert (stale.last_pass, stale.last_outcome) == (at(2), "failed")
+
+
+def test_due_command_prints_each_task_and_fails_on_overdue(config_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["due", "--config", str(config_path)], now=NOW) == 0
+    plain = capsys.readouterr().out
+    assert main(["due", "--config", str(config_path), "--fail-on-overdue"], now=NOW) == 1
+    assert capsys.readouterr().out == plain
+
+    lines = plain.splitlines()
+    assert lines[0].split() == ["CHECK", "ENV", "CADENCE", "LAST", "PASSED", "LAST", "RUN", "DUE", "BY", "STATUS"]
+    rows = {(cells[0].split("::")[1], cells[1]): cells for cells in (line.split() for line in lines[1:10])}
+    assert {task: (cells[2], cells[-1]) for task, cells in rows.items()} == {
+        task: (cadence, status.upper()) for task, (cadence, status) in EXPECTED.items()}
+    assert rows[("test_monthly", "prod")][3:5] == ["2025-01-31", "00:00"]
+    assert rows[("test_fortnightly", "dev")][3] == "never"
+    assert rows[("test_daily_yesterday", "dev")][8:10] == ["2025-03-21", "00:00"]  # due by the end of today
+    assert "9 tasks: 3 overdue, 4 due, 2 done (as of 2025-03-20 10:00)" in plain
+
+
+def test_fail_on_overdue_passes_when_nothing_is_overdue(config_path: Path) -> None:
+    assert main(["due", "--config", str(config_path), "--env", "prod", "--fail-on-overdue"],
+                now=dt.datetime(2025, 2, 10, tzinfo=UTC)) == 0
+
+
+def test_history_shows_the_last_runs_newest_first(config_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["history", "test_daily_stale", "-n", "1", "--config", str(config_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "checks/test_area.py::test_daily_stale"
+    assert len(out) == 3 and out[2].split()[:4] == ["2025-03-20", "09:00", "dev", "failed"]
+
+    assert main(["history", "checks/test_area.py::test_monthly", "--env", "prod", "--config", str(config_path)]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert [r.split()[2] for r in rows] == ["prod"]
+
+
+def test_history_of_an_unknown_check_and_a_bad_config_exit_2(config_path: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["history", "test_nope", "--config", str(config_path)]) == 2
+    assert "no runs of 'test_nope'" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[env.dev]\n[cadence]\nsprint_days = 0\n")
+    assert main(["due", "--config", str(bad)]) == 2
+    assert "cadence.sprint_days: expected at least 1 day, found 0" in capsys.readouterr().err

@@ -1,0 +1,178 @@
+"""The ledger keeps every record: concurrent processes, xdist workers, both stores; and it degrades loudly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import sqlite3
+import uuid
+from pathlib import Path
+
+import pytest
+
+import run_project
+from opschecks import ledger
+
+pytest_plugins = ["pytester"]
+T0 = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.timezone.utc)
+PROCESSES, PER_PROCESS = 6, 25
+
+
+def _records(n: int, worker: int) -> list[ledger.Record]:
+    return [ledger.Record(check=f"checks/test_backups.py::test_{i % 3}", env=("dev", "prod")[i % 2],
+                          outcome=("passed", "failed")[i % 5 == 0], started=T0 + dt.timedelta(seconds=i, microseconds=worker),
+                          duration_s=0.5, runner=f"w{worker}@host", details={"worker": worker, "i": i},
+                          cadences=("daily",), run_id=f"run{worker}")
+            for i in range(n)]
+
+
+def append_all(location: Path | str, records: list[ledger.Record]) -> None:
+    """One writer process: its own store (as each xdist worker has), appending one record at a time."""
+    store = ledger.open_ledger(location)
+    for record in records:
+        store.append(record)
+
+
+def _append_concurrently(location: Path | str) -> list[ledger.Record]:
+    batches = [_records(PER_PROCESS, w) for w in range(PROCESSES)]
+    with multiprocessing.get_context("spawn").Pool(PROCESSES) as pool:
+        pool.starmap(append_all, [(location, batch) for batch in batches])
+    return [r for batch in batches for r in batch]
+
+
+def test_sqlite_appends_from_many_processes_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "reports" / "ledger.sqlite"
+    written = _append_concurrently(path)
+
+    stored = ledger.query(path)
+    assert len(stored) == len(written) == PROCESSES * PER_PROCESS
+    assert {r.id for r in stored} == {r.id for r in written}
+    assert {r.id: r for r in stored}[written[7].id] == written[7]
+
+
+@pytest.fixture
+def s3_ledger(sandbox, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An empty shared ledger on the sandbox's moto, reachable by child processes through the environment."""
+    for name, value in sandbox.env_vars.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    bucket = f"ledger-{uuid.uuid4().hex[:8]}"
+    sandbox.s3().create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/opschecks/ledger"
+
+
+def test_s3_appends_from_many_processes_lose_nothing(s3_ledger: str, sandbox) -> None:
+    written = _append_concurrently(s3_ledger)
+
+    stored = ledger.query(s3_ledger)
+    assert len(stored) == len(written)
+    assert {r.id for r in stored} == {r.id for r in written}
+    assert {r.id: r for r in stored}[written[3].id] == written[3]
+
+
+def test_s3_query_filters_sorts_and_ignores_foreign_objects(s3_ledger: str, sandbox) -> None:
+    store = ledger.open_ledger(s3_ledger)
+    for record in _records(10, worker=0):
+        store.append(record)
+    bucket, key = s3_ledger.removeprefix("s3://").split("/", 1)
+    sandbox.s3().put_object(Bucket=bucket, Key=f"{key}/README.txt", Body=b"not a record")
+
+    newest_two = store.query(check="checks/test_backups.py::test_0", env="dev", limit=2)
+    assert [(r.details["i"], r.outcome) for r in newest_two] == [(6, "passed"), (0, "failed")]
+    assert [r.details["i"] for r in store.query(outcome="failed")] == [5, 0]
+    latest = {(item.last_run.check, item.last_run.env): item for item in store.latest()}
+    assert len(latest) == 6
+    item = latest[("checks/test_backups.py::test_0", "dev")]
+    assert (item.last_run.details["i"], item.last_pass.details["i"]) == (6, 6)
+    assert latest[("checks/test_backups.py::test_0", "prod")].last_run.details["i"] == 9
+    assert latest[("checks/test_backups.py::test_2", "prod")].last_pass is None  # its only run (i=5) failed
+
+
+def test_sqlite_latest_matches_s3_latest(tmp_path: Path, s3_ledger: str) -> None:
+    sqlite = ledger.open_ledger(tmp_path / "l.sqlite")
+    s3 = ledger.open_ledger(s3_ledger)
+    for record in _records(12, worker=1):
+        sqlite.append(record)
+        s3.append(record)
+    assert sqlite.latest() == s3.latest()
+
+
+def test_replayed_append_is_not_a_duplicate(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    record = _records(1, worker=0)[0]
+    ledger.append(path, record)
+    ledger.append(path, record)
+    assert ledger.query(path) == [record]
+
+
+def test_a_ledger_from_before_cadences_gains_the_new_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, check_name TEXT NOT NULL, env TEXT NOT NULL,"
+            " outcome TEXT NOT NULL, started TEXT NOT NULL, duration_s REAL NOT NULL, runner TEXT NOT NULL,"
+            " details TEXT NOT NULL);"
+            "INSERT INTO runs (check_name, env, outcome, started, duration_s, runner, details)"
+            " VALUES ('checks/test_pods.py::test_pods', 'dev', 'passed', '2025-01-01T00:00:00+00:00', 1.0, 'a@b', '{}');")
+    conn.close()
+    new = _records(1, worker=0)[0]
+    ledger.append(path, new)
+    old = ledger.query(path, check="checks/test_pods.py::test_pods")
+    assert [(r.outcome, r.cadences, r.run_id) for r in old] == [("passed", (), "")]
+    assert ledger.query(path, check=new.check) == [new]
+
+
+def test_a_bad_s3_uri_is_a_config_error(tmp_path: Path) -> None:
+    from opschecks.config import parse
+    from opschecks.schema import ConfigError
+
+    with pytest.raises(ConfigError, match="expected s3://bucket/prefix"):
+        parse({"env": {"dev": {}}, "ledger": {"s3_uri": "bucket/key"}}, tmp_path / "x.toml")
+
+
+CHECKS = """
+import pytest
+pytestmark = [pytest.mark.daily, pytest.mark.sprint]
+
+@pytest.mark.parametrize("n", range(15))
+def test_many(env, n, ledger_details):
+    ledger_details["n"] = n
+    ledger_details["uri"] = "mongodb://ingest:Sup3rS3cretPw@db:27017/admin"
+    assert not (env.name == "prod" and n == 3)
+"""
+
+
+def test_xdist_workers_record_every_check_run_once_in_both_stores(pytester: pytest.Pytester,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   s3_ledger: str) -> None:
+    config = f'[env.dev]\n[env.prod]\n[ledger]\npath = "reports/ledger.sqlite"\ns3_uri = "{s3_ledger}"\n'
+    project = run_project.make(pytester, monkeypatch, config, {"backups": CHECKS})
+
+    result = run_project.run(pytester, "-p", "xdist", "-n", "2")
+
+    result.assert_outcomes(passed=29, failed=1)
+    for location in (project / "reports" / "ledger.sqlite", s3_ledger):
+        records = ledger.query(location)
+        assert len(records) == 30, location
+        assert len({(r.env, r.details["n"]) for r in records}) == 30
+        assert {r.check for r in records} == {"checks/test_backups.py::test_many"}
+        assert {r.cadences for r in records} == {("daily", "sprint")}
+        assert len({r.run_id for r in records}) == 1
+        assert {r.details["uri"] for r in records} == {"mongodb://ingest:[redacted]@db:27017/admin"}
+        assert [(r.env, r.details["n"]) for r in ledger.query(location, outcome="failed")] == [("prod", 3)]
+
+
+def test_an_unwritable_shared_ledger_warns_and_keeps_the_outcome_and_the_local_record(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, s3_ledger: str) -> None:
+    missing = "s3://no-such-ledger-bucket/ledger"
+    config = f'[env.dev]\n[ledger]\npath = "reports/ledger.sqlite"\ns3_uri = "{missing}"\n'
+    project = run_project.make(pytester, monkeypatch, config, {"backups": CHECKS.replace("range(15)", "range(2)")})
+
+    result = run_project.run(pytester)
+
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*LedgerWarning: ledger s3://no-such-ledger-bucket/ledger:"
+                                 " checks/test_backups.py::test_many [[]dev[]] not recorded: AWS PutObject refused*"])
+    assert len(ledger.query(project / "reports" / "ledger.sqlite")) == 2

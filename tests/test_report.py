@@ -1,0 +1,117 @@
+"""The HTML report: the run's environment, a summary by area and environment, and not a trace of a secret."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import subprocess
+
+import pytest
+
+import run_project
+
+pytest_plugins = ["pytester"]
+AWS_SECRET = "Sandbox/SecretAccessKey+0123456789abcdef"
+HOOK_SECRET = "T0001/B0002/HookSecret9876"
+MONGO_PASSWORD = "Pw-in-the-uri-77"
+TOKEN = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+SECRETS = [AWS_SECRET, HOOK_SECRET, MONGO_PASSWORD, TOKEN]
+CHECKS = {
+    "backups": f"""
+import logging, os, pytest
+pytestmark = pytest.mark.daily
+
+def test_fresh(env, report, ledger_details):
+    logging.getLogger("ingest").warning("listing with key %s", os.environ["AWS_SECRET_ACCESS_KEY"])
+    print("posting to", "http://127.0.0.1:9/services/{HOOK_SECRET}")
+    report.table("Newest backups", ["env", "uri"], [[env.name, "mongodb://ops:{MONGO_PASSWORD}@db/admin"]])
+    report.png("Backup sizes", b"\\x89PNG fake")
+    ledger_details["token"] = "{TOKEN}"
+    assert env.name != "prod", "restore from mongodb://ops:{MONGO_PASSWORD}@db/admin failed"
+""",
+    "pods": """
+import pytest
+pytestmark = pytest.mark.sprint
+
+@pytest.mark.skip(reason="not today")
+def test_skipped(env):
+    pass
+
+def test_pods(env):
+    pass
+""",
+}
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sandbox):
+    for name, value in sandbox.env_vars.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    config = ('[env.dev]\nkube_context = "ctx-dev"\n[env.prod]\nkube_context = "ctx-prod"\n'
+              f'[alerts]\nwebhook_url = "http://127.0.0.1:9/services/{HOOK_SECRET}"\ntimeout_s = 1\n')
+    path = run_project.make(pytester, monkeypatch, config, CHECKS)
+    subprocess.run("git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm t", shell=True,
+                   cwd=path, check=True)
+    return path
+
+
+def _data(report: str) -> dict:
+    """What pytest-html renders from: its JSON blob (environment, tests with their logs and extras)."""
+    return json.loads(html.unescape(re.search(r'data-jsonblob="([^"]*)"', report).group(1)))
+
+
+@pytest.mark.parametrize("xdist", [[], ["-p", "xdist", "-n", "2"]], ids=["serial", "xdist"])
+def test_report_has_environment_and_summary_and_no_secret(pytester: pytest.Pytester, project, xdist: list[str]) -> None:
+    result = run_project.run(pytester, *xdist)
+
+    result.assert_outcomes(passed=3, failed=1, skipped=2)
+    report = run_project.report_html(project)
+    junit = (project / "reports" / "junit.xml").read_text()
+    for secret in SECRETS:
+        for form in {secret, html.escape(secret), json.dumps(secret)[1:-1]}:
+            assert form not in report, secret
+            assert form not in junit, secret
+            assert form not in result.stdout.str(), secret
+    assert "[redacted]" in report
+
+    data = _data(report)
+    env = data["environment"]
+    assert re.fullmatch(r"[0-9a-f]{40}", env["Git revision"])
+    assert env["Config file"] == str(project / "opschecks.toml")
+    assert env["Environments"] == "dev, prod"
+    assert env["Kube contexts"] == {"dev": "ctx-dev", "prod": "ctx-prod"}
+    assert env["AWS accounts"] == {"dev": "123456789012", "prod": "123456789012"}
+    assert "@" in env["Runner"] and len(env["Run"]) == 12
+
+    summary = re.search(r'<div class="additional-summary prefix">(.*?)</div>\s*</div>', report, re.S).group(1)
+    assert "Checks by area and environment: FAILED (1 failed, 3 passed, 2 skipped)" in summary
+    cells = re.findall(r"<tr>(.*?)</tr>", summary)
+    assert [re.findall(r"<t[dh]>(.*?)</t[dh]>", c) for c in cells] == [
+        ["area", "dev", "prod"],
+        ["backups", "1 passed", "1 failed"],
+        ["pods", "1 passed, 1 skipped", "1 passed, 1 skipped"],
+        ["all", "2 passed, 1 skipped", "1 failed, 1 passed, 1 skipped"],
+    ]
+    for env_name in ("dev", "prod"):  # each env's row keeps its attached table and image
+        (row,) = data["tests"][f"checks/test_backups.py::test_fresh[{env_name}]"]
+        assert [(e["format_type"], "Newest backups" in e["content"]) for e in row["extras"]][:1] == [("html", True)]
+        assert [e["name"] for e in row["extras"] if e["format_type"] == "image"] == ["Backup sizes"]
+
+
+def test_secret_key_value_pairs_and_tokens_are_redacted_by_pattern() -> None:
+    from opschecks.redact import Redactor
+
+    r = Redactor()
+    assert r.text("aws_secret_access_key = abcdEFGH1234/xyz") == "aws_secret_access_key = [redacted]"
+    assert r.text('{"password": "hunter2"}') == '{"password": "[redacted]"}'
+    assert r.text("AKIAABCDEFGHIJKLMNOP in use") == "[redacted] in use"
+    assert r.text("Authorization: Bearer abc.def.ghi123456") == "Authorization: Bearer [redacted]"
+    assert r.text("https://hooks.slack.com/services/T1/B2/xyz then") == "[redacted] then"
+    assert r.text("mongodb+srv://u:p@host/db") == "mongodb+srv://u:[redacted]@host/db"
+    assert r.text("sandbox-dev passed") == "sandbox-dev passed"  # ordinary words stay
