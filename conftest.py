@@ -11,6 +11,7 @@ pytest_plugins = [
     "fixtures.clients",
     "fixtures.report",
     "fixtures.ledger",
+    "fixtures.usage",
 ]
 
 

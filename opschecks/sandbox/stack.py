@@ -25,6 +25,7 @@ from secantus import SecantusDBServer
 
 from opschecks.sandbox.kubeapi import FakeKubeAPI
 from opschecks.sandbox.seed import seed_backups, seed_kube
+from opschecks.sandbox.seed_usage import seed_usage
 
 ENVS = ("dev", "staging", "prod")
 REGION = "us-east-1"
@@ -99,6 +100,7 @@ def start(seed: bool = True, now: dt.datetime | None = None) -> Sandbox:
             seed_backups(sandbox.s3(), list(ENVS), now)
             for env in ENVS:
                 seed_kube(kube, env, env, now)
+            seed_usage(sandbox)
         return sandbox
     except BaseException:
         stack.close()
