@@ -16,6 +16,7 @@ pytest_plugins = [
     "fixtures.run_info",
     "fixtures.report",
     "fixtures.ledger",
+    "fixtures.usage",
     "fixtures.alerts",
 ]
 

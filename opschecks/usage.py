@@ -1,10 +1,155 @@
-"""AWS usage: the backup bucket's growth in CloudWatch, and allocated-but-unused resources."""
+"""AWS usage settings, and the backup bucket's growth as CloudWatch's daily S3 storage metrics show it.
+
+S3 publishes ``BucketSizeBytes`` once a day, one series per storage class
+(``StorageType`` dimension: StandardStorage, StandardIAStorage, ...), and
+``NumberOfObjects`` once a day for ``AllStorageTypes``. With nightly backups
+and a 90-day expiry the bucket plateaus: a backup is written and one expires
+every day. So the bucket is judged on three shapes:
+
+- growing faster than ``max_growth_percent`` over ``growth_window_days``
+  (expiry stopped, or backups suddenly much larger);
+- size and object count identical for ``stall_days`` days (nothing written and
+  nothing expired: the backup job and the lifecycle both stopped);
+- object count falling every day for ``stall_days`` days (backups stopped while
+  expiry goes on deleting the old ones);
+
+plus metrics missing or older than ``max_metric_age_days``.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
+
+from matplotlib.figure import Figure  # not pyplot: no global state, no display needed
+
+from opschecks.findings import Finding
+
+DAY = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
 class UsageSettings:
-    window_days: int = 90
+    # Backup bucket growth (CloudWatch AWS/S3).
+    window_days: int = 90  # how much daily history to read and plot
+    growth_window_days: int = 30
+    max_growth_percent: float = 25.0  # over growth_window_days; expiry stopped adds ~33% in 30 days
+    stall_days: int = 3
+    max_metric_age_days: float = 3.0  # S3 storage metrics arrive once a day, a day or two late
+    # Unused resources (opschecks/unused.py); each rule's threshold.
+    volume_unattached_days: int = 7
+    snapshot_days: int = 90
+    lb_min_age_days: int = 7  # a new load balancer gets its targets a little after it is created
+    instance_stopped_days: int = 30
+    nat_idle_days: int = 30
+    log_idle_days: int = 90
+    # TOML file of [[waiver]] tables (opschecks/waivers.py); relative paths are relative to the config file.
+    waivers_file: str = ""
+
+
+@dataclass(frozen=True)
+class DayUsage:
+    day: dt.date
+    size_bytes: int | None  # summed over every storage class reported that day
+    objects: int | None
+
+
+def bucket_history(cloudwatch: Any, bucket: str, settings: UsageSettings, now: dt.datetime) -> list[DayUsage]:
+    """The bucket's daily size (all storage classes) and object count over the last ``window_days``, oldest first."""
+    start = (now - settings.window_days * DAY).replace(hour=0, minute=0, second=0, microsecond=0)
+    storage_types = sorted({
+        dim["Value"]
+        for page in cloudwatch.get_paginator("list_metrics").paginate(
+            Namespace="AWS/S3", MetricName="BucketSizeBytes",
+            Dimensions=[{"Name": "BucketName", "Value": bucket}])
+        for metric in page["Metrics"]
+        for dim in metric["Dimensions"] if dim["Name"] == "StorageType"
+    })
+    sizes: dict[dt.date, int] = defaultdict(int)
+    for storage_type in storage_types:
+        for day, value in _daily(cloudwatch, "BucketSizeBytes", bucket, storage_type, start, now).items():
+            sizes[day] += value
+    objects = _daily(cloudwatch, "NumberOfObjects", bucket, "AllStorageTypes", start, now)
+    return [DayUsage(day, sizes.get(day), objects.get(day)) for day in sorted(set(sizes) | set(objects))]
+
+
+def _daily(cloudwatch: Any, metric: str, bucket: str, storage_type: str,
+           start: dt.datetime, end: dt.datetime) -> dict[dt.date, int]:
+    # At most window_days points at a one-day period, far below GetMetricStatistics' 1,440-point limit.
+    response = cloudwatch.get_metric_statistics(
+        Namespace="AWS/S3", MetricName=metric, StartTime=start, EndTime=end, Period=86400,
+        Statistics=["Average"],
+        Dimensions=[{"Name": "BucketName", "Value": bucket}, {"Name": "StorageType", "Value": storage_type}])
+    return {point["Timestamp"].astimezone(dt.timezone.utc).date(): int(point["Average"])
+            for point in response["Datapoints"]}
+
+
+def judge(history: list[DayUsage], settings: UsageSettings, where: str, now: dt.datetime) -> list[Finding]:
+    """Findings USG001-USG004 for the bucket's history (see the module docstring)."""
+    sized = [d for d in history if d.size_bytes is not None]
+    if not sized:
+        return [Finding("USG004", where, f"no AWS/S3 BucketSizeBytes data in CloudWatch for the last "
+                                         f"{settings.window_days} days (is the bucket in this region?)")]
+    findings = []
+    last = sized[-1]
+    age_days = (now.date() - last.day).days
+    if age_days > settings.max_metric_age_days:
+        findings.append(Finding("USG004", where, f"latest BucketSizeBytes datapoint is from {last.day}, "
+                                                 f"{age_days} days ago (expected within {settings.max_metric_age_days:g})"))
+    base = _at_or_before(sized, last.day - settings.growth_window_days * DAY) or sized[0]
+    if base.size_bytes and base is not last:
+        growth = (last.size_bytes - base.size_bytes) / base.size_bytes * 100
+        if growth > settings.max_growth_percent:
+            findings.append(Finding("USG001", where, (
+                f"grew {growth:.1f}% from {human_bytes(base.size_bytes)} on {base.day} to "
+                f"{human_bytes(last.size_bytes)} on {last.day} (expected at most {settings.max_growth_percent:g}% "
+                f"in {settings.growth_window_days} days: is the expiry rule still working?)")))
+    recent = [d for d in history if d.size_bytes is not None and d.objects is not None][-(settings.stall_days + 1):]
+    if len(recent) == settings.stall_days + 1:
+        if len({(d.size_bytes, d.objects) for d in recent}) == 1:
+            findings.append(Finding("USG002", where, (
+                f"size ({human_bytes(last.size_bytes)}) and object count ({recent[-1].objects}) unchanged "
+                f"from {recent[0].day} to {recent[-1].day}: expected a backup written and one expired every day "
+                "(backups and expiry both stopped?)")))
+        elif all(b.objects < a.objects for a, b in zip(recent, recent[1:])):
+            findings.append(Finding("USG003", where, (
+                f"object count fell every day from {recent[0].objects} on {recent[0].day} to {recent[-1].objects} "
+                f"on {recent[-1].day}: expected it steady (backups stopped while expiry goes on?)")))
+    return findings
+
+
+def _at_or_before(history: list[DayUsage], day: dt.date) -> DayUsage | None:
+    earlier = [d for d in history if d.day <= day]
+    return earlier[-1] if earlier else None
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def plot(history: list[DayUsage], title: str) -> bytes:
+    """A PNG of size (GiB, left axis) and object count (right axis) per day."""
+    fig = Figure(figsize=(8, 3.5), dpi=100)
+    ax = fig.subplots()
+    sized = [d for d in history if d.size_bytes is not None]
+    ax.plot([d.day for d in sized], [d.size_bytes / 2**30 for d in sized], color="tab:blue", label="size")
+    ax.set_ylabel("size (GiB)", color="tab:blue")
+    ax.set_ylim(bottom=0)
+    counted = [d for d in history if d.objects is not None]
+    ax2 = ax.twinx()
+    ax2.plot([d.day for d in counted], [d.objects for d in counted], color="tab:orange", label="objects")
+    ax2.set_ylabel("objects", color="tab:orange")
+    ax2.set_ylim(bottom=0)
+    ax.set_title(title)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    return out.getvalue()

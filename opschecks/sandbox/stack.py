@@ -28,6 +28,7 @@ from moto.server import ThreadedMotoServer
 
 from opschecks.sandbox.kubeapi import FakeKubeAPI
 from opschecks.sandbox.seed import seed_backups, seed_kube
+from opschecks.sandbox.seed_usage import seed_usage
 from opschecks.sandbox.upload_config import upload_table
 
 ENVS = ("dev", "staging", "prod")
@@ -99,6 +100,7 @@ def start(seed: bool = True, now: dt.datetime | None = None) -> Sandbox:
             seed_backups(sandbox.s3(), list(ENVS), now)
             for env in ENVS:
                 seed_kube(kube, env, env, now)
+            seed_usage(sandbox)
         return sandbox
     except BaseException:
         stack.close()

@@ -1,0 +1,53 @@
+"""Monthly: the backup bucket's growth in CloudWatch, and allocated-but-unused AWS resources.
+
+Read-only: nothing here writes to AWS. ``--cleanup-plan PATH`` saves what a
+person could delete; ``python -m opschecks.cleanup PATH`` deletes it.
+See opschecks/usage.py, opschecks/unused.py, opschecks/waivers.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from opschecks import aws, cleanup, unused, usage, waivers
+from opschecks.findings import Finding, fail_on
+from opschecks.schema import ConfigError
+
+pytestmark = pytest.mark.monthly
+
+
+def test_backup_bucket_usage(env, aws_session, report, ledger_details):
+    """The backup bucket's size and object count plateau: no runaway growth, no stall, no shrink."""
+    now = dt.datetime.now(dt.timezone.utc)
+    where = f"{env.name} s3://{env.backup_bucket} ({env.aws_region})"
+    history = usage.bucket_history(aws.client(aws_session, "cloudwatch"), env.backup_bucket, env.usage, now)
+    if history:
+        report.png(f"{env.backup_bucket}: size and objects, last {env.usage.window_days} days",
+                   usage.plot(history, f"s3://{env.backup_bucket} ({env.name})"))
+    report.table(f"s3://{env.backup_bucket} daily (CloudWatch AWS/S3)", ["day", "size", "bytes", "objects"],
+                 [[d.day, None if d.size_bytes is None else usage.human_bytes(d.size_bytes), d.size_bytes, d.objects]
+                  for d in reversed(history)])
+    if history:
+        ledger_details.update(days=len(history), size_bytes=history[-1].size_bytes, objects=history[-1].objects)
+    fail_on(usage.judge(history, env.usage, where, now))
+
+
+def test_unused_resources(env, aws_session, ops_config, report, cleanup_plan, ledger_details):
+    """Nothing allocated and unused beyond its rule's threshold, unless an unexpired waiver covers it."""
+    now = dt.datetime.now(dt.timezone.utc)
+    account = aws.client(aws_session, "sts").get_caller_identity()["Account"]
+    where = f"{env.name} {account}/{env.aws_region}"
+    try:
+        waiver_list = waivers.configured(env.usage.waivers_file, ops_config.path)
+    except ConfigError as exc:
+        fail_on([Finding("USG200", where, f"{exc} (every resource would go unwaived)")])
+    verdicts = unused.scan(aws_session, env.usage, now, waiver_list)
+    for rule in unused.RULES:
+        report.table(f"{rule.code} {rule.title} ({rule.reason(env.usage)})", unused.TABLE_COLUMNS,
+                     unused.table_rows(verdicts[rule.code]))
+    cleanup_plan.add(cleanup.plan_entries(env, account, verdicts))
+    ledger_details.update({code: len(found) for code, found in verdicts.items()},
+                          waived=sum(v.waived for found in verdicts.values() for v in found))
+    fail_on(waivers.expired(waiver_list, now.date(), where) + unused.findings(verdicts, env.usage, where))

@@ -1,0 +1,101 @@
+"""Waivers: known exceptions a person signed for, each with a justification and an expiry date.
+
+A waivers file is TOML, one ``[[waiver]]`` table per exception::
+
+    [[waiver]]
+    resource = "vol-0a1b2c3d4e5f*"        # fnmatch pattern on the resource id or name
+    justification = "scratch volume for the restore drill, JIRA OPS-412"
+    expires = 2026-09-30
+
+    [[waiver]]
+    tag = "keep-until=*"                  # fnmatch patterns "key=value" on one of its tags
+    rules = ["USG103"]                    # optional: only these rules (default: every rule)
+    justification = "snapshots the data team archives by hand"
+    expires = 2026-12-31
+
+A waived resource is still shown, marked waived, but does not fail the check;
+an expired waiver waives nothing and fails the check itself, so exceptions are
+revisited rather than forgotten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from opschecks.findings import Finding
+from opschecks.schema import ConfigError, build
+
+
+@dataclass(frozen=True)
+class Waiver:
+    justification: str
+    expires: dt.date
+    resource: str = ""
+    tag: str = ""
+    rules: list[str] = field(default_factory=list)
+
+    def matches(self, rule: str, names: list[str], tags: dict[str, str]) -> bool:
+        if self.rules and rule not in self.rules:
+            return False
+        if self.resource:
+            return any(fnmatch.fnmatchcase(n, self.resource) for n in names)
+        key, _, value = self.tag.partition("=")
+        return any(fnmatch.fnmatchcase(k, key) and fnmatch.fnmatchcase(v, value or "*") for k, v in tags.items())
+
+    def describe(self) -> str:
+        subject = f"resource {self.resource}" if self.resource else f"tag {self.tag}"
+        return f"{subject} ({self.justification}, until {self.expires})"
+
+
+def load(path: Path) -> list[Waiver]:
+    """The waivers in ``path``; a missing or malformed file is a ConfigError naming the file and entry."""
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"waivers file {path} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"waivers file {path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - {"waiver"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {unknown[0]!r} (expected [[waiver]] tables)")
+    entries = data.get("waiver", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: 'waiver' must be [[waiver]] tables")
+    waivers = []
+    for i, entry in enumerate(entries):
+        waiver = build(Waiver, entry, f"{path}: waiver[{i}]")
+        if bool(waiver.resource) == bool(waiver.tag):
+            raise ConfigError(f"{path}: waiver[{i}]: give exactly one of 'resource' or 'tag'")
+        if not waiver.justification.strip():
+            raise ConfigError(f"{path}: waiver[{i}]: 'justification' must say why")
+        waivers.append(waiver)
+    return waivers
+
+
+def active(waivers: list[Waiver], today: dt.date) -> list[Waiver]:
+    return [w for w in waivers if w.expires >= today]
+
+
+def expired(waivers: list[Waiver], today: dt.date, where: str) -> list[Finding]:
+    """USG201 for each waiver past its expiry date."""
+    return [Finding("USG201", where, f"waiver for {w.describe()} expired on {w.expires}: renew it with a new "
+                                     "justification or remove it")
+            for w in waivers if w.expires < today]
+
+
+def waiver_for(waivers: list[Waiver], rule: str, names: list[str], tags: dict[str, str],
+               today: dt.date) -> Waiver | None:
+    """The first unexpired waiver covering a resource flagged by ``rule``, or None."""
+    return next((w for w in active(waivers, today) if w.matches(rule, names, tags)), None)
+
+
+def configured(waivers_file: str, config_path: Path) -> list[Waiver]:
+    """The waivers of an env's ``waivers_file`` setting (relative to the config file); none when unset."""
+    if not waivers_file:
+        return []
+    return load(config_path.parent / waivers_file)

@@ -1,0 +1,404 @@
+"""The AWS usage area against moto: bucket growth, every unused-resource rule, waivers, plan and cleanup.
+
+moto's state is shared by the whole test session, so every test works in a
+region of its own. moto stamps resources with the real clock, so "old" is
+tested by judging at ``LATER`` (100 days ahead) and "new" at the real time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import boto3
+import pytest
+
+from opschecks import aws, cleanup, unused, usage, waivers
+from opschecks.config import EnvConfig, load
+from opschecks.sandbox.seed_usage import backup_bucket_series, put_bucket_metrics, put_nat_traffic, seed_account
+from opschecks.schema import ConfigError
+from opschecks.usage import DayUsage, UsageSettings
+from opschecks.waivers import Waiver
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = dt.datetime.now(dt.timezone.utc)
+LATER = NOW + dt.timedelta(days=100)
+DAY = dt.timedelta(days=1)
+# Regions no other area's tests use; one per test.
+_REGIONS = itertools.chain(["af-south-1", "ap-east-1", "ap-southeast-3", "ap-southeast-4", "ap-south-2",
+                            "eu-central-2", "eu-south-1", "eu-south-2", "il-central-1", "me-central-1",
+                            "me-south-1", "ca-west-1", "ap-northeast-3", "mx-central-1", "ap-southeast-5",
+                            "ap-southeast-7", "ap-east-2", "ap-southeast-6"])
+READ_ONLY_PREFIXES = ("Describe", "List", "Get")
+
+
+@pytest.fixture
+def aws_env(sandbox, monkeypatch):
+    for name, value in sandbox.env_vars.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    return sandbox
+
+
+@pytest.fixture
+def region(aws_env) -> str:
+    return next(_REGIONS)
+
+
+@pytest.fixture
+def usage_env(region) -> EnvConfig:
+    return EnvConfig(name="dev", aws_region=region, backup_bucket=f"usage-{region}")
+
+
+@pytest.fixture
+def client(region, aws_env):
+    return lambda service: boto3.client(service, region_name=region)
+
+
+def flagged(env: EnvConfig, code: str, now: dt.datetime) -> set[str]:
+    """What one rule flags (the rest of the scan is left out to keep the tests quick)."""
+    return {r.id for r in unused.RULES_BY_CODE[code].find(unused.Clients(aws.session(env)), env.usage, now)}
+
+
+def _instance(client, state: str = "running") -> str:
+    ec2 = client("ec2")
+    image = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "name", "Values": ["amzn2-ami-hvm-*"]}])
+    instance = ec2.run_instances(ImageId=image["Images"][0]["ImageId"], MinCount=1, MaxCount=1,
+                                 InstanceType="t3.small")["Instances"][0]["InstanceId"]
+    if state == "stopped":
+        ec2.stop_instances(InstanceIds=[instance])
+    return instance
+
+
+def _az(client) -> str:
+    return client("ec2").describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
+
+
+# --- backup bucket growth -------------------------------------------------------------------------------
+
+def _history(sizes: list[int], objects: list[int], end: dt.date | None = None) -> list[DayUsage]:
+    end = end or NOW.date() - DAY
+    return [DayUsage(end - (len(sizes) - 1 - i) * DAY, s, o) for i, (s, o) in enumerate(zip(sizes, objects))]
+
+
+def test_bucket_history_sums_every_storage_class(usage_env, client):
+    series = backup_bucket_series(NOW)
+    put_bucket_metrics(client("cloudwatch"), usage_env.backup_bucket, series)
+    history = usage.bucket_history(client("cloudwatch"), usage_env.backup_bucket, usage_env.usage, NOW)
+    assert len(history) == 90
+    assert history[-1] == DayUsage(series[-1][0], sum(series[-1][1].values()), series[-1][2])
+    assert set(series[-1][1]) == {"StandardStorage", "StandardIAStorage"} and all(series[-1][1].values())
+    assert usage.judge(history, usage_env.usage, "here", NOW) == []
+    assert usage.plot(history, "t").startswith(b"\x89PNG")
+
+
+def test_bucket_without_metrics_fails(usage_env, client):
+    history = usage.bucket_history(client("cloudwatch"), "no-such-bucket-metrics", usage_env.usage, NOW)
+    assert [f.code for f in usage.judge(history, usage_env.usage, "here", NOW)] == ["USG004"]
+
+
+def test_bucket_growing_too_fast_fails():
+    # Expiry stopped 40 days ago: the three nightly backups are all kept.
+    sizes = [270 * 10**9] * 50 + [(270 + 3 * i) * 10**9 for i in range(1, 41)]
+    objects = [270] * 50 + [270 + 3 * i for i in range(1, 41)]
+    findings = usage.judge(_history(sizes, objects), UsageSettings(), "prod s3://b", NOW)
+    assert [f.code for f in findings] == ["USG001"]
+    assert "grew 30.0%" in findings[0].message and "expected at most 25%" in findings[0].message
+
+
+def test_bucket_plateau_with_slow_growth_passes():
+    sizes = [int(270 * 10**9 * (1.0005 ** i)) for i in range(90)]
+    assert usage.judge(_history(sizes, [270] * 90), UsageSettings(), "b", NOW) == []
+
+
+def test_bucket_that_stopped_changing_fails():
+    sizes = [270 * 10**9 + i * 10**6 for i in range(86)] + [270 * 10**9 + 86 * 10**6] * 4
+    findings = usage.judge(_history(sizes, [270] * 90), UsageSettings(), "b", NOW)
+    assert [f.code for f in findings] == ["USG002"]
+    assert "unchanged" in findings[0].message
+
+
+def test_bucket_shrinking_every_day_fails():
+    objects = [270] * 86 + [269, 268, 267, 266]
+    sizes = [270 * 10**9 + i for i in range(86)] + [(269 - i) * 10**9 for i in range(4)]
+    findings = usage.judge(_history(sizes, objects), UsageSettings(), "b", NOW)
+    assert [f.code for f in findings] == ["USG003"]
+    assert "from 269" in findings[0].message and "to 266" in findings[0].message
+
+
+def test_stale_bucket_metrics_fail():
+    history = _history([10**9] * 30, [10] * 30, end=NOW.date() - 6 * DAY)
+    history = [replace(d, size_bytes=d.size_bytes + i) for i, d in enumerate(history)]
+    findings = usage.judge(history, UsageSettings(), "b", NOW)
+    assert [f.code for f in findings] == ["USG004"] and "6 days ago" in findings[0].message
+
+
+# --- unused resources: one test per rule, flagged and not flagged ---------------------------------------
+
+def test_unattached_volumes(usage_env, client):
+    ec2 = client("ec2")
+    loose = ec2.create_volume(AvailabilityZone=_az(client), Size=50, VolumeType="gp2")["VolumeId"]
+    instance = _instance(client)
+    attached = ec2.create_volume(AvailabilityZone=_az(client), Size=50)["VolumeId"]
+    ec2.attach_volume(VolumeId=attached, InstanceId=instance, Device="/dev/sdf")
+    assert flagged(usage_env, "USG101", NOW) == set()  # new: below volume_unattached_days
+    assert flagged(usage_env, "USG101", LATER) == {loose}
+    [found] = unused.unattached_volumes(unused.Clients(aws.session(usage_env)), usage_env.usage, LATER)
+    assert found.hint == "50 GiB gp2, ~$5.00/month"
+
+
+def test_unassociated_elastic_ips(usage_env, client):
+    ec2 = client("ec2")
+    free = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    used = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    ec2.associate_address(AllocationId=used, InstanceId=_instance(client))
+    assert flagged(usage_env, "USG102", NOW) == {free}
+
+
+def test_snapshots_used_by_no_ami(usage_env, client):
+    ec2 = client("ec2")
+    volume = ec2.create_volume(AvailabilityZone=_az(client), Size=20)["VolumeId"]
+    orphan = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+    image = ec2.create_image(InstanceId=_instance(client), Name="golden")["ImageId"]
+    image_snapshots = {m["Ebs"]["SnapshotId"] for m in ec2.describe_images(ImageIds=[image])["Images"][0]
+                       ["BlockDeviceMappings"] if "Ebs" in m}
+    assert image_snapshots, "moto backs the AMI with a snapshot"
+    assert flagged(usage_env, "USG103", NOW) == set()
+    assert flagged(usage_env, "USG103", LATER) == {orphan}
+
+
+def test_load_balancers_without_targets(usage_env, client):
+    elb, elbv2, ec2 = client("elb"), client("elbv2"), client("ec2")
+    instance = _instance(client)
+    listeners = [{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 8080}]
+    for name in ("classic-used", "classic-empty"):
+        elb.create_load_balancer(LoadBalancerName=name, Listeners=listeners, AvailabilityZones=[_az(client)])
+    elb.register_instances_with_load_balancer(LoadBalancerName="classic-used", Instances=[{"InstanceId": instance}])
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
+    vpc = ec2.describe_subnets(SubnetIds=subnets[:1])["Subnets"][0]["VpcId"]
+    arns = {}
+    for name in ("alb-used", "alb-empty"):
+        arns[name] = elbv2.create_load_balancer(Name=name, Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+        group = elbv2.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]
+        elbv2.create_listener(LoadBalancerArn=arns[name], Protocol="HTTP", Port=80,
+                              DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}])
+        if name == "alb-used":
+            elbv2.register_targets(TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": instance}])
+    assert flagged(usage_env, "USG104", NOW) == set()  # new: below lb_min_age_days
+    assert flagged(usage_env, "USG104", LATER) == {"classic-empty", arns["alb-empty"]}
+
+
+def test_long_stopped_instances(usage_env, client):
+    stopped = _instance(client, "stopped")
+    _instance(client)
+    assert flagged(usage_env, "USG105", NOW) == set()
+    assert flagged(usage_env, "USG105", LATER) == {stopped}
+
+
+def test_nat_gateways_without_traffic(usage_env, client):
+    ec2 = client("ec2")
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    nats = [ec2.create_nat_gateway(SubnetId=subnet, AllocationId=ec2.allocate_address(Domain="vpc")["AllocationId"])
+            ["NatGateway"]["NatGatewayId"] for _ in range(2)]
+    put_nat_traffic(client("cloudwatch"), nats[0], LATER, days=10)
+    assert flagged(usage_env, "USG106", NOW) == set()  # new: younger than nat_idle_days
+    assert flagged(usage_env, "USG106", LATER) == {nats[1]}
+
+
+def test_idle_log_groups_without_retention(usage_env, client):
+    logs = client("logs")
+    for name in ("/svc/kept", "/svc/forever"):
+        logs.create_log_group(logGroupName=name)
+    logs.put_retention_policy(logGroupName="/svc/kept", retentionInDays=30)
+    logs.create_log_stream(logGroupName="/svc/forever", logStreamName="s")
+    logs.put_log_events(logGroupName="/svc/forever", logStreamName="s",
+                        logEvents=[{"timestamp": int(NOW.timestamp() * 1000), "message": "hello"}])
+    assert flagged(usage_env, "USG107", NOW) == set()
+    assert flagged(usage_env, "USG107", LATER) == {"/svc/forever"}
+    assert flagged(usage_env, "USG107", NOW + 20 * DAY) == set()  # last event 20 days ago: below log_idle_days
+
+
+def test_healthy_account_flags_nothing(usage_env, client):
+    seed_account(client, NOW)
+    verdicts = unused.scan(aws.session(usage_env), usage_env.usage, NOW, [])
+    assert unused.findings(verdicts, usage_env.usage, "here") == []
+
+
+def test_clients_retry_throttling_adaptively(usage_env):
+    clients = unused.Clients(aws.session(usage_env))
+    assert clients.ec2.meta.config.retries["mode"] == "adaptive"
+    assert clients.logs.meta.config.retries["total_max_attempts"] == 11  # 10 retries
+
+
+# --- waivers --------------------------------------------------------------------------------------------
+
+def test_waivers_by_id_and_tag_and_expiry(usage_env, client):
+    ec2 = client("ec2")
+    by_id = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    tagged = ec2.allocate_address(Domain="vpc", TagSpecifications=[{"ResourceType": "elastic-ip",
+                                                                    "Tags": [{"Key": "keep", "Value": "dr"}]}])
+    stale = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    other_rule = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    waiver_list = [
+        Waiver("reserved for the DR drill", NOW.date() + 30 * DAY, resource=by_id),
+        Waiver("disaster recovery", NOW.date() + 30 * DAY, tag="keep=d*"),
+        Waiver("was needed last quarter", NOW.date() - DAY, resource=stale),
+        Waiver("volumes only", NOW.date() + 30 * DAY, resource=other_rule, rules=["USG101"]),
+    ]
+    verdicts = unused.scan(aws.session(usage_env), usage_env.usage, NOW, waiver_list)["USG102"]
+    waived = {v.resource.id for v in verdicts if v.waived}
+    assert waived == {by_id, tagged["AllocationId"]}
+    assert {v.resource.id for v in verdicts if not v.waived} == {stale, other_rule}
+    rows = unused.table_rows(verdicts)
+    assert any("reserved for the DR drill" in str(row[-1]) for row in rows), "waived resources are still shown"
+    expired = waivers.expired(waiver_list, NOW.date(), "dev")
+    assert [f.code for f in expired] == ["USG201"] and stale in expired[0].message
+
+
+def test_waivers_file_is_validated(tmp_path):
+    good = tmp_path / "w.toml"
+    good.write_text('[[waiver]]\nresource = "vol-1*"\njustification = "drill"\nexpires = 2030-01-01\n')
+    assert waivers.load(good) == [Waiver("drill", dt.date(2030, 1, 1), resource="vol-1*")]
+    for text, message in [
+        ('[[waiver]]\nresource = "a"\ntag = "b=c"\njustification = "x"\nexpires = 2030-01-01\n', "exactly one"),
+        ('[[waiver]]\nresource = "a"\njustification = "x"\nexpires = "soon"\n', "expires"),
+        ('[[waiver]]\nresource = "a"\njustification = "x"\nexpires = 2030-01-01\nowner = "me"\n', "owner"),
+        ('[[waiver]]\nresource = "a"\njustification = " "\nexpires = 2030-01-01\n', "justification"),
+    ]:
+        good.write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            waivers.load(good)
+    with pytest.raises(ConfigError, match="not found"):
+        waivers.load(tmp_path / "missing.toml")
+
+
+# --- read-only: the normal run makes no write call ------------------------------------------------------
+
+def test_normal_run_makes_no_write_call(usage_env, client):
+    seed_account(client, NOW)
+    ec2 = client("ec2")
+    ec2.allocate_address(Domain="vpc")
+    ec2.create_volume(AvailabilityZone=_az(client), Size=10)
+    _instance(client, "stopped")
+    client("logs").create_log_group(logGroupName="/svc/idle")
+    put_bucket_metrics(client("cloudwatch"), usage_env.backup_bucket, backup_bucket_series(NOW))
+
+    sess = aws.session(usage_env)
+    calls: list[str] = []
+    sess.events.register("before-call", lambda model, **_: calls.append(model.name))
+    # What checks/test_aws_usage.py does, with --cleanup-plan.
+    history = usage.bucket_history(aws.client(sess, "cloudwatch"), usage_env.backup_bucket, usage_env.usage, NOW)
+    account = aws.client(sess, "sts").get_caller_identity()["Account"]
+    verdicts = unused.scan(sess, usage_env.usage, LATER, [])
+    entries = cleanup.plan_entries(usage_env, account, verdicts)
+
+    assert history and {e.rule for e in entries} >= {"USG101", "USG102", "USG105", "USG107"}
+    assert {"DescribeVolumes", "ListMetrics", "GetMetricStatistics", "DescribeLogGroups"} <= set(calls)
+    writes = sorted({c for c in calls if not c.startswith(READ_ONLY_PREFIXES)})
+    assert writes == [], f"the normal run called {writes}"
+
+
+# --- the check end to end, the plan, and the cleanup command --------------------------------------------
+
+def _config(tmp_path: Path, region: str, bucket: str, prod_region: str | None = None) -> Path:
+    (tmp_path / "waivers.toml").write_text(
+        '[[waiver]]\ntag = "purpose=failover"\njustification = "DNS failover reserve"\n'
+        f"expires = {(NOW + 30 * DAY).date().isoformat()}\n")
+    text = (f'[defaults]\nbackup_bucket = "{bucket}"\n\n[defaults.usage]\nwaivers_file = "waivers.toml"\n\n'
+            f'[ledger]\npath = "{tmp_path / "ledger.sqlite"}"\n\n[env.dev]\naws_region = "{region}"\n')
+    if prod_region:
+        text += f'\n[env.prod]\naws_region = "{prod_region}"\n'
+    path = tmp_path / "opschecks.toml"
+    path.write_text(text)
+    return path
+
+
+def test_check_end_to_end_writes_the_plan(usage_env, client, tmp_path):
+    ec2 = client("ec2")
+    put_bucket_metrics(client("cloudwatch"), usage_env.backup_bucket, backup_bucket_series(NOW))
+    free = ec2.allocate_address(Domain="vpc")
+    ec2.allocate_address(Domain="vpc", TagSpecifications=[{"ResourceType": "elastic-ip",
+                                                          "Tags": [{"Key": "purpose", "Value": "failover"}]}])
+    config, plan = _config(tmp_path, usage_env.aws_region, usage_env.backup_bucket), tmp_path / "plan.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "checks/test_aws_usage.py", "--config", str(config), "-rA",
+         "--cleanup-plan", str(plan), "--html", str(tmp_path / "r.html"), "--junitxml", str(tmp_path / "j.xml")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = result.stdout
+    assert "PASSED checks/test_aws_usage.py::test_backup_bucket_usage[dev]" in out, out
+    assert "FAILED checks/test_aws_usage.py::test_unused_resources[dev]" in out, out
+    assert f"[USG102] dev 123456789012/{usage_env.aws_region}: elastic-ip {free['AllocationId']}" in out, out
+    resources = json.loads(plan.read_text())["resources"]
+    assert [(r["env"], r["rule"], r["id"], r["region"]) for r in resources] == [
+        ("dev", "USG102", free["AllocationId"], usage_env.aws_region)]
+    assert "DNS failover reserve" in (tmp_path / "r.html").read_text()
+
+
+def _plan(tmp_path: Path, entries: list[cleanup.PlanEntry]) -> Path:
+    path = tmp_path / "plan.json"
+    cleanup.write_plan(path, entries, NOW)
+    return path
+
+
+def _eip_entry(env_name: str, region: str, allocation: str) -> cleanup.PlanEntry:
+    return cleanup.PlanEntry(env=env_name, account="123456789012", region=region, rule="USG102",
+                             kind="elastic-ip", id=allocation, name=allocation, reason="r", hint="h")
+
+
+def _allocations(client) -> set[str]:
+    return {a["AllocationId"] for a in client("ec2").describe_addresses()["Addresses"]}
+
+
+def test_cleanup_deletes_only_planned_and_still_unused(usage_env, client, tmp_path, capsys):
+    ec2 = client("ec2")
+    planned, unplanned, reused = (ec2.allocate_address(Domain="vpc")["AllocationId"] for _ in range(3))
+    volume = ec2.create_volume(AvailabilityZone=_az(client), Size=10)["VolumeId"]  # unused but too new to plan
+    plan = _plan(tmp_path, [_eip_entry("dev", usage_env.aws_region, planned), _eip_entry("dev", usage_env.aws_region, reused),
+                            replace(_eip_entry("dev", usage_env.aws_region, volume), rule="USG101", kind="ebs-volume")])
+    ec2.associate_address(AllocationId=reused, InstanceId=_instance(client))  # in use since the plan
+    config = load(_config(tmp_path, usage_env.aws_region, usage_env.backup_bucket))
+
+    assert cleanup.run(plan, config, NOW, lambda _: False, sys.stdout) == 2  # declined: nothing deleted
+    assert {planned, unplanned, reused} <= _allocations(client)
+
+    assert cleanup.main([str(plan), "--config", str(config.path), "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert _allocations(client) >= {unplanned, reused} and planned not in _allocations(client)
+    assert ec2.describe_volumes(VolumeIds=[volume])["Volumes"], "a planned resource no longer flagged stays"
+    assert f"deleted elastic-ip {planned}" in out and "1 deleted, 0 failed" in out
+    assert f"skipped, no longer flagged or now waived: dev 123456789012/{usage_env.aws_region} elastic-ip {reused}" in out
+
+
+def test_cleanup_refuses_prod(usage_env, client, tmp_path, capsys):
+    free = client("ec2").allocate_address(Domain="vpc")["AllocationId"]
+    config = _config(tmp_path, "us-east-1", usage_env.backup_bucket, prod_region=usage_env.aws_region)
+    plan = _plan(tmp_path, [_eip_entry("prod", usage_env.aws_region, free)])
+    assert cleanup.main([str(plan), "--config", str(config), "--yes"]) == 2
+    assert "env prod is prod" in capsys.readouterr().out
+    assert free in _allocations(client)
+
+
+def test_cleanup_refuses_a_plan_for_another_account(usage_env, client, tmp_path, capsys):
+    free = client("ec2").allocate_address(Domain="vpc")["AllocationId"]
+    plan = _plan(tmp_path, [replace(_eip_entry("dev", usage_env.aws_region, free), account="999999999999")])
+    assert cleanup.main([str(plan), "--config", str(_config(tmp_path, usage_env.aws_region, usage_env.backup_bucket)),
+                         "--yes"]) == 2
+    assert "999999999999" in capsys.readouterr().err
+    assert free in _allocations(client)
+
+
+def test_cleanup_rejects_a_malformed_plan(tmp_path):
+    bad = tmp_path / "plan.json"
+    bad.write_text('{"version": 1, "resources": [{"env": "dev", "kind": "ebs-volume"}]}')
+    with pytest.raises(ConfigError, match="resources\\[0\\]"):
+        cleanup.read_plan(bad)
+    bad.write_text("[]")
+    with pytest.raises(ConfigError, match="--cleanup-plan"):
+        cleanup.read_plan(bad)
