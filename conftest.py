@@ -11,6 +11,8 @@ pytest_plugins = [
     "fixtures.clients",
     "fixtures.report",
     "fixtures.ledger",
+    "fixtures.mongo",
+    "fixtures.restore",
 ]
 
 
