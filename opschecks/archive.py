@@ -42,11 +42,16 @@ def download(s3: Any, bucket: str, key: str, dest: Path, progress: Callable[[int
 
 
 def extract(archive: Path, dest: Path) -> None:
-    """Unpack ``archive`` (tar, optionally gzip'd) into ``dest``; errors say what is wrong with it."""
+    """Unpack the ``.tar.gz`` ``archive`` into ``dest``, reading it once, front to back."""
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            tar.extractall(dest, filter=_refuse_unsafe)
-    except (tarfile.ReadError, tarfile.CompressionError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        with gzip.open(archive, "rb") as gz:
+            with tarfile.open(fileobj=gz, mode="r|") as tar:
+                tar.extractall(dest, filter=_refuse_unsafe)
+            # tar stops at its end-of-archive blocks; reading on to the gzip trailer verifies its CRC,
+            # so a corrupted middle fails here instead of restoring garbage.
+            while gz.read(2**20):
+                pass
+    except (tarfile.ReadError, tarfile.StreamError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise BrokenArchive(f"the backup is truncated or corrupt: {exc or type(exc).__name__}") from None
     except tarfile.FilterError as exc:
         raise UnsafeArchive(f"refused archive member: {exc}") from None
