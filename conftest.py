@@ -16,6 +16,8 @@ pytest_plugins = [
     "fixtures.run_info",
     "fixtures.report",
     "fixtures.ledger",
+    "fixtures.mongo",
+    "fixtures.restore",
     "fixtures.usage",
     "fixtures.alerts",
 ]

@@ -1,8 +1,45 @@
-"""The monthly restore drill: pick a backup, fetch it, restore it, judge the counts."""
+"""The monthly restore drill: pick a backup, fetch it, restore it, judge the counts.
+
+One drill per environment: choose a backup not drilled before (per the
+ledger), download and extract it (opschecks.archive), restore it into a
+MongoDB target (opschecks.mongotarget, opschecks.mongorestore), count the
+collections and judge them here.
+
+A backup counts as drilled once a drill reached a verdict about it (restored
+and counted, or found broken); a drill that could not reach S3 or MongoDB
+leaves it in the pool.
+
+Finding codes:
+
+- RST001 a configured collection is missing after the restore
+- RST002 a collection holds fewer documents than its minimum
+- RST003 a count fell by more than ``max_drop_fraction`` below the last passed drill
+  of the same environment whose backup is not newer (Ingest data only grows)
+- RST004 nothing to drill: no backups, every backup drilled, or ``--restore-key`` not a backup of the env
+- RST010 the backup is truncated, corrupt, or not the size of the S3 object
+- RST011 the backup holds an unsafe member (absolute path, ``..``, link, device)
+- RST012 the dump inside cannot be restored (unreadable BSON/metadata, mongorestore failed, no dump found)
+"""
 
 from __future__ import annotations
 
+import random
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pymongo.database import Database
+
+from opschecks import archive, mongorestore
+from opschecks.findings import Finding, fail_on
+from opschecks.ledger import Record
+
+if TYPE_CHECKING:
+    from opschecks.mongotarget import MongoTarget
 
 COLLECTIONS = ["biomaterial", "bundleManifest", "file", "process", "project", "protocol", "submissionEnvelope"]
 
@@ -16,3 +53,153 @@ class RestoreSettings:
     default_min_count: int = 1
     max_drop_fraction: float = 0.10  # Ingest data only grows
     image: str = "mongo:4.2"  # the major version production runs
+
+
+@dataclass(frozen=True)
+class Backup:
+    key: str
+    size: int
+
+
+@dataclass
+class Drill:
+    """What one drill did and found; ``broken`` is set when the backup itself could not be restored."""
+
+    bucket: str
+    backup: Backup
+    target: str = ""
+    counts: dict[str, int | None] = field(default_factory=dict)  # None: collection absent
+    durations: dict[str, float] = field(default_factory=dict)  # seconds: download, extract, restore
+    warnings: list[str] = field(default_factory=list)
+    broken: Finding | None = None
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.backup.key}"
+
+
+def list_backups(s3: Any, bucket: str, prefix: str) -> list[Backup]:
+    """The ``.tar.gz`` backups under ``prefix/``, oldest first (the stamp in the key sorts by time)."""
+    found = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix.rstrip('/')}/"):
+        found += [Backup(o["Key"], o["Size"]) for o in page.get("Contents", []) if o["Key"].endswith(".tar.gz")]
+    return sorted(found, key=lambda b: b.key)
+
+
+def drilled_keys(history: Sequence[Record]) -> set[str]:
+    return {r.details["key"] for r in history if r.details.get("verdict") and "key" in r.details}
+
+
+def choose(backups: Sequence[Backup], drilled: set[str], rng: random.Random, where: str,
+           pinned: str | None = None) -> Backup:
+    """``pinned`` if given (even if drilled before), else a random backup not yet drilled; RST004 otherwise."""
+    if pinned is not None:
+        match = [b for b in backups if b.key == pinned]
+        if not match:
+            fail_on([Finding("RST004", where, f"--restore-key {pinned} is not among the {len(backups)} backups here "
+                                              "(select its environment with --env)")])
+        return match[0]
+    if not backups:
+        fail_on([Finding("RST004", where, "no .tar.gz backups found to drill")])
+    fresh = [b for b in backups if b.key not in drilled]
+    if not fresh:
+        fail_on([Finding("RST004", where, f"all {len(backups)} backups have been drilled already "
+                                          "(pin one with --restore-key to drill it again)")])
+    return rng.choice(fresh)
+
+
+def drill(s3: Any, bucket: str, backup: Backup, target: MongoTarget, settings: RestoreSettings,
+          progress: Callable[[int], None] | None = None) -> Drill:
+    """Download, extract and restore ``backup`` into ``target``, then count; the temp dir is always removed."""
+    result = Drill(bucket=bucket, backup=backup, target=target.where)
+    with tempfile.TemporaryDirectory(prefix="opschecks-restore-") as tmp:
+        work = Path(tmp)
+        tarball = work / "backup.tar.gz"
+        try:
+            with _timed(result, "download"):
+                archive.download(s3, bucket, backup.key, tarball, progress)
+            with _timed(result, "extract"):
+                archive.extract(tarball, work / "extracted")
+            tarball.unlink()  # halve the disk the drill needs
+            dump = mongorestore.locate(work / "extracted", settings.database)
+            with _timed(result, "restore"):
+                restored = target.restore(dump, work)
+        except (archive.BrokenArchive, mongorestore.DumpError) as exc:
+            result.broken = Finding(exc.code, result.url, str(exc))
+            return result
+    result.warnings = restored.warnings
+    result.counts = count(target.client[target.database], settings.collections)
+    return result
+
+
+def count(db: Database, collections: Sequence[str]) -> dict[str, int | None]:
+    present = set(db.list_collection_names())
+    return {name: db[name].count_documents({}) if name in present else None for name in collections}
+
+
+def previous_drill(history: Sequence[Record], key: str) -> Record | None:
+    """The newest passed drill of a backup no newer than ``key``: its counts are a floor for this one's."""
+    for record in history:  # newest first
+        if record.outcome == "passed" and record.details.get("counts") and record.details.get("key", "") <= key:
+            return record
+    return None
+
+
+def judge(result: Drill, settings: RestoreSettings, previous: Record | None) -> list[Finding]:
+    if result.broken is not None:
+        return [result.broken]
+    before = previous.details["counts"] if previous else {}
+    where = f"{result.url} restored into {result.target}"
+    findings = []
+    for name in settings.collections:
+        restored = result.counts.get(name)
+        minimum = settings.min_counts.get(name, settings.default_min_count)
+        if restored is None:
+            findings.append(Finding("RST001", where, f"collection {settings.database}.{name} is missing"))
+        elif restored < minimum:
+            findings.append(Finding("RST002", where, f"{name} has {restored} documents, expected at least {minimum}"))
+        elif before.get(name) and restored < before[name] * (1 - settings.max_drop_fraction):
+            drop = 1 - restored / before[name]
+            findings.append(Finding(
+                "RST003", where,
+                f"{name} has {restored} documents, {drop:.0%} fewer than the {before[name]} of the drill of "
+                f"{previous.details['key']} on {previous.started:%Y-%m-%d} (at most {settings.max_drop_fraction:.0%} allowed)"))
+    return findings
+
+
+def count_rows(result: Drill, settings: RestoreSettings, previous: Record | None) -> list[list[Any]]:
+    """Report rows: collection, restored count, previous drilled count, change."""
+    before = previous.details["counts"] if previous else {}
+    rows = []
+    for name in settings.collections:
+        now, then = result.counts.get(name), before.get(name)
+        change = None
+        if now is not None and then:
+            change = f"{now - then:+d} ({(now - then) / then:+.1%})"
+        rows.append([name, "missing" if now is None and not result.broken else now, then, change])
+    return rows
+
+
+def ledger_details(result: Drill, env: str, previous: Record | None) -> dict[str, Any]:
+    """What the ledger keeps of a drill: which backup, the verdict, counts and durations."""
+    return {
+        "env": env,
+        "key": result.backup.key,
+        "bucket": result.bucket,
+        "size": result.backup.size,
+        "target": result.target,
+        "verdict": "broken" if result.broken else "restored",
+        "counts": result.counts,
+        "durations": {k: round(v, 3) for k, v in result.durations.items()},
+        "index_warnings": result.warnings,
+        "previous_key": previous.details["key"] if previous else None,
+    }
+
+
+@contextmanager
+def _timed(result: Drill, step: str) -> Iterator[None]:
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        result.durations[step] = time.monotonic() - start

@@ -8,6 +8,7 @@ The CronJob runs ``mongodump --out /data/db/dump/<stamp>`` and then
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import io
 import json
 import random
@@ -16,10 +17,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import bson
-from bson import Binary, ObjectId
+from bson import Binary, Int64, ObjectId, json_util
 from bson.binary import UuidRepresentation
+from bson.json_util import CANONICAL_JSON_OPTIONS
 
 _CLASSES = {
     "biomaterial": "org.humancellatlas.ingest.biomaterial.Biomaterial",
@@ -80,16 +83,94 @@ def metadata(database: str, collection: str) -> dict[str, Any]:
     }
 
 
-def write_dump(out: Path, counts: dict[str, int], database: str = "admin", seed: int = 0) -> Path:
-    """Write a directory dump under ``out/<database>/`` as ``mongodump --out out`` does; returns ``out``."""
+def write_dump(out: Path, counts: dict[str, int], database: str = "admin", seed: int = 0,
+               compress: bool = False) -> Path:
+    """Write a directory dump under ``out/<database>/`` as ``mongodump --out out [--gzip]`` does; returns ``out``.
+
+    Collection names are percent-escaped in file names as mongodump does, and
+    the metadata is canonical Extended JSON, as mongodump 100.x writes it.
+    """
     db_dir = out / database
     db_dir.mkdir(parents=True, exist_ok=True)
+    opener = gzip.open if compress else open
+    suffix = ".gz" if compress else ""
     for collection, count in counts.items():
-        with (db_dir / f"{collection}.bson").open("wb") as fh:
+        name = escape_collection(collection)
+        with opener(db_dir / f"{name}.bson{suffix}", "wb") as fh:
             for doc in documents(collection, count, seed):
                 fh.write(bson.encode(doc))
-        (db_dir / f"{collection}.metadata.json").write_text(json.dumps(metadata(database, collection)))
+        with opener(db_dir / f"{name}.metadata.json{suffix}", "wb") as fh:
+            fh.write(json_util.dumps(metadata(database, collection), json_options=CANONICAL_JSON_OPTIONS).encode())
     return out
+
+
+def escape_collection(name: str) -> str:
+    """A collection name as mongodump writes it in file names (Go's url.PathEscape)."""
+    return quote(name, safe="$&+,:;=@")
+
+
+def write_archive(path: Path, counts: dict[str, int], database: str = "admin", seed: int = 0,
+                  compress: bool = False, segment: int = 500) -> Path:
+    """Write ``mongodump --archive=path [--gzip]``: a prelude, then collections interleaved in segments."""
+    opener = gzip.open if compress else open
+    with opener(path, "wb") as fh:
+        fh.write(_ARCHIVE_MAGIC)
+        fh.write(bson.encode({"concurrent_collections": 4, "version": "0.1", "server_version": "4.2.24",
+                              "tool_version": "100.5.1"}))
+        for collection in counts:
+            meta = json_util.dumps(metadata(database, collection), json_options=CANONICAL_JSON_OPTIONS)
+            fh.write(bson.encode({"db": database, "collection": collection, "metadata": meta, "size": 0}))
+        fh.write(_TERMINATOR)
+        streams = {c: documents(c, n, seed) for c, n in counts.items()}
+        crcs = dict.fromkeys(counts, 0)
+        while streams:
+            for collection, stream in list(streams.items()):
+                chunk = [bson.encode(d) for _, d in zip(range(segment), stream)]
+                if chunk:
+                    fh.write(bson.encode({"db": database, "collection": collection, "EOF": False, "CRC": Int64(0)}))
+                    for raw in chunk:
+                        fh.write(raw)
+                        crcs[collection] = _crc64(crcs[collection], raw)
+                    fh.write(_TERMINATOR)
+                if len(chunk) < segment:
+                    fh.write(bson.encode({"db": database, "collection": collection, "EOF": True,
+                                          "CRC": Int64(crcs[collection] - (1 << 64 if crcs[collection] >= 1 << 63 else 0))}))
+                    fh.write(_TERMINATOR)
+                    del streams[collection]
+    return path
+
+
+def tarball(root: Path, arcname: str) -> bytes:
+    """The bytes of a ``.tar.gz`` of ``root`` stored under ``arcname`` (as ``tar -czf`` of a dump)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(root, arcname=arcname)
+    return buf.getvalue()
+
+
+_ARCHIVE_MAGIC = (0x8199E26D).to_bytes(4, "little")
+_TERMINATOR = b"\xff\xff\xff\xff"
+
+
+def _crc64_table() -> list[int]:
+    table = []
+    for i in range(256):
+        crc = i
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xC96C5795D7870F42 if crc & 1 else crc >> 1  # ECMA-182, reflected
+        table.append(crc)
+    return table
+
+
+_CRC64 = _crc64_table()
+
+
+def _crc64(crc: int, data: bytes) -> int:
+    """Go's crc64.Update with the ECMA table, which mongodump uses for an archive namespace's CRC."""
+    crc ^= 0xFFFFFFFFFFFFFFFF
+    for byte in data:
+        crc = _CRC64[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFFFFFFFFFF
 
 
 def backup_tarball(backup_stamp: str, counts: dict[str, int], database: str = "admin", seed: int = 0) -> bytes:

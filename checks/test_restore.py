@@ -1,0 +1,38 @@
+"""Monthly restore drill: a random, not yet drilled backup of each environment restores with sensible counts.
+
+How it is judged: opschecks/restore.py. Options: --restore-seed, --restore-key, --mongo-uri.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from opschecks import aws, restore
+from opschecks.findings import fail_on
+
+pytestmark = pytest.mark.monthly
+
+
+def test_restore_drill(env, aws_session, mongo_target, restore_rng, restore_key, drill_history,
+                       transfer_progress, report, ledger_details):
+    settings = env.restore
+    s3 = aws.client(aws_session, "s3")
+    backups = restore.list_backups(s3, env.backup_bucket, env.backup_prefix)
+    backup = restore.choose(backups, restore.drilled_keys(drill_history), restore_rng,
+                            where=f"s3://{env.backup_bucket}/{env.backup_prefix}/", pinned=restore_key)
+    ledger_details.update(env=env.name, key=backup.key)
+
+    progress = transfer_progress(f"s3://{env.backup_bucket}/{backup.key}", backup.size)
+    result = restore.drill(s3, env.backup_bucket, backup, mongo_target, settings, progress)
+    previous = restore.previous_drill(drill_history, backup.key)
+    ledger_details.update(restore.ledger_details(result, env.name, previous))
+
+    report.table(f"Restore drill of {result.url} into {result.target}",
+                 ["collection", "restored count", "previous drilled count", "change"],
+                 restore.count_rows(result, settings, previous))
+    report.table("Drill", ["step", "value"], [
+        *[[f"{step} (s)", f"{seconds:.1f}"] for step, seconds in result.durations.items()],
+        ["compared with", previous.details["key"] if previous else None],
+        *[["index warning", w] for w in result.warnings],
+    ])
+    fail_on(restore.judge(result, settings, previous))

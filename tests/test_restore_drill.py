@@ -1,0 +1,239 @@
+"""The restore drill end to end: the real check run by pytester against the sandbox's S3 and SecantusDB."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+
+from opschecks import ledger, restore
+from opschecks.sandbox.dumps import backup_tarball, stamp
+from opschecks.sandbox.seed import backup_counts
+
+pytest_plugins = ["pytester"]
+ROOT = Path(__file__).resolve().parents[1]
+DAY0 = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+
+
+@dataclass
+class Drill:
+    pytester: pytest.Pytester
+    sandbox: object
+    env: str
+    bucket: str
+    ledger_path: Path
+    tmp: Path
+
+    def put(self, day: int, counts: dict[str, int] | None = None, body: bytes | None = None) -> str:
+        """Upload the backup of DAY0 + ``day``; returns its key."""
+        taken = stamp(DAY0 + dt.timedelta(days=day))
+        key = f"{self.env}/{taken}.tar.gz"
+        body = body if body is not None else backup_tarball(taken, counts or backup_counts(day))
+        self.sandbox.s3().put_object(Bucket=self.bucket, Key=key, Body=body)
+        return key
+
+    def run(self, *args: str) -> pytest.RunResult:
+        return self.pytester.runpytest("checks/test_restore.py", *args)
+
+    def run_with_uri(self, *args: str) -> pytest.RunResult:
+        return self.run("--mongo-uri", self.sandbox.mongo_uri, *args)
+
+    def records(self) -> list[ledger.Record]:
+        return ledger.query(self.ledger_path, env=self.env)
+
+    def leftovers(self) -> list[str]:
+        temp = [p.name for p in self.tmp.iterdir()]
+        with MongoClient(self.sandbox.mongo_uri) as client:
+            dbs = [n for n in client.list_database_names() if n.startswith(f"restore_drill_{self.env}_")]
+        return temp + dbs
+
+
+@pytest.fixture
+def drill(pytester: pytest.Pytester, sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Drill:
+    env = f"dev{uuid.uuid4().hex[:6]}"
+    bucket = f"restore-e2e-{uuid.uuid4().hex[:10]}"
+    sandbox.s3().create_bucket(Bucket=bucket)
+    for name in ("conftest.py", "pyproject.toml"):
+        shutil.copy(ROOT / name, pytester.path / name)
+    (pytester.path / "checks").mkdir()
+    shutil.copy(ROOT / "checks/test_restore.py", pytester.path / "checks/test_restore.py")
+    ledger_path = tmp_path / "ledger.sqlite"
+    config = pytester.path / "opschecks.toml"
+    config.write_text(f'[defaults]\nbackup_bucket = "{bucket}"\n[ledger]\npath = "{ledger_path}"\n'
+                      f'[env.{env}]\n[env.other{env}]\n')
+    for name, value in sandbox.env_vars.items():
+        if value is None or name == "OPSCHECKS_MONGO_URI":
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("OPSCHECKS_CONFIG", str(config))
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # no Docker here; keep the probe honest and fast
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    return Drill(pytester, sandbox, env, bucket, ledger_path, temp)
+
+
+def test_healthy_drill_passes_records_the_backup_and_leaves_nothing(drill: Drill):
+    keys = [drill.put(day) for day in range(3)]
+
+    first = drill.run_with_uri("--env", drill.env, "--restore-seed", "7")
+    first.assert_outcomes(passed=1)
+    [record] = drill.records()
+    assert record.outcome == "passed" and record.check == "checks/test_restore.py::test_restore_drill"
+    details = record.details
+    assert details["key"] in keys and details["verdict"] == "restored" and details["env"] == drill.env
+    day = keys.index(details["key"])
+    assert details["counts"] == backup_counts(day)
+    assert set(details["durations"]) == {"download", "extract", "restore"}
+    assert details["target"].startswith("MongoDB 127.0.0.1:")
+    assert drill.leftovers() == []
+    html = (drill.pytester.path / "reports/report.html").read_text()
+    assert "previous drilled count" in html and details["key"] in html
+
+    # The next drills pick backups not drilled before, until none is left.
+    drill.run_with_uri("--env", drill.env).assert_outcomes(passed=1)
+    drill.run_with_uri("--env", drill.env).assert_outcomes(passed=1)
+    assert sorted(r.details["key"] for r in drill.records()) == keys
+    exhausted = drill.run_with_uri("--env", drill.env)
+    exhausted.assert_outcomes(failed=1)
+    exhausted.stdout.fnmatch_lines([f"*[[]{drill.env}[]] 1 finding:*",
+                                    f"*[[]RST004[]] s3://{drill.bucket}/{drill.env}/: all 3 backups have been drilled "
+                                    "already (pin one with --restore-key to drill it again)*"])
+    assert drill.leftovers() == []
+
+
+def test_seed_makes_the_choice_repeatable_per_env():
+    backups = [restore.Backup(f"dev/{i}.tar.gz", 1) for i in range(50)]
+    picks = {restore.choose(backups, set(), random.Random("7:dev"), "w").key for _ in range(5)}
+    assert len(picks) == 1
+    assert restore.choose(backups, {b.key for b in backups[1:]}, random.Random(), "w") == backups[0]
+
+
+def test_pinned_key_is_drilled_even_if_drilled_before_and_must_exist(drill: Drill):
+    keys = [drill.put(day) for day in range(2)]
+    for _ in range(2):
+        drill.run_with_uri("--env", drill.env, "--restore-key", keys[1]).assert_outcomes(passed=1)
+    assert [r.details["key"] for r in drill.records()] == [keys[1], keys[1]]
+    assert drill.records()[0].details["previous_key"] == keys[1]
+
+    missing = drill.run_with_uri("--env", drill.env, "--restore-key", f"{drill.env}/nope.tar.gz")
+    missing.assert_outcomes(failed=1)
+    missing.stdout.fnmatch_lines([f"*[[]RST004[]] s3://{drill.bucket}/{drill.env}/: --restore-key {drill.env}/nope.tar.gz "
+                                  "is not among the 2 backups here (select its environment with --env)*"])
+
+
+def test_env_option_drills_one_env(drill: Drill):
+    drill.put(0)
+    drill.sandbox.s3().put_object(Bucket=drill.bucket, Key=f"other{drill.env}/{stamp(DAY0)}.tar.gz",
+                                  Body=backup_tarball(stamp(DAY0), backup_counts(0)))
+    drill.run_with_uri().assert_outcomes(passed=2)
+    drill.run_with_uri("--env", f"other{drill.env}", "--restore-key", f"other{drill.env}/{stamp(DAY0)}.tar.gz"
+                       ).assert_outcomes(passed=1)
+    assert len(drill.records()) == 1
+    assert len(ledger.query(drill.ledger_path, env=f"other{drill.env}")) == 2
+
+
+def test_truncated_backup_fails_naming_the_key(drill: Drill):
+    whole = backup_tarball(stamp(DAY0), backup_counts(0))
+    key = drill.put(0, body=whole[: len(whole) * 2 // 3])
+    result = drill.run_with_uri("--env", drill.env)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*[[]RST010[]] s3://{drill.bucket}/{key}: the backup is truncated or corrupt: *"])
+    [record] = drill.records()
+    assert record.details["verdict"] == "broken" and record.details["key"] == key
+    assert drill.leftovers() == []
+
+
+def test_tar_slip_backup_is_refused(drill: Drill):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo("data/db/dump/../../../../escaped.txt")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"pwned"))
+    key = drill.put(0, body=buf.getvalue())
+    result = drill.run_with_uri("--env", drill.env)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*[[]RST011[]] s3://{drill.bucket}/{key}: refused archive member "
+                                 "'data/db/dump/../../../../escaped.txt' ('..' in path)*"])
+    assert not list(drill.tmp.parent.rglob("escaped.txt")) and drill.leftovers() == []
+
+
+def test_shrunken_count_fails_against_the_previous_drill(drill: Drill):
+    healthy = backup_counts(0) | {"submissionEnvelope": 300}
+    older = drill.put(0, healthy)
+    newer = drill.put(1, healthy | {"submissionEnvelope": 200})
+    drill.run_with_uri("--env", drill.env, "--restore-key", older).assert_outcomes(passed=1)
+
+    result = drill.run_with_uri("--env", drill.env, "--restore-key", newer)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*[[]RST003[]] s3://{drill.bucket}/{newer} restored into MongoDB *: submissionEnvelope "
+                                 f"has 200 documents, 33% fewer than the 300 of the drill of {older} on * "
+                                 "(at most 10% allowed)*"])
+    assert "RST003" in result.stdout.str() and result.stdout.str().count("RST00") == 1
+    html = (drill.pytester.path / "reports/report.html").read_text()
+    assert "-100 (-33.3%)" in html
+
+
+def test_missing_collection_and_too_few_documents_fail_together(drill: Drill):
+    counts = {c: n for c, n in backup_counts(0).items() if c != "project"} | {"submissionEnvelope": 42}
+    key = drill.put(0, counts)
+    result = drill.run_with_uri("--env", drill.env)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        f"*[[]{drill.env}[]] 2 findings:*",
+        f"*[[]RST001[]] s3://{drill.bucket}/{key} restored into *: collection admin.project is missing*",
+        f"*[[]RST002[]] s3://{drill.bucket}/{key} restored into *: submissionEnvelope has 42 documents, "
+        "expected at least 100*",
+    ])
+    assert drill.leftovers() == []
+
+
+def test_without_any_mongodb_the_drill_fails_in_one_line(drill: Drill):
+    drill.put(0)
+    result = drill.run("--env", drill.env)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([f"*[[]{drill.env}[]] no MongoDB to restore into: Docker is not reachable *"
+                                 "and no --mongo-uri URI or $OPSCHECKS_MONGO_URI was given*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_ctrl_c_during_the_restore_leaves_nothing_behind(drill: Drill):
+    """A real SIGINT while documents are being inserted: temp dir and database are still removed."""
+    key = drill.put(0, backup_counts(0) | {"submissionEnvelope": 25_000})
+    env = {**os.environ, "TMPDIR": str(drill.tmp), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "checks/test_restore.py", "--env", drill.env,
+         "--restore-key", key, "--mongo-uri", drill.sandbox.mongo_uri],
+        cwd=drill.pytester.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        with MongoClient(drill.sandbox.mongo_uri) as client:
+            deadline = time.monotonic() + 60
+            while not any(client[n]["submissionEnvelope"].estimated_document_count()
+                          for n in client.list_database_names() if n.startswith(f"restore_drill_{drill.env}_")):
+                assert proc.poll() is None and time.monotonic() < deadline, "the drill ended before it restored"
+                time.sleep(0.05)
+        assert list(drill.tmp.glob("opschecks-restore-*")), "the drill's temp dir should exist mid-restore"
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "KeyboardInterrupt" in output
+    assert drill.leftovers() == []
