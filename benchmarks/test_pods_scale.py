@@ -47,7 +47,7 @@ def test_pods_5000_in_3_namespaces(benchmark, big_cluster: FakeKubeAPI) -> None:
     client = kube.api_client("big")
 
     def run() -> list[pods.NamespaceHealth]:
-        return pods.assess(client, "big", NAMESPACES, settings, NOW)
+        return pods.assess(client, NAMESPACES, settings, NOW)
 
     before = big_cluster.requests["big"]
     health = benchmark.pedantic(run, rounds=3, iterations=1)

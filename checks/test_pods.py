@@ -21,7 +21,7 @@ pytestmark = pytest.mark.daily
 
 
 def test_pods_healthy(env: EnvConfig, kube_api: k8s.ApiClient, report: Report, ledger_details: dict[str, Any]) -> None:
-    health = pods.assess(kube_api, env.kube_context, env.namespaces, env.pods, dt.datetime.now(dt.timezone.utc))
+    health = pods.assess(kube_api, env.namespaces, env.pods, dt.datetime.now(dt.timezone.utc))
     context = env.kube_context or "(current context)"
     for ns in health:
         report.table(f"{context}/{ns.namespace}: {len(ns.pods)} pods", pods.POD_COLUMNS, ns.pods)

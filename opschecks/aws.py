@@ -18,9 +18,9 @@ from opschecks.errors import Unreachable
 if TYPE_CHECKING:  # config imports the area modules, which use this module
     from opschecks.config import EnvConfig
 
-# Six attempts ride out throttling (adaptive mode also rate-limits the client) while an
-# unreachable endpoint still fails within seconds rather than minutes of back-off.
-RETRIES = BotoConfig(retries={"mode": "adaptive", "max_attempts": 6}, connect_timeout=5, read_timeout=60)
+# Ten attempts with adaptive client-side rate limiting ride out throttling; an unreachable
+# endpoint still fails, after about 15 s of back-off.
+RETRIES = BotoConfig(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=5, read_timeout=60)
 
 
 def session(env: EnvConfig) -> boto3.Session:

@@ -20,6 +20,12 @@ class Unreachable(Exception):
     """Raised by our own code when a service cannot be reached or used; the message says what and where."""
 
 
+def from_kubernetes(exc: BaseException) -> bool:
+    """Whether the Kubernetes client raised ``exc`` (the line should then name the context)."""
+    # urllib3 errors escape only from the kubernetes client: boto3 and pymongo wrap their own.
+    return isinstance(exc, (kubernetes.client.exceptions.ApiException, urllib3.exceptions.MaxRetryError))
+
+
 def describe(exc: BaseException) -> str | None:
     """One line for an infrastructure error, or None when ``exc`` is not one (a real bug shows its traceback)."""
     if isinstance(exc, Unreachable):

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from kubernetes import client, config
 
-from opschecks.errors import Unreachable, describe
+from opschecks.errors import Unreachable
 
 REQUEST_TIMEOUT = (5, 30)  # connect, read seconds
 
@@ -39,17 +38,3 @@ def list_paginated(list_fn: Callable[..., Any], page_size: int, **kwargs: Any) -
         token = page.metadata._continue
         if not token:
             return
-
-
-@contextmanager
-def naming(context: str | None) -> Iterator[None]:
-    """Name the context in any 'cannot reach / refused' error raised inside, so the line says where."""
-    try:
-        yield
-    except Unreachable:
-        raise
-    except Exception as exc:
-        line = describe(exc)
-        if line is None:
-            raise
-        raise Unreachable(f"Kubernetes context {context or '(current)'}: {line}") from None

@@ -99,12 +99,11 @@ class NamespaceHealth:
     waived: list[tuple[Problem, Waiver]]
 
 
-def assess(api: k8s.ApiClient, context: str | None, namespaces: list[str], settings: PodSettings,
+def assess(api: k8s.ApiClient, namespaces: list[str], settings: PodSettings,
            now: dt.datetime) -> list[NamespaceHealth]:
     """List every pod, Deployment and StatefulSet of each namespace and judge them as of ``now``."""
     core, apps = k8s.CoreV1Api(api), k8s.AppsV1Api(api)
-    with kube.naming(context):
-        return [_namespace(core, apps, ns, settings, now) for ns in namespaces]
+    return [_namespace(core, apps, ns, settings, now) for ns in namespaces]
 
 
 def _namespace(core: k8s.CoreV1Api, apps: k8s.AppsV1Api, namespace: str, settings: PodSettings,

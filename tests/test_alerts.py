@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-import run_project
 from opschecks import alerts
 from opschecks.redact import Redactor
 
@@ -70,10 +69,10 @@ def _config(url: str, extra: str = "") -> str:
 
 @pytest.mark.parametrize("xdist", [[], ["-p", "xdist", "-n", "2"]], ids=["serial", "xdist"])
 def test_failures_post_one_message_with_check_env_reason_and_link_but_no_secret(
-        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, receiver: Receiver, xdist: list[str]) -> None:
-    run_project.make(pytester, monkeypatch, _config(receiver.url), {"backups": CHECKS})
+        checklist, monkeypatch: pytest.MonkeyPatch, receiver: Receiver, xdist: list[str]) -> None:
+    checklist.lay_out(_config(receiver.url), {"backups": CHECKS})
 
-    result = run_project.run(pytester, *xdist)
+    result = checklist.run(*xdist, subprocess=True)
 
     result.assert_outcomes(passed=3, failed=1)
     assert len(receiver.received) == 1
@@ -91,39 +90,39 @@ def test_failures_post_one_message_with_check_env_reason_and_link_but_no_secret(
     result.stdout.fnmatch_lines(["opschecks: alert sent (1 failures)"])
 
 
-def test_all_passing_sends_nothing_unless_asked(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+def test_all_passing_sends_nothing_unless_asked(checklist, monkeypatch: pytest.MonkeyPatch,
                                                 receiver: Receiver) -> None:
     passing = CHECKS.replace('env.name == "prod"', "False")
-    run_project.make(pytester, monkeypatch, _config(receiver.url), {"backups": passing})
-    run_project.run(pytester).assert_outcomes(passed=4)
+    checklist.lay_out(_config(receiver.url), {"backups": passing})
+    checklist.run(subprocess=True).assert_outcomes(passed=4)
     assert receiver.received == []
 
-    (pytester.path / "opschecks.toml").write_text(_config(receiver.url, "notify_on_success = true\n"))
-    run_project.run(pytester).assert_outcomes(passed=4)
+    (checklist.path / "opschecks.toml").write_text(_config(receiver.url, "notify_on_success = true\n"))
+    checklist.run(subprocess=True).assert_outcomes(passed=4)
     assert len(receiver.received) == 1
     assert receiver.received[0][2]["text"].startswith(":large_green_circle: opschecks: all 4 checks passed (")
 
 
-def test_the_environment_variable_names_the_webhook(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+def test_the_environment_variable_names_the_webhook(checklist, monkeypatch: pytest.MonkeyPatch,
                                                     receiver: Receiver) -> None:
-    run_project.make(pytester, monkeypatch, "[env.dev]\n[env.prod]\n", {"backups": CHECKS})
+    checklist.lay_out("[env.dev]\n[env.prod]\n", {"backups": CHECKS})
     monkeypatch.setenv("OPSCHECKS_WEBHOOK_URL", receiver.url)
 
-    run_project.run(pytester).assert_outcomes(passed=3, failed=1)
+    checklist.run(subprocess=True).assert_outcomes(passed=3, failed=1)
 
     assert len(receiver.received) == 1
     assert "Report: file://" in receiver.received[0][2]["text"]  # no report_url: the report file itself
 
 
-def test_an_unreachable_webhook_changes_nothing_but_says_so(pytester: pytest.Pytester,
+def test_an_unreachable_webhook_changes_nothing_but_says_so(checklist,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}/services/{HOOK_TOKEN}"
-    run_project.make(pytester, monkeypatch, _config(url), {"backups": CHECKS})
+    checklist.lay_out(_config(url), {"backups": CHECKS})
 
-    result = run_project.run(pytester)
+    result = checklist.run(subprocess=True)
 
     result.assert_outcomes(passed=3, failed=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED

@@ -38,17 +38,7 @@ READ_ONLY_PREFIXES = ("Describe", "List", "Get")
 
 
 @pytest.fixture
-def aws_env(sandbox, monkeypatch):
-    for name, value in sandbox.env_vars.items():
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
-    return sandbox
-
-
-@pytest.fixture
-def region(aws_env) -> str:
+def region(sandbox_env) -> str:
     return next(_REGIONS)
 
 
@@ -58,7 +48,7 @@ def usage_env(region) -> EnvConfig:
 
 
 @pytest.fixture
-def client(region, aws_env):
+def client(region, sandbox_env):
     return lambda service: boto3.client(service, region_name=region)
 
 

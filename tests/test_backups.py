@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,6 @@ from opschecks.sandbox.seed import LIFECYCLE, backup_counts, seed_kube
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parents[1]
 MIDNIGHT = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
 AT_0010 = MIDNIGHT + dt.timedelta(minutes=10)  # tonight's ingest-backup has not finished yet
 _names = itertools.count()
@@ -358,29 +356,27 @@ def test_forbidden_cluster_raises_an_error_the_suite_turns_into_one_line(sandbox
     sandbox.kube.fail_cluster(cluster[0], 403)
     with pytest.raises(ApiException) as info:
         check_jobs(cluster[1])
-    assert describe(info.value) == "Kubernetes API forbidden (403): RBAC denies it"
+    assert describe(info.value) == ('Kubernetes API forbidden (403): RBAC denies it: '
+                                    'cronjobs is forbidden: User "sandbox-user" cannot list resource "cronjobs"')
 
 
 # --- end to end --------------------------------------------------------------
 
-def test_check_module_end_to_end_fails_in_one_line_per_problem(sandbox: Any, pytester: pytest.Pytester,
+def test_check_module_end_to_end_fails_in_one_line_per_problem(sandbox_env: Any, checklist: Any,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The real checks/test_backups.py, run by pytest against the sandbox, with today's real clock."""
-    s3 = sandbox.s3()
+    s3 = sandbox_env.s3()
     now = dt.datetime.now(dt.timezone.utc)
     newest = now.replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=3)
     bucket = seed_bucket(s3, newest=newest)  # three nights missing
     healthy, broken = unique("cluster"), unique("cluster")
     for name in (healthy, broken):
-        seed_kube(sandbox.kube, name, "dev", now)
-    sandbox.kube.fail_cluster(broken, 403)
-    kubeconfig = sandbox.kube.write_kubeconfig(pytester.path / "kubeconfig",
-                                               {"ctx-healthy": healthy, "ctx-broken": broken})
-    for name in ("pyproject.toml", "conftest.py"):
-        shutil.copy(ROOT / name, pytester.path / name)
-    (pytester.path / "checks").mkdir()
-    shutil.copy(ROOT / "checks" / "test_backups.py", pytester.path / "checks" / "test_backups.py")
-    config = pytester.makefile(".toml", opschecks=f"""
+        seed_kube(sandbox_env.kube, name, "dev", now)
+    sandbox_env.kube.fail_cluster(broken, 403)
+    kubeconfig = sandbox_env.kube.write_kubeconfig(checklist.path / "kubeconfig",
+                                                   {"ctx-healthy": healthy, "ctx-broken": broken})
+    checklist.check("backups")
+    config = checklist.config(f"""
         [env.dev]
         backup_bucket = "{bucket}"
         kube_context = "ctx-healthy"
@@ -391,16 +387,10 @@ def test_check_module_end_to_end_fails_in_one_line_per_problem(sandbox: Any, pyt
         kube_context = "ctx-broken"
 
         [ledger]
-        path = "{pytester.path / 'ledger.sqlite'}"
+        path = "{checklist.path / 'ledger.sqlite'}"
     """)
-    for name, value in sandbox.env_vars.items():
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    result = pytester.runpytest_subprocess("--config", str(config), "-m", "daily")
+    result = checklist.run("--config", str(config), "-m", "daily", subprocess=True)
     result.assert_outcomes(passed=5, failed=3)
     result.stdout.fnmatch_lines([
         "*_ test_backup_is_fresh[[]dev[]] _*",
@@ -408,6 +398,7 @@ def test_check_module_end_to_end_fails_in_one_line_per_problem(sandbox: Any, pyt
         f"  [[]BKP001[]] dev s3://{bucket}/dev/: expected a backup newer than 26.0 h (period 24 h + grace 2 h); "
         f"newest is dev/{stamp(newest)}.tar.gz, taken * h ago, uploaded * h ago",
         "*_ test_backup_jobs_healthy[[]staging[]] _*",
-        "[[]staging[]] Kubernetes API forbidden (403): RBAC denies it",
+        '[[]staging[]] Kubernetes context ctx-broken: Kubernetes API forbidden (403): RBAC denies it: '
+        'cronjobs is forbidden: User "sandbox-user" cannot list resource "cronjobs"',
     ])
     assert "Traceback" not in result.stdout.str()

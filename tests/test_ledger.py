@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import run_project
 from opschecks import ledger
 
 pytest_plugins = ["pytester"]
@@ -51,15 +50,10 @@ def test_sqlite_appends_from_many_processes_lose_nothing(tmp_path: Path) -> None
 
 
 @pytest.fixture
-def s3_ledger(sandbox, monkeypatch: pytest.MonkeyPatch) -> str:
+def s3_ledger(sandbox_env) -> str:
     """An empty shared ledger on the sandbox's moto, reachable by child processes through the environment."""
-    for name, value in sandbox.env_vars.items():
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
     bucket = f"ledger-{uuid.uuid4().hex[:8]}"
-    sandbox.s3().create_bucket(Bucket=bucket)
+    sandbox_env.s3().create_bucket(Bucket=bucket)
     return f"s3://{bucket}/opschecks/ledger"
 
 
@@ -144,13 +138,13 @@ def test_many(env, n, ledger_details):
 """
 
 
-def test_xdist_workers_record_every_check_run_once_in_both_stores(pytester: pytest.Pytester,
+def test_xdist_workers_record_every_check_run_once_in_both_stores(checklist,
                                                                    monkeypatch: pytest.MonkeyPatch,
                                                                    s3_ledger: str) -> None:
     config = f'[env.dev]\n[env.prod]\n[ledger]\npath = "reports/ledger.sqlite"\ns3_uri = "{s3_ledger}"\n'
-    project = run_project.make(pytester, monkeypatch, config, {"backups": CHECKS})
+    project = checklist.lay_out(config, {"backups": CHECKS})
 
-    result = run_project.run(pytester, "-p", "xdist", "-n", "2")
+    result = checklist.run("-p", "xdist", "-n", "2", subprocess=True)
 
     result.assert_outcomes(passed=29, failed=1)
     for location in (project / "reports" / "ledger.sqlite", s3_ledger):
@@ -165,12 +159,12 @@ def test_xdist_workers_record_every_check_run_once_in_both_stores(pytester: pyte
 
 
 def test_an_unwritable_shared_ledger_warns_and_keeps_the_outcome_and_the_local_record(
-        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, s3_ledger: str) -> None:
+        checklist, monkeypatch: pytest.MonkeyPatch, s3_ledger: str) -> None:
     missing = "s3://no-such-ledger-bucket/ledger"
     config = f'[env.dev]\n[ledger]\npath = "reports/ledger.sqlite"\ns3_uri = "{missing}"\n'
-    project = run_project.make(pytester, monkeypatch, config, {"backups": CHECKS.replace("range(15)", "range(2)")})
+    project = checklist.lay_out(config, {"backups": CHECKS.replace("range(15)", "range(2)")})
 
-    result = run_project.run(pytester)
+    result = checklist.run(subprocess=True)
 
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*LedgerWarning: ledger s3://no-such-ledger-bucket/ledger:"

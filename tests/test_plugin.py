@@ -4,108 +4,99 @@ infrastructure, env parametrization, cadence markers, and skips only where the c
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).parent.parent
 
 
 @pytest.fixture
-def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    """A project laid out like ours, with our conftest, and an empty kubeconfig / no AWS credentials."""
-    pytester.makeconftest((ROOT / "conftest.py").read_text())
-    pytester.mkdir("checks")
-    (pytester.path / "kubeconfig").write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
-    for name in ("OPSCHECKS_CONFIG", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                 "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+def suite(checklist, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN201 (tests/conftest.py's Checklist)
+    """A checklist project with an empty kubeconfig and no AWS credentials at all."""
+    (checklist.path / "kubeconfig").write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(pytester.path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(pytester.path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(checklist.path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(checklist.path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("KUBECONFIG", str(pytester.path / "kubeconfig"))
-    pytester.makefile(".toml", opschecks="""
-[env.dev]
-kube_context = "ingest-eks-dev"
-[env.prod]
-kube_context = "ingest-eks-prod"
-skip = ["pods"]
-""")
-    return pytester
+    monkeypatch.setenv("KUBECONFIG", str(checklist.path / "kubeconfig"))
+    checklist.config("""
+        [env.dev]
+        kube_context = "ingest-eks-dev"
+        [env.prod]
+        kube_context = "ingest-eks-prod"
+        skip = ["pods"]
+        """)
+    return checklist
 
 
-def check(suite: pytest.Pytester, name: str, body: str) -> None:
-    (suite.path / "checks" / f"test_{name}.py").write_text(body)
-
-
-def test_checks_are_parametrized_by_environment_and_env_narrows(suite: pytest.Pytester) -> None:
-    check(suite, "backups", "import pytest\npytestmark = pytest.mark.daily\ndef test_x(env):\n    assert env.name\n")
-    result = suite.runpytest("checks", "-v")
+def test_checks_are_parametrized_by_environment_and_env_narrows(suite) -> None:
+    suite.check("backups", "import pytest\npytestmark = pytest.mark.daily\ndef test_x(env):\n    assert env.name\n")
+    result = suite.run("checks", "-v")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*test_x?dev? PASSED*", "*test_x?prod? PASSED*"])
-    suite.runpytest("checks", "--env", "prod").assert_outcomes(passed=1)
+    suite.run("checks", "--env", "prod").assert_outcomes(passed=1)
 
 
-def test_bad_config_is_one_line_not_a_traceback(suite: pytest.Pytester) -> None:
-    check(suite, "backups", "import pytest\npytestmark = pytest.mark.daily\ndef test_x(env):\n    pass\n")
+def test_bad_config_is_one_line_not_a_traceback(suite) -> None:
+    suite.check("backups", "import pytest\npytestmark = pytest.mark.daily\ndef test_x(env):\n    pass\n")
     (suite.path / "bad.toml").write_text("[env.dev]\nbackups = { grace_hours = 'two' }\n")
-    result = suite.runpytest("checks", "--config=bad.toml")
+    result = suite.run("checks", "--config=bad.toml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: bad.toml: env.dev.backups.grace_hours: expected a number, found str 'two'"])
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
 
-    result = suite.runpytest("checks", "--env", "qa")
+    result = suite.run("checks", "--env", "qa")
     result.stderr.fnmatch_lines(["ERROR: unknown environment 'qa' (configured in opschecks.toml: dev, prod)"])
 
-    result = suite.runpytest("checks", "--config=missing.toml")
+    result = suite.run("checks", "--config=missing.toml")
     result.stderr.fnmatch_lines(["ERROR: config file missing.toml not found*"])
 
 
-def test_a_check_without_a_cadence_marker_is_refused(suite: pytest.Pytester) -> None:
-    check(suite, "backups", "def test_x(env):\n    pass\n")
-    result = suite.runpytest("checks")
+def test_a_check_without_a_cadence_marker_is_refused(suite) -> None:
+    suite.check("backups", "def test_x(env):\n    pass\n")
+    result = suite.run("checks")
     result.stderr.fnmatch_lines(["ERROR: checks/test_backups.py::test_x[[]dev[]]: a check needs a cadence marker*"])
 
 
-def test_unreachable_cluster_fails_with_one_line_naming_env_and_context(suite: pytest.Pytester) -> None:
-    check(suite, "pods", "import pytest\npytestmark = pytest.mark.daily\ndef test_x(env, kube_api):\n    pass\n")
-    result = suite.runpytest("checks", "--env", "dev")
+def test_unreachable_cluster_fails_with_one_line_naming_env_and_context(suite) -> None:
+    suite.check("pods", "import pytest\npytestmark = pytest.mark.daily\ndef test_x(env, kube_api):\n    pass\n")
+    result = suite.run("checks", "--env", "dev")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*[[]dev[]] Kubernetes context ingest-eks-dev: *"])
     assert "Traceback" not in result.stdout.str() and "During handling" not in result.stdout.str()
 
 
-def test_missing_aws_credentials_fail_with_one_line(suite: pytest.Pytester) -> None:
-    check(suite, "backups", "import pytest\npytestmark = pytest.mark.daily\ndef test_x(env, aws_session):\n    pass\n")
-    result = suite.runpytest("checks", "--env", "dev")
+def test_missing_aws_credentials_fail_with_one_line(suite) -> None:
+    suite.check("backups", "import pytest\npytestmark = pytest.mark.daily\ndef test_x(env, aws_session):\n    pass\n")
+    result = suite.run("checks", "--env", "dev")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*[[]dev[]] no AWS credentials for env dev (profile (AWS_PROFILE or default), "
                                  "region us-east-1): set AWS_PROFILE*"])
 
 
-def test_unreachable_aws_endpoint_fails_not_skips(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_aws_endpoint_fails_not_skips(suite, monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port}")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
-    check(suite, "backups", """
+    suite.check("backups", """
 import pytest
 from opschecks import aws
 pytestmark = pytest.mark.daily
 def test_x(env, aws_session):
     aws.client(aws_session, "s3").list_objects_v2(Bucket=env.backup_bucket, Prefix=env.backup_prefix)
 """)
-    result = suite.runpytest("checks", "--env", "dev")
+    result = suite.run("checks", "--env", "dev")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([f"*[[]dev[]] cannot reach AWS endpoint http://127.0.0.1:{closed_port}/*"])
 
 
-def test_findings_fail_once_listing_every_one(suite: pytest.Pytester) -> None:
-    check(suite, "pods", """
+def test_findings_fail_once_listing_every_one(suite) -> None:
+    suite.check("pods", """
 import pytest
 from opschecks.findings import Finding, fail_on
 pytestmark = pytest.mark.daily
@@ -113,36 +104,36 @@ def test_x(env):
     fail_on([Finding("POD001", f"{env.name} ns/a", "waiting: CrashLoopBackOff"),
              Finding("POD002", f"{env.name} ns/b", "not ready 0/1")])
 """)
-    result = suite.runpytest("checks", "--env", "dev")
+    result = suite.run("checks", "--env", "dev")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*[[]dev[]] 2 findings:", "*[[]POD001[]] dev ns/a: waiting: CrashLoopBackOff",
                                  "*[[]POD002[]] dev ns/b: not ready 0/1"])
     assert "def test_x" not in result.stdout.str()  # the findings, not a traceback
 
 
-def test_an_area_is_skipped_only_where_the_config_disables_it(suite: pytest.Pytester) -> None:
-    check(suite, "pods", "import pytest\npytestmark = pytest.mark.daily\ndef test_x(env):\n    pass\n")
-    result = suite.runpytest("checks", "-rs")
+def test_an_area_is_skipped_only_where_the_config_disables_it(suite) -> None:
+    suite.check("pods", "import pytest\npytestmark = pytest.mark.daily\ndef test_x(env):\n    pass\n")
+    result = suite.run("checks", "-rs")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*pods disabled for env prod in opschecks.toml*"])
 
 
-def test_report_and_junit_are_written_under_reports(suite: pytest.Pytester) -> None:
-    check(suite, "backups", """
+def test_report_and_junit_are_written_under_reports(suite) -> None:
+    suite.check("backups", """
 import pytest
 pytestmark = pytest.mark.daily
 def test_x(env, report):
     report.table("Newest backup", ["env", "key"], [(env.name, "<dev>/2026-11-25T00_00.tar.gz")])
 """)
-    suite.runpytest("checks", "--env", "dev").assert_outcomes(passed=1)
+    suite.run("checks", "--env", "dev").assert_outcomes(passed=1)
     html = (suite.path / "reports" / "report.html").read_text()
     assert "Newest backup" in html and "&amp;lt;dev&amp;gt;" in html  # escaped once by us, once by pytest-html
     assert (suite.path / "reports" / "junit.xml").exists()
 
 
-def test_daily_selection_lists_only_daily_checks(suite: pytest.Pytester) -> None:
-    check(suite, "pods", "import pytest\npytestmark = pytest.mark.daily\ndef test_pods(env):\n    pass\n")
-    check(suite, "restore", "import pytest\npytestmark = pytest.mark.monthly\ndef test_drill(env):\n    pass\n")
-    result = suite.runpytest("checks", "--collect-only", "-q", "-m", "daily")
+def test_daily_selection_lists_only_daily_checks(suite) -> None:
+    suite.check("pods", "import pytest\npytestmark = pytest.mark.daily\ndef test_pods(env):\n    pass\n")
+    suite.check("restore", "import pytest\npytestmark = pytest.mark.monthly\ndef test_drill(env):\n    pass\n")
+    result = suite.run("checks", "--collect-only", "-q", "-m", "daily")
     result.stdout.fnmatch_lines(["checks/test_pods.py::test_pods[[]dev[]]", "checks/test_pods.py::test_pods[[]prod[]]"])
     assert "test_drill" not in result.stdout.str()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import socket
 import uuid
 from collections.abc import Callable
@@ -16,7 +15,7 @@ import yaml
 
 from opschecks import kube, pods
 from opschecks.config import parse
-from opschecks.errors import Unreachable
+from opschecks.errors import describe, from_kubernetes
 from opschecks.findings import ChecksFailed, fail_on
 from opschecks.pods import PodSettings, Waiver
 from opschecks.sandbox import kube_objects as k
@@ -24,7 +23,6 @@ from opschecks.sandbox.seed import seed_kube
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parents[1]
 NOW = dt.datetime(2025, 3, 12, 9, 30, tzinfo=dt.timezone.utc)
 NS = "dev-environment"
 
@@ -47,7 +45,7 @@ class Cluster:
                now: dt.datetime = NOW) -> list[pods.NamespaceHealth]:
         api = kube.api_client(self.context)
         try:
-            return pods.assess(api, self.context, list(namespaces), settings, now)
+            return pods.assess(api, list(namespaces), settings, now)
         finally:
             api.close()
 
@@ -272,8 +270,8 @@ def test_lists_page_by_page(cluster: Cluster) -> None:
     assert cluster.requests - before == 5 + 1 + 2 * 2
 
 
-def test_unreachable_cluster_fails_naming_the_context(sandbox: Any, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_cluster_is_one_line(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The line the suite fails with (the plugin adds env and context; see test_check_end_to_end)."""
     port = closed_port()
     path = sandbox.kube.write_kubeconfig(tmp_path / "kubeconfig", {"ingest-eks-gone": "gone"})
     config = yaml.safe_load(path.read_text())
@@ -282,23 +280,24 @@ def test_unreachable_cluster_fails_naming_the_context(sandbox: Any, tmp_path: Pa
     monkeypatch.setenv("KUBECONFIG", str(path))
 
     api = kube.api_client("ingest-eks-gone")
-    with pytest.raises(Unreachable) as caught:
-        pods.assess(api, "ingest-eks-gone", [NS], PodSettings(), NOW)
-    assert str(caught.value) == (f"Kubernetes context ingest-eks-gone: cannot reach https://127.0.0.1:{port}: "
-                                 "NewConnectionError")
+    with pytest.raises(Exception) as caught:
+        pods.assess(api, [NS], PodSettings(), NOW)
+    assert from_kubernetes(caught.value)
+    assert describe(caught.value) == f"cannot reach https://127.0.0.1:{port}: NewConnectionError"
 
 
 @pytest.mark.parametrize(("status", "says"), [(403, "forbidden (403): RBAC denies it"),
                                               (401, "unauthorized (401): credentials rejected")])
-def test_refused_cluster_fails_naming_the_context(cluster: Cluster, status: int, says: str) -> None:
+def test_refused_cluster_is_one_line(cluster: Cluster, status: int, says: str) -> None:
     cluster.sandbox.kube.fail_cluster(cluster.name, status)
     try:
-        with pytest.raises(Unreachable) as caught:
+        with pytest.raises(Exception) as caught:
             cluster.assess()
     finally:
         cluster.sandbox.kube.fail_cluster(cluster.name, None)
-    line = str(caught.value)
-    assert line.startswith(f"Kubernetes context {cluster.context}: Kubernetes API {says}: ")
+    assert from_kubernetes(caught.value)
+    line = describe(caught.value)
+    assert line.startswith(f"Kubernetes API {says}: ")
     assert 'User "sandbox-user" cannot list resource "pods"' in line
     assert "\n" not in line
 
@@ -319,7 +318,7 @@ def test_failure_lists_every_unhealthy_pod(cluster: Cluster) -> None:
 
 # --- end to end: the real check, run by pytest -------------------------------------------------------
 
-def test_check_end_to_end(pytester: pytest.Pytester, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_end_to_end(checklist: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     now = dt.datetime.now(dt.timezone.utc)
     run = uuid.uuid4().hex[:8]
     clusters = {env: f"e2e-{env}-{run}" for env in ("good", "bad", "denied")}
@@ -335,20 +334,15 @@ def test_check_end_to_end(pytester: pytest.Pytester, sandbox: Any, monkeypatch: 
         k.deployment("ingest-core", "bad-environment", now=now, replicas=1, available=0)])
     sandbox.kube.set_objects(clusters["denied"], "pods", [])
     sandbox.kube.fail_cluster(clusters["denied"], 403)
-    kubeconfig = sandbox.kube.write_kubeconfig(pytester.path / "kubeconfig",
+    kubeconfig = sandbox.kube.write_kubeconfig(checklist.path / "kubeconfig",
                                               {f"ctx-{env}": cluster for env, cluster in clusters.items()})
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    (pytester.path / "checks").mkdir()
-    shutil.copy(ROOT / "checks" / "test_pods.py", pytester.path / "checks" / "test_pods.py")
-    shutil.copy(ROOT / "conftest.py", pytester.path / "conftest.py")
-    shutil.copy(ROOT / "pyproject.toml", pytester.path / "pyproject.toml")
-    config = pytester.path / "opschecks.toml"
-    config.write_text("[ledger]\npath = \"ledger.sqlite\"\n" + "".join(
+    checklist.check("pods")
+    checklist.config("[ledger]\npath = \"ledger.sqlite\"\n" + "".join(
         f'[env.{env}]\nkube_context = "ctx-{env}"\n' for env in clusters))
 
     try:
-        # importlib: this module is test_pods too, already imported under that name in this process.
-        result = pytester.runpytest("--config", str(config), "--import-mode=importlib", "checks/test_pods.py")
+        result = checklist.run("checks/test_pods.py")
     finally:
         sandbox.kube.fail_cluster(clusters["denied"], None)
 
@@ -364,7 +358,7 @@ def test_check_end_to_end(pytester: pytest.Pytester, sandbox: Any, monkeypatch: 
     ])
     result.stdout.fnmatch_lines(["*[[]denied[]] Kubernetes context ctx-denied: Kubernetes API forbidden (403)*"])
     assert "Traceback" not in out and "ApiException" not in out
-    html = (pytester.path / "reports" / "report.html").read_text()
+    html = checklist.report_html()
     for table in ("ctx-good/default: 0 pods", "ctx-good/kube-system: 6 pods", "ctx-good/good-environment: 14 pods",
                   "ctx-bad/bad-environment: 3 pods", "ctx-good: Deployments and StatefulSets"):
         assert table in html

@@ -9,7 +9,6 @@ import subprocess
 
 import pytest
 
-import run_project
 
 pytest_plugins = ["pytester"]
 AWS_SECRET = "Sandbox/SecretAccessKey+0123456789abcdef"
@@ -45,17 +44,12 @@ def test_pods(env):
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sandbox):
-    for name, value in sandbox.env_vars.items():
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
+def project(checklist, monkeypatch: pytest.MonkeyPatch, sandbox_env):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     config = ('[env.dev]\nkube_context = "ctx-dev"\n[env.prod]\nkube_context = "ctx-prod"\n'
               f'[alerts]\nwebhook_url = "http://127.0.0.1:9/services/{HOOK_SECRET}"\ntimeout_s = 1\n')
-    path = run_project.make(pytester, monkeypatch, config, CHECKS)
+    path = checklist.lay_out(config, CHECKS)
     subprocess.run("git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm t", shell=True,
                    cwd=path, check=True)
     return path
@@ -67,11 +61,11 @@ def _data(report: str) -> dict:
 
 
 @pytest.mark.parametrize("xdist", [[], ["-p", "xdist", "-n", "2"]], ids=["serial", "xdist"])
-def test_report_has_environment_and_summary_and_no_secret(pytester: pytest.Pytester, project, xdist: list[str]) -> None:
-    result = run_project.run(pytester, *xdist)
+def test_report_has_environment_and_summary_and_no_secret(checklist, project, xdist: list[str]) -> None:
+    result = checklist.run(*xdist, subprocess=True)
 
     result.assert_outcomes(passed=3, failed=1, skipped=2)
-    report = run_project.report_html(project)
+    report = checklist.report_html()
     junit = (project / "reports" / "junit.xml").read_text()
     for secret in SECRETS:
         for form in {secret, html.escape(secret), json.dumps(secret)[1:-1]}:

@@ -6,7 +6,6 @@ import datetime as dt
 import io
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +24,6 @@ from opschecks.sandbox.dumps import backup_tarball, stamp
 from opschecks.sandbox.seed import backup_counts
 
 pytest_plugins = ["pytester"]
-ROOT = Path(__file__).resolve().parents[1]
 DAY0 = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
 
 
@@ -63,29 +61,20 @@ class Drill:
 
 
 @pytest.fixture
-def drill(pytester: pytest.Pytester, sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Drill:
+def drill(checklist, sandbox_env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Drill:
     env = f"dev{uuid.uuid4().hex[:6]}"
     bucket = f"restore-e2e-{uuid.uuid4().hex[:10]}"
-    sandbox.s3().create_bucket(Bucket=bucket)
-    for name in ("conftest.py", "pyproject.toml"):
-        shutil.copy(ROOT / name, pytester.path / name)
-    (pytester.path / "checks").mkdir()
-    shutil.copy(ROOT / "checks/test_restore.py", pytester.path / "checks/test_restore.py")
+    sandbox_env.s3().create_bucket(Bucket=bucket)
+    checklist.check("restore")
     ledger_path = tmp_path / "ledger.sqlite"
-    config = pytester.path / "opschecks.toml"
-    config.write_text(f'[defaults]\nbackup_bucket = "{bucket}"\n[ledger]\npath = "{ledger_path}"\n'
-                      f'[env.{env}]\n[env.other{env}]\n')
-    for name, value in sandbox.env_vars.items():
-        if value is None or name == "OPSCHECKS_MONGO_URI":
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
-    monkeypatch.setenv("OPSCHECKS_CONFIG", str(config))
+    checklist.config(f'[defaults]\nbackup_bucket = "{bucket}"\n[ledger]\npath = "{ledger_path}"\n'
+                     f'[env.{env}]\n[env.other{env}]\n')
+    monkeypatch.delenv("OPSCHECKS_MONGO_URI", raising=False)  # each test says which MongoDB, if any
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # no Docker here; keep the probe honest and fast
     temp = tmp_path / "temp"
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    return Drill(pytester, sandbox, env, bucket, ledger_path, temp)
+    return Drill(checklist.pytester, sandbox_env, env, bucket, ledger_path, temp)
 
 
 def test_healthy_drill_passes_records_the_backup_and_leaves_nothing(drill: Drill):
@@ -215,7 +204,7 @@ def test_without_any_mongodb_the_drill_fails_in_one_line(drill: Drill):
 def test_ctrl_c_during_the_restore_leaves_nothing_behind(drill: Drill):
     """A real SIGINT while documents are being inserted: temp dir and database are still removed."""
     key = drill.put(0, backup_counts(0) | {"submissionEnvelope": 25_000})
-    env = {**os.environ, "TMPDIR": str(drill.tmp), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "TMPDIR": str(drill.tmp)}  # PYTHONPATH: set by the checklist fixture
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "checks/test_restore.py", "--env", drill.env,
          "--restore-key", key, "--mongo-uri", drill.sandbox.mongo_uri],

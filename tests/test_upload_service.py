@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import time
 import tomllib
@@ -27,23 +26,6 @@ from opschecks.upload import Refused, UploadSettings
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parents[1]
-PLUGINS = ["fixtures.sandbox", "fixtures.config", "fixtures.outcomes", "fixtures.clients", "fixtures.report",
-           "fixtures.ledger"]
-AWS_VARS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
-            "AWS_PROFILE", "AWS_SESSION_TOKEN")
-
-
-@pytest.fixture
-def aws_env(sandbox, monkeypatch: pytest.MonkeyPatch):
-    """Point boto3 (ours and the drill's subprocesses) at the sandbox's moto."""
-    for name in AWS_VARS:
-        value = sandbox.env_vars[name]
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
-    return sandbox
 
 
 def drill_env(sandbox, stage: str, **changes) -> EnvConfig:  # noqa: ANN001 (the sandbox fixture)
@@ -63,8 +45,8 @@ def codes(result: upload.Drill) -> list[str]:
     return [f.code for f in result.findings]
 
 
-def test_clean_drill_passes(aws_env) -> None:
-    result = upload.drill(drill_env(aws_env, "uclean"))
+def test_clean_drill_passes(sandbox_env) -> None:
+    result = upload.drill(drill_env(sandbox_env, "uclean"))
 
     assert result.findings == []
     fail_on(result.findings)
@@ -78,8 +60,8 @@ def test_clean_drill_passes(aws_env) -> None:
     assert secret.found_by == ("tags Env=uclean, Name=upload", "name prefix 'dcp-upload-uclean-' (secrets)")
 
 
-def test_leaky_teardown_fails_naming_the_leaked_secret(aws_env) -> None:
-    env = drill_env(aws_env, "uleak")
+def test_leaky_teardown_fails_naming_the_leaked_secret(sandbox_env) -> None:
+    env = drill_env(sandbox_env, "uleak")
     env = replace(env, upload=replace(env.upload, teardown_command=[*env.upload.teardown_command, "--leak"]))
 
     result = upload.drill(env)
@@ -96,8 +78,8 @@ def test_leaky_teardown_fails_naming_the_leaked_secret(aws_env) -> None:
     assert "tags Env=uleak, Name=upload" in message
 
 
-def test_failing_setup_still_tears_down(aws_env) -> None:
-    env = drill_env(aws_env, "ufail")
+def test_failing_setup_still_tears_down(sandbox_env) -> None:
+    env = drill_env(sandbox_env, "ufail")
     # The real set-up creates everything, then the wrapper fails as a Terraform apply failing late would.
     wrapper = ["sh", "-c", '"$0" "$@" && echo "Error: creating RDS cluster: quota exceeded" && exit 3',
                *env.upload.setup_command]
@@ -112,8 +94,8 @@ def test_failing_setup_still_tears_down(aws_env) -> None:
     assert leftovers("ufail") == {}
 
 
-def test_setup_timeout_kills_its_process_group_and_tears_down(aws_env, tmp_path: Path) -> None:
-    env = drill_env(aws_env, "utime", setup_timeout_s=1.0)
+def test_setup_timeout_kills_its_process_group_and_tears_down(sandbox_env, tmp_path: Path) -> None:
+    env = drill_env(sandbox_env, "utime", setup_timeout_s=1.0)
     pidfile = tmp_path / "grandchild.pid"
     hang = ["sh", "-c", f"sleep 60 & echo $! > {pidfile}; echo waiting for Aurora; wait"]
     started = time.monotonic()
@@ -128,8 +110,8 @@ def test_setup_timeout_kills_its_process_group_and_tears_down(aws_env, tmp_path:
     assert not _alive(int(pidfile.read_text()))
 
 
-def test_unhealthy_service_fails_and_still_tears_down(aws_env) -> None:
-    env = drill_env(aws_env, "uhealth", health_timeout_s=1.0)
+def test_unhealthy_service_fails_and_still_tears_down(sandbox_env) -> None:
+    env = drill_env(sandbox_env, "uhealth", health_timeout_s=1.0)
     url = env.upload.health_url.replace("health.json", "missing.json")
 
     result = upload.drill(replace(env, upload=replace(env.upload, health_url=url)))
@@ -139,8 +121,8 @@ def test_unhealthy_service_fails_and_still_tears_down(aws_env) -> None:
     assert len(result.created) == 10 and result.left_behind == ()
 
 
-def test_setup_that_creates_nothing_visible_fails(aws_env) -> None:
-    env = drill_env(aws_env, "unone", health_url=None, setup_command=[sys.executable, "-c", "print('noop')"])
+def test_setup_that_creates_nothing_visible_fails(sandbox_env) -> None:
+    env = drill_env(sandbox_env, "unone", health_url=None, setup_command=[sys.executable, "-c", "print('noop')"])
 
     result = upload.drill(env)
 
@@ -148,8 +130,8 @@ def test_setup_that_creates_nothing_visible_fails(aws_env) -> None:
     assert "the set-up created nothing the drill can see" in result.findings[0].message
 
 
-def test_missing_expected_type_fails(aws_env) -> None:
-    env = drill_env(aws_env, "uexpect", expected_types=["s3:bucket", "rds:cluster"])
+def test_missing_expected_type_fails(sandbox_env) -> None:
+    env = drill_env(sandbox_env, "uexpect", expected_types=["s3:bucket", "rds:cluster"])
 
     result = upload.drill(env)
 
@@ -157,8 +139,8 @@ def test_missing_expected_type_fails(aws_env) -> None:
     assert "expected the set-up to create a rds:cluster, found none" in result.findings[0].message
 
 
-def test_failing_teardown_fails_and_names_what_it_left(aws_env) -> None:
-    env = drill_env(aws_env, "uteardown")
+def test_failing_teardown_fails_and_names_what_it_left(sandbox_env) -> None:
+    env = drill_env(sandbox_env, "uteardown")
     broken = [sys.executable, "-c", "import sys; print('AccessDenied: iam:DeleteRole'); sys.exit(1)"]
 
     result = upload.drill(replace(env, upload=replace(env.upload, teardown_command=broken)))
@@ -166,12 +148,12 @@ def test_failing_teardown_fails_and_names_what_it_left(aws_env) -> None:
     assert codes(result) == ["UPL004"] + ["UPL005"] * 10
     assert "teardown exit status 1" in result.findings[0].message
     assert "(last output: AccessDenied: iam:DeleteRole)" in result.findings[0].message
-    upload.run("clean-up", drill_env(aws_env, "uteardown").upload.teardown_command, 60, None, env)
+    upload.run("clean-up", drill_env(sandbox_env, "uteardown").upload.teardown_command, 60, None, env)
     assert leftovers("uteardown") == {}
 
 
-def test_ctrl_c_during_setup_still_tears_down(aws_env, caplog: pytest.LogCaptureFixture) -> None:
-    env = drill_env(aws_env, "uintr")
+def test_ctrl_c_during_setup_still_tears_down(sandbox_env, caplog: pytest.LogCaptureFixture) -> None:
+    env = drill_env(sandbox_env, "uintr")
     # The set-up really creates the service, then the operator presses Ctrl-C while it "waits".
     interrupted_setup = [sys.executable, "-c", (
         "import os, signal, subprocess, time; "
@@ -186,8 +168,8 @@ def test_ctrl_c_during_setup_still_tears_down(aws_env, caplog: pytest.LogCapture
     assert leftovers("uintr") == {}
 
 
-def test_ctrl_c_during_teardown_lets_it_finish(aws_env, caplog: pytest.LogCaptureFixture) -> None:
-    env = drill_env(aws_env, "uintr2")
+def test_ctrl_c_during_teardown_lets_it_finish(sandbox_env, caplog: pytest.LogCaptureFixture) -> None:
+    env = drill_env(sandbox_env, "uintr2")
     interrupted_teardown = [sys.executable, "-c", (
         "import os, signal, subprocess, time; "
         "os.kill(os.getppid(), signal.SIGINT); time.sleep(0.5); "
@@ -219,23 +201,20 @@ def test_drill_without_filters_is_refused(tmp_path: Path) -> None:
         upload.drill(EnvConfig(name="dev", upload=settings))
 
 
-def test_check_drills_configured_envs_and_refuses_prod(aws_env, pytester: pytest.Pytester) -> None:
+def test_check_drills_configured_envs_and_refuses_prod(sandbox_env, checklist) -> None:
     """End to end: dev is drilled and passes, prod (configured anyway) fails in one line, staging has no row."""
-    checks = pytester.mkdir("checks")
-    shutil.copy(ROOT / "checks" / "test_upload_service.py", checks / "test_upload_service.py")
-    pytester.makeconftest(f"pytest_plugins = {PLUGINS!r}")
+    checklist.check("upload_service")
     setup_prod = [sys.executable, str(SCRIPT), "setup", "--stage", "ue2eprod"]  # would leave it all if run
-    config = pytester.path / "opschecks.toml"
+    config = checklist.path / "opschecks.toml"
     config.write_text("\n".join([
-        "[ledger]", f'path = "{pytester.path / "ledger.sqlite"}"',
-        "[env.ue2e]", *upload_table("ue2e", "ue2e", aws_env.aws_endpoint),
+        "[ledger]", f'path = "{checklist.path / "ledger.sqlite"}"',
+        "[env.ue2e]", *upload_table("ue2e", "ue2e", sandbox_env.aws_endpoint),
         "[env.staging]",
         "[env.prod.upload]", f"setup_command = {json.dumps(setup_prod)}", 'teardown_command = ["true"]',
         'name_prefixes = ["upload-ue2eprod-"]',
     ]) + "\n")
 
-    # importlib: the copied check has the same basename as this test module, imported already.
-    result = pytester.runpytest("--config", str(config), "--import-mode=importlib", "-rA")
+    result = checklist.run("--config", str(config), "-rA")
 
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
@@ -247,14 +226,12 @@ def test_check_drills_configured_envs_and_refuses_prod(aws_env, pytester: pytest
     assert leftovers("ue2eprod") == {}
 
 
-def test_check_without_any_configured_env_says_so(pytester: pytest.Pytester) -> None:
-    checks = pytester.mkdir("checks")
-    shutil.copy(ROOT / "checks" / "test_upload_service.py", checks / "test_upload_service.py")
-    pytester.makeconftest(f"pytest_plugins = {PLUGINS!r}")
-    config = pytester.path / "opschecks.toml"
-    config.write_text(f'[ledger]\npath = "{pytester.path / "ledger.sqlite"}"\n[env.staging]\n[env.prod]\n')
+def test_check_without_any_configured_env_says_so(checklist) -> None:
+    checklist.check("upload_service")
+    config = checklist.path / "opschecks.toml"
+    config.write_text(f'[ledger]\npath = "{checklist.path / "ledger.sqlite"}"\n[env.staging]\n[env.prod]\n')
 
-    result = pytester.runpytest("--config", str(config), "--import-mode=importlib", "-rs")
+    result = checklist.run("--config", str(config), "-rs")
 
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines([f"SKIPPED * no selected env has an [[]env.<name>.upload[]] table in {config}"])
@@ -306,7 +283,7 @@ def test_diff_names_added_and_removed() -> None:
     assert str(leaked) == "iam:role arn:aws:iam::1:role/upload-dev-batch (found by tags Env=dev)"
 
 
-def test_inventory_finds_by_tags_and_by_name_prefix(aws_env) -> None:
+def test_inventory_finds_by_tags_and_by_name_prefix(sandbox_env) -> None:
     sess = boto3.Session()
     tags = [{"Key": "Name", "Value": "uinv"}]
     iam, apigw, batch = sess.client("iam"), sess.client("apigateway"), sess.client("batch")
