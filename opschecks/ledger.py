@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import re
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -122,6 +123,8 @@ def _utc(moment: dt.datetime) -> dt.datetime:
 
 # --- SQLite ---------------------------------------------------------------------------------------
 
+_LOCK_WAIT_S = 60
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -153,7 +156,7 @@ class SqliteLedger:
     def _connect(self) -> Iterator[sqlite3.Connection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit: each INSERT is its own transaction; schema changes take the write lock explicitly.
-        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=_LOCK_WAIT_S, isolation_level=None)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             if not self._schema_current(conn):
@@ -181,6 +184,21 @@ class SqliteLedger:
         return set(_ADDED_COLUMNS) <= present and "runs_record_id" in indexes
 
     def append(self, record: Record) -> None:
+        # Concurrent writers can see SQLITE_BUSY without the busy timeout applying (switching a new file to
+        # WAL, or a read lock that must upgrade): retry the whole append, which the unique record id
+        # makes idempotent, for as long as the timeout would have waited.
+        deadline = time.monotonic() + _LOCK_WAIT_S
+        delay = 0.01
+        while True:
+            try:
+                return self._insert(record)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def _insert(self, record: Record) -> None:
         with self._connect() as conn:
             # The unique record id makes a replayed append a no-op rather than a duplicate.
             conn.execute(

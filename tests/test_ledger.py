@@ -7,6 +7,7 @@ import multiprocessing
 import sqlite3
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,6 +56,27 @@ def s3_ledger(sandbox_env) -> str:
     bucket = f"ledger-{uuid.uuid4().hex[:8]}"
     sandbox_env.s3().create_bucket(Bucket=bucket)
     return f"s3://{bucket}/opschecks/ledger"
+
+
+def _first_append(path: Path, worker: int, barrier: Any) -> None:
+    barrier.wait()
+    ledger.open_ledger(path).append(_records(1, worker)[0])
+
+
+def test_first_appends_racing_on_a_new_file_lose_nothing(tmp_path: Path) -> None:
+    """Every writer's first append to a file that does not exist yet, released at the same instant:
+    creating the schema and switching to WAL is where SQLite reports 'locked' without waiting."""
+    context = multiprocessing.get_context("fork")  # fast start, so the writers really collide
+    for attempt in range(10):
+        path = tmp_path / f"ledger{attempt}.sqlite"
+        barrier = context.Barrier(PROCESSES)
+        writers = [context.Process(target=_first_append, args=(path, w, barrier)) for w in range(PROCESSES)]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join(timeout=120)
+        assert [w.exitcode for w in writers] == [0] * PROCESSES
+        assert len(ledger.query(path)) == PROCESSES, attempt
 
 
 def test_s3_appends_from_many_processes_lose_nothing(s3_ledger: str, sandbox) -> None:
