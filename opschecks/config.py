@@ -14,7 +14,6 @@ Layout (see opschecks.toml)::
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from opschecks.due import CadenceSettings
 from opschecks.ledger import LedgerSettings
 from opschecks.pods import PodSettings
 from opschecks.restore import RestoreSettings
-from opschecks.schema import ConfigError, build
+from opschecks.schema import ConfigError, build, read_toml
 from opschecks.upload import UploadSettings
 from opschecks.usage import UsageSettings
 
@@ -84,14 +83,7 @@ def resolve_path(option: str | None) -> Path:
 
 
 def load(path: Path) -> Config:
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found (use --config PATH, or --sandbox for the local stack)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    return parse(data, path)
+    return parse(read_toml(path, "config file", " (use --config PATH, or --sandbox for the local stack)"), path)
 
 
 def parse(data: dict, path: Path) -> Config:

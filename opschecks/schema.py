@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import tomllib
 import types
 import typing
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -19,6 +21,17 @@ T = TypeVar("T")
 
 class ConfigError(Exception):
     """The configuration is missing or invalid; the message is one line for the user."""
+
+
+def read_toml(path: Path, what: str, hint: str = "") -> dict[str, Any]:
+    """The TOML file at ``path``; missing or malformed is a one-line ConfigError naming it as ``what``."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} not found{hint}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from None
 
 
 def build(cls: type[T], table: Any, where: str) -> T:

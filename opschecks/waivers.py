@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from opschecks.findings import Finding
-from opschecks.schema import ConfigError, build
+from opschecks.schema import ConfigError, build, read_toml
 
 
 @dataclass(frozen=True)
@@ -53,13 +52,7 @@ class Waiver:
 
 def load(path: Path) -> list[Waiver]:
     """The waivers in ``path``; a missing or malformed file is a ConfigError naming the file and entry."""
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"waivers file {path} not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"waivers file {path} is not valid TOML: {exc}") from None
+    data = read_toml(path, "waivers file")
     unknown = sorted(set(data) - {"waiver"})
     if unknown:
         raise ConfigError(f"{path}: unknown key {unknown[0]!r} (expected [[waiver]] tables)")
