@@ -12,6 +12,8 @@ every day. So the bucket is judged on three shapes:
   nothing expired: the backup job and the lifecycle both stopped);
 - object count falling every day for ``stall_days`` days (backups stopped while
   expiry goes on deleting the old ones);
+- size falling by more than ``max_shrink_percent`` from one day to the next
+  (backups deleted by hand, or a lifecycle rule that expires far too early);
 
 plus metrics missing or older than ``max_metric_age_days``.
 """
@@ -38,6 +40,7 @@ class UsageSettings:
     growth_window_days: int = 30
     max_growth_percent: float = 25.0  # over growth_window_days; expiry stopped adds ~33% in 30 days
     stall_days: int = 3
+    max_shrink_percent: float = 20.0  # from one day to the next; a plateau loses one night in 90 (~1%)
     max_metric_age_days: float = 3.0  # S3 storage metrics arrive once a day, a day or two late
     # Unused resources (opschecks/unused.py); each rule's threshold.
     volume_unattached_days: int = 7
@@ -60,6 +63,9 @@ class DayUsage:
 def bucket_history(cloudwatch: Any, bucket: str, settings: UsageSettings, now: dt.datetime) -> list[DayUsage]:
     """The bucket's daily size (all storage classes) and object count over the last ``window_days``, oldest first."""
     start = (now - settings.window_days * DAY).replace(hour=0, minute=0, second=0, microsecond=0)
+    # S3 publishes a day's storage metrics after the day is over, so a point stamped today can only be
+    # partial (moto's server makes one up from the live bucket): the history ends with yesterday.
+    end = now.replace(hour=0, minute=0, second=0, microsecond=0)
     storage_types = sorted({
         dim["Value"]
         for page in cloudwatch.get_paginator("list_metrics").paginate(
@@ -70,9 +76,9 @@ def bucket_history(cloudwatch: Any, bucket: str, settings: UsageSettings, now: d
     })
     sizes: dict[dt.date, int] = defaultdict(int)
     for storage_type in storage_types:
-        for day, value in _daily(cloudwatch, "BucketSizeBytes", bucket, storage_type, start, now).items():
+        for day, value in _daily(cloudwatch, "BucketSizeBytes", bucket, storage_type, start, end).items():
             sizes[day] += value
-    objects = _daily(cloudwatch, "NumberOfObjects", bucket, "AllStorageTypes", start, now)
+    objects = _daily(cloudwatch, "NumberOfObjects", bucket, "AllStorageTypes", start, end)
     return [DayUsage(day, sizes.get(day), objects.get(day)) for day in sorted(set(sizes) | set(objects))]
 
 
@@ -88,7 +94,7 @@ def _daily(cloudwatch: Any, metric: str, bucket: str, storage_type: str,
 
 
 def judge(history: list[DayUsage], settings: UsageSettings, where: str, now: dt.datetime) -> list[Finding]:
-    """Findings USG001-USG004 for the bucket's history (see the module docstring)."""
+    """Findings USG001-USG005 for the bucket's history (see the module docstring)."""
     sized = [d for d in history if d.size_bytes is not None]
     if not sized:
         return [Finding("USG004", where, f"no AWS/S3 BucketSizeBytes data in CloudWatch for the last "
@@ -107,6 +113,13 @@ def judge(history: list[DayUsage], settings: UsageSettings, where: str, now: dt.
                 f"grew {growth:.1f}% from {human_bytes(base.size_bytes)} on {base.day} to "
                 f"{human_bytes(last.size_bytes)} on {last.day} (expected at most {settings.max_growth_percent:g}% "
                 f"in {settings.growth_window_days} days: is the expiry rule still working?)")))
+    for before, after in zip(sized, sized[1:]):
+        shrink = (before.size_bytes - after.size_bytes) / before.size_bytes * 100 if before.size_bytes else 0.0
+        if shrink > settings.max_shrink_percent:
+            findings.append(Finding("USG005", where, (
+                f"shrank {shrink:.1f}% from {human_bytes(before.size_bytes)} on {before.day} to "
+                f"{human_bytes(after.size_bytes)} on {after.day} (expected at most {settings.max_shrink_percent:g}% "
+                "a day: were backups deleted, or does a lifecycle rule expire them too early?)")))
     recent = [d for d in history if d.size_bytes is not None and d.objects is not None][-(settings.stall_days + 1):]
     if len(recent) == settings.stall_days + 1:
         if len({(d.size_bytes, d.objects) for d in recent}) == 1:

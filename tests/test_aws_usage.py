@@ -123,6 +123,25 @@ def test_bucket_shrinking_every_day_fails():
     assert "from 269" in findings[0].message and "to 266" in findings[0].message
 
 
+def test_bucket_that_lost_most_of_its_backups_overnight_fails():
+    sizes = [270 * 10**9 + i * 10**6 for i in range(89)] + [3 * 10**9]
+    objects = [270 + i % 2 for i in range(89)] + [3]
+    findings = usage.judge(_history(sizes, objects), UsageSettings(), "prod s3://b", NOW)
+    assert [f.code for f in findings] == ["USG005"]
+    assert f"on {NOW.date() - 2 * DAY} to 2.8 GiB on {NOW.date() - DAY}" in findings[0].message
+    assert "shrank 98.9%" in findings[0].message and "expected at most 20% a day" in findings[0].message
+
+
+def test_a_partial_datapoint_for_today_is_not_history(usage_env, client):
+    """S3 publishes a day's storage metrics once the day is over; moto makes up one for today from the live bucket."""
+    series = backup_bucket_series(NOW)
+    today = NOW.date()
+    put_bucket_metrics(client("cloudwatch"), usage_env.backup_bucket, series + [(today, {"StandardStorage": 1}, 1)])
+    history = usage.bucket_history(client("cloudwatch"), usage_env.backup_bucket, usage_env.usage, NOW)
+    assert history[-1].day == today - DAY == series[-1][0]
+    assert usage.judge(history, usage_env.usage, "here", NOW) == []
+
+
 def test_stale_bucket_metrics_fail():
     history = _history([10**9] * 30, [10] * 30, end=NOW.date() - 6 * DAY)
     history = [replace(d, size_bytes=d.size_bytes + i) for i, d in enumerate(history)]
