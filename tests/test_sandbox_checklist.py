@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import glob
+import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -39,3 +42,57 @@ def test_whole_checklist_passes_on_the_sandbox_under_xdist(tmp_path: Path) -> No
     assert all(f"test_{area}.py" in report for area in AREAS)
     assert set(glob.glob(str(Path(tempfile.gettempdir()) / "opschecks-sandbox-*"))) <= sandboxes_before, \
         "the sandbox removed its temp dir"
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("moment", ["while seeding", "while checking"])
+def test_ctrl_c_stops_the_sandbox_leaving_no_process_and_no_temp_dir(tmp_path: Path, moment: str) -> None:
+    """SIGINT to `pytest --sandbox`: KeyboardInterrupt during set-up or mid-run still stops every server."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "--sandbox", "-q", "checks/test_upload_service.py",
+         f"--html={tmp_path}/report.html", f"--junitxml={tmp_path}/junit.xml"],
+        cwd=ROOT, env={**os.environ, "TMPDIR": str(temp)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        root = _wait_for(lambda: next(temp.glob("opschecks-sandbox-*/secantusdb.log"), None), proc).parent
+        if moment == "while checking":  # the upload drill's set-up is a subprocess, in flight for a while
+            _wait_for(lambda: "upload_infra.py" in _descendants_cmdlines(proc.pid), proc)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert not root.exists(), "the sandbox's temp dir is gone"
+    assert not [cmd for cmd in _all_cmdlines() if str(root) in cmd], "no sandbox process is left"
+
+
+def _wait_for(probe, proc: subprocess.Popen, timeout: float = 120):  # noqa: ANN001, ANN202 (any probe)
+    deadline = time.monotonic() + timeout
+    while not (found := probe()):
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+    return found
+
+
+def _cmdline(pid: int | str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:  # the process ended while we looked
+        return ""
+
+
+def _all_cmdlines() -> list[str]:
+    return [_cmdline(path.name) for path in Path("/proc").glob("[0-9]*")]
+
+
+def _descendants_cmdlines(pid: int) -> str:
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return ""
+    return " ".join(_cmdline(child) + " " + _descendants_cmdlines(int(child)) for child in children)
