@@ -16,6 +16,11 @@ import pymongo.errors
 import urllib3.exceptions
 
 
+_THROTTLED = {"SlowDown", "Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
+              "TooManyRequestsException", "RequestThrottled", "RequestThrottledException",
+              "ProvisionedThroughputExceededException"}
+
+
 class Unreachable(Exception):
     """Raised by our own code when a service cannot be reached or used; the message says what and where."""
 
@@ -40,6 +45,10 @@ def describe(exc: BaseException) -> str | None:
         return f"timed out connecting to AWS endpoint {exc.kwargs.get('endpoint_url')}"
     if isinstance(exc, botocore.exceptions.ClientError):
         err = exc.response.get("Error", {})
+        if err.get("Code") in _THROTTLED:
+            attempts = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
+            return (f"AWS {exc.operation_name} still throttled ({err.get('Code')}) after {attempts} attempts: "
+                    "the account's API rate is exhausted; run again later or with fewer xdist workers")
         if err.get("Code") in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
                                "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
                                "SignatureDoesNotMatch", "NoSuchBucket", "InvalidAccessKeyId"}:
