@@ -27,6 +27,8 @@ pytest_plugins = [
 def pytest_configure(config: pytest.Config) -> None:
     # Default report paths, unless given on the command line: the checklist's report is the one
     # for the sprint review, so a run of the suite's own tests writes beside it, not over it.
+    if config.option.collectonly:  # listing the checks must not overwrite the last run's report
+        return
     name = "report" if _runs_only_checks(config) else "tests"
     if config.option.htmlpath is None:
         config.option.htmlpath = f"reports/{name}.html"

@@ -137,3 +137,4 @@ def test_daily_selection_lists_only_daily_checks(suite) -> None:
     result = suite.run("checks", "--collect-only", "-q", "-m", "daily")
     result.stdout.fnmatch_lines(["checks/test_pods.py::test_pods[[]dev[]]", "checks/test_pods.py::test_pods[[]prod[]]"])
     assert "test_drill" not in result.stdout.str()
+    assert not (suite.path / "reports").exists(), "listing the checks leaves the last run's report alone"
