@@ -1,6 +1,6 @@
 """``python -m opschecks due|history``: what the ledger says is due, and the last runs of a check.
 
-    python -m opschecks due [--config PATH] [--env NAME] [--fail-on-overdue]
+    python -m opschecks due [--config PATH] [--env NAME] [--fail-on-overdue] [--checks DIR]
     python -m opschecks history CHECK [-n N] [--env NAME] [--config PATH]
 
 Both read the shared ledger (``[ledger] s3_uri``) when configured, else the
@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from opschecks import due, ledger
 from opschecks.config import Config, load, resolve_path
@@ -29,7 +30,8 @@ def main(argv: Sequence[str] | None = None, now: dt.datetime | None = None) -> i
         envs = [e.name for e in config.select(args.env)]
         store = ledger.open_ledger(ledger.shared_location(config.ledger), config.ledger)
         if args.command == "due":
-            return _due(store, config, envs, now or dt.datetime.now(dt.timezone.utc), args.fail_on_overdue)
+            return _due(store, config, envs, now or dt.datetime.now(dt.timezone.utc), args.fail_on_overdue,
+                        Path(args.checks))
         return _history(store, args.check, envs if args.env else None, args.n)
     except ConfigError as exc:
         print(f"opschecks: {exc}", file=sys.stderr)
@@ -52,15 +54,25 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     due_cmd = commands.add_parser("due", parents=[common], help="each task, when it last passed, due or overdue")
     due_cmd.add_argument("--fail-on-overdue", action="store_true", help="exit 1 when any task is overdue")
+    due_cmd.add_argument("--checks", metavar="DIR", default="checks",
+                         help="the checklist whose tasks are listed even if never run (default: checks)")
     history = commands.add_parser("history", parents=[common], help="the last runs of a check")
     history.add_argument("check", help="a check id (checks/test_x.py::test_y) or just its test name")
     history.add_argument("-n", type=int, default=10, help="how many runs (default 10)")
     return parser
 
 
-def _due(store: ledger.Ledger, config: Config, envs: list[str], now: dt.datetime, fail_on_overdue: bool) -> int:
-    tasks = due.tasks(store.latest(), now, config.cadence, envs)
-    rows = [(t.check, t.env, t.cadence, _when(t.last_pass), f"{_when(t.last_run)} {t.last_outcome}",
+def _due(store: ledger.Ledger, config: Config, envs: list[str], now: dt.datetime, fail_on_overdue: bool,
+         checks: Path) -> int:
+    if checks.is_dir():
+        from fixtures.tasks import collect  # the repository's pytest plugins: run from the checkout's root
+
+        checklist = [(t.check, t.env, t.cadences) for t in collect(checks, config.path, envs)]
+    else:
+        checklist = []
+        print(f"opschecks: no checklist at {checks}/: listing only the tasks in the ledger", file=sys.stderr)
+    tasks = due.tasks(store.latest(), now, config.cadence, envs, checklist)
+    rows = [(t.check, t.env, t.cadence, _when(t.last_pass), f"{_when(t.last_run)} {t.last_outcome}".rstrip(),
              _when(t.window.end if t.status != "done" else due.window(t.cadence, t.window.end, config.cadence).end),
              t.status.upper()) for t in tasks]
     print(_table(("CHECK", "ENV", "CADENCE", "LAST PASSED", "LAST RUN", "DUE BY", "STATUS"), rows))

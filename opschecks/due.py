@@ -44,7 +44,7 @@ class Task:
     check: str
     env: str
     cadence: str
-    last_run: dt.datetime
+    last_run: dt.datetime | None  # None: in the checklist, never run
     last_outcome: str
     last_pass: dt.datetime | None
     window: Window
@@ -86,18 +86,27 @@ def status(cadence: str, last_pass: dt.datetime | None, now: dt.datetime, settin
 
 
 def tasks(latest: Iterable[Latest], now: dt.datetime, settings: CadenceSettings,
-          envs: Iterable[str] | None = None) -> list[Task]:
-    """One Task per (check, env) in the ledger, limited to ``envs`` when given; checks without cadence are left out."""
+          envs: Iterable[str] | None = None, checklist: Iterable[tuple[str, str, tuple[str, ...]]] = ()) -> list[Task]:
+    """One Task per (check, env) in the ledger or in ``checklist`` (check, env, cadences), limited to ``envs``
+    when given; checks without cadence are left out. A checklist task that never ran is overdue."""
     wanted = set(envs) if envs is not None else None
     result = []
+    seen = set()
     for item in latest:
         run = item.last_run
         cadence = cadence_of(run.cadences, settings)
         if cadence is None or (wanted is not None and run.env not in wanted):
             continue
         last_pass = item.last_pass.started if item.last_pass else None
+        seen.add((run.check, run.env))
         result.append(Task(check=run.check, env=run.env, cadence=cadence, last_run=run.started,
                            last_outcome=run.outcome, last_pass=last_pass, window=window(cadence, now, settings),
                            status=status(cadence, last_pass, now, settings)))
+    for check, env, cadences in checklist:
+        cadence = cadence_of(cadences, settings)
+        if cadence is None or (check, env) in seen or (wanted is not None and env not in wanted):
+            continue
+        result.append(Task(check=check, env=env, cadence=cadence, last_run=None, last_outcome="", last_pass=None,
+                           window=window(cadence, now, settings), status="overdue"))
     order = {"overdue": 0, "due": 1, "done": 2}
     return sorted(result, key=lambda t: (order[t.status], t.check, t.env))

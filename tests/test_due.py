@@ -10,6 +10,8 @@ import pytest
 from opschecks import due, ledger
 from opschecks.__main__ import main
 
+pytest_plugins = ["pytester"]
+
 UTC = dt.timezone.utc
 NOW = dt.datetime(2025, 3, 20, 10, 0, tzinfo=UTC)  # a Thursday; sprints of 10 days from 2025-03-03
 CADENCE = due.CadenceSettings(sprint_days=10, sprint_start=dt.date(2025, 3, 3))
@@ -62,7 +64,9 @@ EXPECTED = {
 
 
 @pytest.fixture
-def config_path(tmp_path: Path) -> Path:
+def config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The crafted ledger and its config, run from a directory without a checklist (so: the ledger's tasks only)."""
+    monkeypatch.chdir(tmp_path)
     store = tmp_path / "ledger.sqlite"
     for r in CRAFTED:
         ledger.append(store, r)
@@ -139,3 +143,34 @@ def test_history_of_an_unknown_check_and_a_bad_config_exit_2(config_path: Path, 
     bad.write_text("[env.dev]\n[cadence]\nsprint_days = 0\n")
     assert main(["due", "--config", str(bad)]) == 2
     assert "cadence.sprint_days: expected at least 1 day, found 0" in capsys.readouterr().err
+
+
+def test_due_lists_checklist_tasks_that_never_ran_as_overdue(checklist, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checklist (checks/) as pytest collects it: a task the ledger has never seen is overdue, not absent;
+    an env the config skips, or that a drill is not configured for, is not a task."""
+    checklist.check("area", """
+        import pytest
+        pytestmark = pytest.mark.daily
+        def test_daily_today(env):
+            pass
+        """)
+    checklist.check("restore", "import pytest\npytestmark = pytest.mark.monthly\ndef test_never_run(env):\n    pass\n")
+    checklist.check("pods", "import pytest\npytestmark = pytest.mark.daily\ndef test_pods(env):\n    pass\n")
+    store = checklist.path / "ledger.sqlite"
+    ledger.append(store, CRAFTED[0])  # test_daily_today passed today in dev
+    checklist.config(CONFIG.format(ledger=store).replace("[env.prod]\n", '[env.prod]\nskip = ["pods"]\n'))
+    monkeypatch.chdir(checklist.path)
+
+    assert main(["due", "--config", "opschecks.toml"], now=NOW) == 0
+
+    rows = {(cells[0], cells[1]): cells for cells in (line.split() for line in capsys.readouterr().out.splitlines()[1:])
+            if cells and cells[0].startswith("checks/")}
+    assert {task: (cells[2], cells[-1]) for task, cells in rows.items()} == {
+        ("checks/test_area.py::test_daily_today", "dev"): ("daily", "DONE"),
+        ("checks/test_area.py::test_daily_today", "prod"): ("daily", "OVERDUE"),
+        ("checks/test_restore.py::test_never_run", "dev"): ("monthly", "OVERDUE"),
+        ("checks/test_restore.py::test_never_run", "prod"): ("monthly", "OVERDUE"),
+        ("checks/test_pods.py::test_pods", "dev"): ("daily", "OVERDUE"),
+    }
+    assert rows[("checks/test_restore.py::test_never_run", "dev")][3:5] == ["never", "never"]
