@@ -20,7 +20,8 @@ from moto.s3.models import FakeKey, s3_backends
 from opschecks import backups
 from opschecks.config import EnvConfig
 from opschecks.sandbox import stack
-from opschecks.sandbox.dumps import backup_tarball, stamp
+from opschecks.backups import stamp
+from opschecks.sandbox.dumps import backup_tarball
 from opschecks.sandbox.seed import BACKUP_DAYS, LIFECYCLE, backup_counts
 
 BUCKET = "bkp-bench-listing"

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from pymongo.database import Database
 
 from opschecks import archive, mongorestore
+from opschecks.backups import Backup
 from opschecks.findings import Finding, fail_on
 from opschecks.ledger import Record
 
@@ -55,12 +56,6 @@ class RestoreSettings:
     image: str = "mongo:4.2"  # the major version production runs
 
 
-@dataclass(frozen=True)
-class Backup:
-    key: str
-    size: int
-
-
 @dataclass
 class Drill:
     """What one drill did and found; ``broken`` is set when the backup itself could not be restored."""
@@ -76,14 +71,6 @@ class Drill:
     @property
     def url(self) -> str:
         return f"s3://{self.bucket}/{self.backup.key}"
-
-
-def list_backups(s3: Any, bucket: str, prefix: str) -> list[Backup]:
-    """The ``.tar.gz`` backups under ``prefix/``, oldest first (the stamp in the key sorts by time)."""
-    found = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix.rstrip('/')}/"):
-        found += [Backup(o["Key"], o["Size"]) for o in page.get("Contents", []) if o["Key"].endswith(".tar.gz")]
-    return sorted(found, key=lambda b: b.key)
 
 
 def drilled_keys(history: Sequence[Record]) -> set[str]:

@@ -22,7 +22,8 @@ from opschecks.backups import BackupSettings
 from opschecks.config import EnvConfig
 from opschecks.errors import describe
 from opschecks.sandbox import kube_objects as k
-from opschecks.sandbox.dumps import backup_tarball, stamp
+from opschecks.backups import stamp
+from opschecks.sandbox.dumps import backup_tarball
 from opschecks.sandbox.seed import LIFECYCLE, backup_counts, seed_kube
 
 pytest_plugins = ["pytester"]

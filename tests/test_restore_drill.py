@@ -20,7 +20,8 @@ import pytest
 from pymongo import MongoClient
 
 from opschecks import ledger, restore
-from opschecks.sandbox.dumps import backup_tarball, stamp
+from opschecks.backups import Backup, stamp
+from opschecks.sandbox.dumps import backup_tarball
 from opschecks.sandbox.seed import backup_counts
 
 pytest_plugins = ["pytester"]
@@ -107,7 +108,8 @@ def test_healthy_drill_passes_records_the_backup_and_leaves_nothing(drill: Drill
 
 
 def test_seed_makes_the_choice_repeatable_per_env():
-    backups = [restore.Backup(f"dev/{i}.tar.gz", 1) for i in range(50)]
+    backups = [Backup(f"dev/{stamp(DAY0 + dt.timedelta(days=i))}.tar.gz", DAY0 + dt.timedelta(days=i), DAY0, 1)
+               for i in range(50)]
     picks = {restore.choose(backups, set(), random.Random("7:dev"), "w").key for _ in range(5)}
     assert len(picks) == 1
     assert restore.choose(backups, {b.key for b in backups[1:]}, random.Random(), "w") == backups[0]

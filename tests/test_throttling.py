@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 from opschecks import aws, backups, unused
 from opschecks.config import EnvConfig
 from opschecks.errors import describe
-from opschecks.sandbox.dumps import stamp
+from opschecks.backups import stamp
 from opschecks.usage import UsageSettings
 
 S3_SLOWDOWN = (503, "application/xml", b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'

@@ -35,11 +35,6 @@ _CLASSES = {
 }
 
 
-def stamp(moment: dt.datetime) -> str:
-    """The backup's timestamp as the CronJob writes it: 2026-11-25T00_00."""
-    return moment.strftime("%Y-%m-%dT%H_%M")
-
-
 def documents(collection: str, count: int, seed: int = 0) -> Iterator[dict[str, Any]]:
     """Documents shaped like Ingest's Spring Data entities."""
     rng = random.Random(f"{collection}/{seed}")

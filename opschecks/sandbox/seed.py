@@ -8,7 +8,8 @@ from typing import Any
 
 from opschecks.restore import COLLECTIONS
 from opschecks.sandbox import kube_objects as k
-from opschecks.sandbox.dumps import backup_tarball, stamp
+from opschecks.backups import stamp
+from opschecks.sandbox.dumps import backup_tarball
 from opschecks.sandbox.kubeapi import FakeKubeAPI
 
 BACKUP_DAYS = 95
