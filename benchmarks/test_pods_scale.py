@@ -33,6 +33,7 @@ def big_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeKubeAP
         api.set_objects("big", "deployments", [k.deployment(f"worker-{d}", NAMESPACES[d % len(NAMESPACES)], now=NOW)
                                                for d in range(PODS // 100)])
         api.set_objects("big", "statefulsets", [])
+        api.set_objects("big", "daemonsets", [])
         path = api.write_kubeconfig(tmp_path_factory.mktemp("kube") / "kubeconfig", {"big": "big"})
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("KUBECONFIG", str(path))

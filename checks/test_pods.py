@@ -1,4 +1,5 @@
-"""Daily: every pod that should run is running and ready, and every Deployment/StatefulSet has its replicas.
+"""Daily: every pod that should run is running and ready, and every Deployment/StatefulSet/DaemonSet
+has its replicas.
 
 Replaces ``kubectl get pods`` / ``kubectl get pods -n kube-system`` by eye; how a pod
 is judged, and the finding codes, are in opschecks/pods.py.
@@ -25,7 +26,7 @@ def test_pods_healthy(env: EnvConfig, kube_api: k8s.ApiClient, report: Report, l
     context = env.kube_context or "(current context)"
     for ns in health:
         report.table(f"{context}/{ns.namespace}: {len(ns.pods)} pods", pods.POD_COLUMNS, ns.pods)
-    report.table(f"{context}: Deployments and StatefulSets", ("namespace", *pods.WORKLOAD_COLUMNS),
+    report.table(f"{context}: Deployments, StatefulSets and DaemonSets", ("namespace", *pods.WORKLOAD_COLUMNS),
                  [(ns.namespace, *w) for ns in health for w in ns.workloads])
     waived = [(p.namespace, p.name, p.code, p.reason, w.expires, w.justification) for ns in health for p, w in ns.waived]
     if waived:

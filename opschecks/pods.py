@@ -1,4 +1,4 @@
-"""How a pod, Deployment or StatefulSet is judged healthy.
+"""How a pod, Deployment, StatefulSet or DaemonSet is judged healthy.
 
 A pod is healthy when it is Running with every container ready, or Succeeded
 (a finished Job's pod). Phase alone is not enough: a pod in CrashLoopBackOff is
@@ -12,7 +12,8 @@ usually Running with its container waiting. Every rule has a stable code:
 - POD005 phase Failed (Evicted, Error, ...) or Unknown (node lost)
 - POD006 stuck terminating: deletionTimestamp older than ``terminating_grace_minutes``
 - POD007 an init container is failing (crash-looping, image not pulled, exited non-zero)
-- WKL001 a Deployment or StatefulSet has fewer replicas available than desired
+- WKL001 a Deployment or StatefulSet has fewer replicas available than desired, or a DaemonSet has
+  fewer pods available than the nodes it should run on (a node without kube-proxy or aws-node is broken)
 - WKL002 a Deployment or StatefulSet is scaled to zero (nothing runs it and no pod shows it)
 
 Waivers (config) silence known noise until their expiry date; once expired they stop
@@ -61,7 +62,7 @@ class PodSettings:
 @dataclass(frozen=True)
 class Problem:
     code: str
-    kind: str  # "pod", "deployment", "statefulset"
+    kind: str  # "pod", "deployment", "statefulset", "daemonset"
     namespace: str
     name: str
     reason: str  # short, as kubectl shows it (CrashLoopBackOff, NotReady, Evicted); what waivers match
@@ -101,7 +102,7 @@ class NamespaceHealth:
 
 def assess(api: k8s.ApiClient, namespaces: list[str], settings: PodSettings,
            now: dt.datetime) -> list[NamespaceHealth]:
-    """List every pod, Deployment and StatefulSet of each namespace and judge them as of ``now``."""
+    """List every pod, Deployment, StatefulSet and DaemonSet of each namespace and judge them as of ``now``."""
     core, apps = k8s.CoreV1Api(api), k8s.AppsV1Api(api)
     return [_namespace(core, apps, ns, settings, now) for ns in namespaces]
 
@@ -111,7 +112,8 @@ def _namespace(core: k8s.CoreV1Api, apps: k8s.AppsV1Api, namespace: str, setting
     page = settings.page_size
     pods = list(kube.list_paginated(core.list_namespaced_pod, page, namespace=namespace))
     workloads = [*kube.list_paginated(apps.list_namespaced_deployment, page, namespace=namespace),
-                 *kube.list_paginated(apps.list_namespaced_stateful_set, page, namespace=namespace)]
+                 *kube.list_paginated(apps.list_namespaced_stateful_set, page, namespace=namespace),
+                 *kube.list_paginated(apps.list_namespaced_daemon_set, page, namespace=namespace)]
     per_pod = {p.metadata.name: pod_problems(p, settings, now) for p in pods}
     problems = [pr for found in per_pod.values() for pr in found]
     problems += [pr for w in workloads for pr in workload_problems(w)]
@@ -241,20 +243,34 @@ def pod_row(pod: k8s.V1Pod, problems: list[Problem], waived: set[tuple[str, str,
 
 # --- workloads ---------------------------------------------------------------------------------------
 
-def _replicas(obj: k8s.V1Deployment | k8s.V1StatefulSet) -> tuple[int, int]:
-    """(desired, available); a StatefulSet without availableReplicas (old API servers) counts ready ones."""
-    desired = 1 if obj.spec.replicas is None else obj.spec.replicas
+Workload = k8s.V1Deployment | k8s.V1StatefulSet | k8s.V1DaemonSet
+
+
+def _replicas(obj: Workload) -> tuple[int, int]:
+    """(desired, available); a StatefulSet without availableReplicas (old API servers) counts ready ones.
+
+    A DaemonSet's desired count is the number of nodes it should run on, which the controller reports.
+    """
     status = obj.status
+    if isinstance(obj, k8s.V1DaemonSet):
+        return (status.desired_number_scheduled, status.number_available or 0) if status else (0, 0)
+    desired = 1 if obj.spec.replicas is None else obj.spec.replicas
     available = status.available_replicas if status and status.available_replicas is not None else None
     if available is None and isinstance(obj, k8s.V1StatefulSet) and status is not None:
         available = status.ready_replicas
     return desired, available or 0
 
 
-def workload_problems(obj: k8s.V1Deployment | k8s.V1StatefulSet) -> list[Problem]:
-    kind = obj.kind or type(obj).__name__.removeprefix("V1")
+def workload_problems(obj: Workload) -> list[Problem]:
+    kind = _kind(obj)
     desired, available = _replicas(obj)
     where = (kind.lower(), obj.metadata.namespace, obj.metadata.name)
+    if isinstance(obj, k8s.V1DaemonSet):
+        # Zero desired only means no node matches its selector; that is a scheduling choice, not an outage.
+        return [] if available >= desired else [Problem(
+            "WKL001", *where, "Unavailable",
+            f"DaemonSet has {available}/{desired} desired pods available "
+            f"({desired - available} node(s) without a working {obj.metadata.name} pod)")]
     if desired == 0:
         return [Problem("WKL002", *where, "ScaledToZero",
                         f"{kind} scaled to 0 replicas: nothing runs it (waive it if that is intended)")]
@@ -264,8 +280,13 @@ def workload_problems(obj: k8s.V1Deployment | k8s.V1StatefulSet) -> list[Problem
     return []
 
 
-def workload_row(obj: k8s.V1Deployment | k8s.V1StatefulSet) -> WorkloadRow:
-    return WorkloadRow(obj.kind or type(obj).__name__.removeprefix("V1"), obj.metadata.name, *_replicas(obj))
+def workload_row(obj: Workload) -> WorkloadRow:
+    return WorkloadRow(_kind(obj), obj.metadata.name, *_replicas(obj))
+
+
+def _kind(obj: Workload) -> str:
+    # List responses leave kind empty on their items; the model's class says it.
+    return obj.kind or type(obj).__name__.removeprefix("V1")
 
 
 # --- waivers and findings ----------------------------------------------------------------------------

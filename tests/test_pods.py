@@ -7,6 +7,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ def cluster(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cl
     context = f"ctx-{name}"
     kubeconfig = sandbox.kube.write_kubeconfig(tmp_path / "kubeconfig", {context: name})
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    for resource in ("pods", "deployments", "statefulsets"):
+    for resource in ("pods", "deployments", "statefulsets", "daemonsets"):
         sandbox.kube.set_objects(name, resource, [])
     return Cluster(sandbox, name, context)
 
@@ -193,6 +194,10 @@ def test_workloads_without_their_replicas_are_flagged_even_with_no_pods(cluster:
                                 k.deployment("ingest-broker", NS, now=NOW, replicas=2, available=0),
                                 k.deployment("ingest-ui", NS, now=NOW, replicas=0)])
     cluster.set("statefulsets", [k.statefulset("mongo", NS, now=NOW, replicas=3, ready=1)])
+    cluster.set("daemonsets", [k.daemonset("kube-proxy", NS, now=NOW, nodes=3),
+                               k.daemonset("aws-node", NS, now=NOW, nodes=3, available=1),
+                               k.daemonset("ebs-csi-node", NS, now=NOW, nodes=3, available=0),
+                               k.daemonset("gpu-plugin", NS, now=NOW, nodes=0)])
 
     [ns] = cluster.assess()
 
@@ -202,8 +207,13 @@ def test_workloads_without_their_replicas_are_flagged_even_with_no_pods(cluster:
         ("deployment", "ingest-ui", "WKL002", "ScaledToZero",
          "Deployment scaled to 0 replicas: nothing runs it (waive it if that is intended)"),
         ("statefulset", "mongo", "WKL001", "Unavailable", "StatefulSet has 1/3 desired replicas available"),
+        ("daemonset", "aws-node", "WKL001", "Unavailable",
+         "DaemonSet has 1/3 desired pods available (2 node(s) without a working aws-node pod)"),
+        ("daemonset", "ebs-csi-node", "WKL001", "Unavailable",
+         "DaemonSet has 0/3 desired pods available (3 node(s) without a working ebs-csi-node pod)"),
     }
     assert ("StatefulSet", "mongo", 3, 1) in ns.workloads
+    assert {("DaemonSet", "kube-proxy", 3, 3), ("DaemonSet", "gpu-plugin", 0, 0)} <= set(ns.workloads)
 
 
 # --- waivers -------------------------------------------------------------------------------------------
@@ -266,8 +276,8 @@ def test_lists_page_by_page(cluster: Cluster) -> None:
 
     assert [len(ns.pods) for ns in health] == [23, 4]
     assert len({row.pod for row in health[0].pods}) == 23
-    # dev-environment: 5 pages of pods; kube-system: 1; plus one Deployment and one StatefulSet list each.
-    assert cluster.requests - before == 5 + 1 + 2 * 2
+    # dev-environment: 5 pages of pods; kube-system: 1; plus one Deployment, StatefulSet and DaemonSet list each.
+    assert cluster.requests - before == 5 + 1 + 2 * 3
 
 
 def test_unreachable_cluster_is_one_line(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -332,6 +342,9 @@ def test_check_end_to_end(checklist: Any, sandbox: Any, monkeypatch: pytest.Monk
     ])
     sandbox.kube.set_objects(clusters["bad"], "deployments", [
         k.deployment("ingest-core", "bad-environment", now=now, replicas=1, available=0)])
+    sandbox.kube.set_objects(clusters["bad"], "daemonsets", [
+        k.daemonset("kube-proxy", "kube-system", now=now, nodes=2),
+        k.daemonset("aws-node", "kube-system", now=now, nodes=2, available=1)])
     sandbox.kube.set_objects(clusters["denied"], "pods", [])
     sandbox.kube.fail_cluster(clusters["denied"], 403)
     kubeconfig = sandbox.kube.write_kubeconfig(checklist.path / "kubeconfig",
@@ -349,8 +362,9 @@ def test_check_end_to_end(checklist: Any, sandbox: Any, monkeypatch: pytest.Monk
     result.assert_outcomes(passed=1, failed=2)
     out = result.stdout.str()
     result.stdout.fnmatch_lines([
-        "*[[]bad[]] 4 findings:*",
+        "*[[]bad[]] 5 findings:*",
         "*[[]POD005[]] bad ctx-bad/kube-system pod/coredns-5d78c9-p5d8r: phase Failed, reason Evicted*",
+        "*[[]WKL001[]] bad ctx-bad/kube-system daemonset/aws-node: DaemonSet has 1/2 desired pods available*",
         "*[[]POD001[]] bad ctx-bad/bad-environment pod/ingest-core-7d4b9c-x2x9k: container ingest-core waiting: "
         "CrashLoopBackOff*",
         "*[[]POD007[]] bad ctx-bad/bad-environment pod/ingest-broker-66d9-kkq2m: init container wait-for-mongo*",
@@ -360,5 +374,7 @@ def test_check_end_to_end(checklist: Any, sandbox: Any, monkeypatch: pytest.Monk
     assert "Traceback" not in out and "ApiException" not in out
     html = checklist.report_html()
     for table in ("ctx-good/default: 0 pods", "ctx-good/kube-system: 6 pods", "ctx-good/good-environment: 14 pods",
-                  "ctx-bad/bad-environment: 3 pods", "ctx-good: Deployments and StatefulSets"):
+                  "ctx-bad/bad-environment: 3 pods", "ctx-good: Deployments, StatefulSets and DaemonSets"):
         assert table in html
+    # The tables sit html-escaped in pytest-html's JSON blob.
+    assert "<td>kube-system</td><td>DaemonSet</td><td>aws-node</td><td>2</td><td>1</td>" in unescape(html)

@@ -292,6 +292,28 @@ def statefulset(name: str, namespace: str, *, now: dt.datetime, replicas: int = 
                        "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": ready}}
 
 
+def daemonset(name: str, namespace: str, *, now: dt.datetime, nodes: int = 2, available: int | None = None,
+              image: str = "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/kube-proxy:v1.29.0") -> dict[str, Any]:
+    available = nodes if available is None else available
+    status: dict[str, Any] = {"observedGeneration": 1, "desiredNumberScheduled": nodes, "currentNumberScheduled": nodes,
+                              "updatedNumberScheduled": nodes, "numberMisscheduled": 0, "numberReady": available}
+    # The controller omits numberAvailable/numberUnavailable when they are zero.
+    if available:
+        status["numberAvailable"] = available
+    if nodes - available:
+        status["numberUnavailable"] = nodes - available
+    return {"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": name, "namespace": namespace, "uid": _uid(namespace, "ds", name),
+                         "generation": 1, "creationTimestamp": ts(now - dt.timedelta(days=200)),
+                         "labels": {"k8s-app": name}},
+            "spec": {"selector": {"matchLabels": {"k8s-app": name}},
+                     "template": {"metadata": {"labels": {"k8s-app": name}},
+                                  "spec": {"containers": [{"name": name, "image": image}]}},
+                     "updateStrategy": {"type": "RollingUpdate",
+                                        "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}},
+            "status": status}
+
+
 def cronjob(name: str, namespace: str, *, schedule: str, now: dt.datetime, last_schedule: dt.datetime | None,
             last_success: dt.datetime | None, suspend: bool = False) -> dict[str, Any]:
     status: dict[str, Any] = {}

@@ -58,7 +58,7 @@ def seed_backups(s3: Any, envs: list[str], now: dt.datetime, days: int = BACKUP_
 def seed_kube(kube: FakeKubeAPI, cluster: str, env: str, now: dt.datetime) -> None:
     """One cluster: Ingest's workloads in <env>-environment, kube-system, and the backup CronJobs."""
     app_ns = f"{env}-environment"
-    pods, deployments, statefulsets = [], [], []
+    pods, deployments, statefulsets, daemonsets = [], [], [], []
     for name in APP_DEPLOYMENTS:
         deployments.append(k.deployment(name, app_ns, now=now, image=f"quay.io/ebi-ait/{name}:2.14.0"))
         pods.append(k.pod(k.replica_pod_name(name, 0), app_ns, now=now, owner=("ReplicaSet", name),
@@ -67,9 +67,13 @@ def seed_kube(kube: FakeKubeAPI, cluster: str, env: str, now: dt.datetime) -> No
         statefulsets.append(k.statefulset(name, app_ns, now=now, image=image))
         pods.append(k.pod(f"{name}-0", app_ns, now=now, owner=("StatefulSet", name),
                           containers=[(name, image)], labels={"app": name}))
-    for node in ("ip-10-0-1-23", "ip-10-0-2-57"):
-        for ds, image in (("kube-proxy", "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/kube-proxy:v1.29.0"),
-                          ("aws-node", "602401143452.dkr.ecr.us-east-1.amazonaws.com/amazon-k8s-cni:v1.16.0")):
+    nodes = ("ip-10-0-1-23", "ip-10-0-2-57")
+    node_agents = (("kube-proxy", "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/kube-proxy:v1.29.0"),
+                   ("aws-node", "602401143452.dkr.ecr.us-east-1.amazonaws.com/amazon-k8s-cni:v1.16.0"))
+    for ds, image in node_agents:
+        daemonsets.append(k.daemonset(ds, "kube-system", now=now, nodes=len(nodes), image=image))
+    for node in nodes:
+        for ds, image in node_agents:
             pods.append(k.pod(f"{ds}-{k.replica_pod_name(node, 0)[-5:]}", "kube-system", now=now,
                               age=dt.timedelta(days=40), owner=("DaemonSet", ds), containers=[(ds, image)],
                               labels={"k8s-app": ds}, node=f"{node}.ec2.internal"))
@@ -104,5 +108,6 @@ def seed_kube(kube: FakeKubeAPI, cluster: str, env: str, now: dt.datetime) -> No
     kube.set_objects(cluster, "pods", pods)
     kube.set_objects(cluster, "deployments", deployments)
     kube.set_objects(cluster, "statefulsets", statefulsets)
+    kube.set_objects(cluster, "daemonsets", daemonsets)
     kube.set_objects(cluster, "cronjobs", cronjobs)
     kube.set_objects(cluster, "jobs", jobs)
