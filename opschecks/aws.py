@@ -3,7 +3,7 @@
 Standard variables work as AWS users expect: AWS_PROFILE and the credential
 chain, and AWS_ENDPOINT_URL (boto3 honours it natively; the sandbox sets it).
 Retries use botocore's adaptive mode so throttling slows a run down instead of
-failing it.
+failing it; an endpoint that cannot be connected to at all fails after a few attempts.
 """
 
 from __future__ import annotations
@@ -12,15 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
 
 from opschecks.errors import Unreachable
 
 if TYPE_CHECKING:  # config imports the area modules, which use this module
     from opschecks.config import EnvConfig
 
-# Ten attempts with adaptive client-side rate limiting ride out throttling; an unreachable
-# endpoint still fails, after about 15 s of back-off.
+# Ten retries with adaptive client-side rate limiting ride out throttling.
 RETRIES = BotoConfig(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=5, read_timeout=60)
+# A refused or timed-out connection means the endpoint is down, not busy: the full back-off would make each
+# call of a run against a dead endpoint take about 25 s before failing, so stop after this many attempts.
+CONNECT_ATTEMPTS = 3
 
 
 def session(env: EnvConfig) -> boto3.Session:
@@ -35,5 +38,16 @@ def session(env: EnvConfig) -> boto3.Session:
     return sess
 
 
-def client(sess: boto3.Session, service: str) -> Any:
-    return sess.client(service, config=RETRIES)
+def client(sess: boto3.Session, service: str, config: BotoConfig = RETRIES) -> Any:
+    made = sess.client(service, config=config)
+    # First on the service's own event, so it is asked before botocore's retry handler.
+    made.meta.events.register_first(f"needs-retry.{made.meta.service_model.service_id.hyphenize()}",
+                                    _give_up_on_unreachable)
+    return made
+
+
+def _give_up_on_unreachable(attempts: int, caught_exception: Exception | None = None, **_: Any) -> bool | None:
+    # botocore takes the first answer that is not None; False means "do not retry".
+    if isinstance(caught_exception, (EndpointConnectionError, ConnectTimeoutError)) and attempts >= CONNECT_ATTEMPTS:
+        return False
+    return None

@@ -33,6 +33,7 @@ from urllib.parse import quote, unquote
 import boto3
 from botocore.config import Config as BotoConfig
 
+from opschecks import aws
 from opschecks.schema import ConfigError
 
 
@@ -86,7 +87,7 @@ def open_ledger(location: Path | str, settings: LedgerSettings | None = None) ->
     if str(location).startswith("s3://"):
         settings = settings or LedgerSettings()
         session = boto3.Session(profile_name=settings.aws_profile, region_name=settings.aws_region)
-        return S3Ledger(str(location), session.client("s3", config=_S3_RETRIES))
+        return S3Ledger(str(location), aws.client(session, "s3", _S3_RETRIES))
     return SqliteLedger(Path(location))
 
 

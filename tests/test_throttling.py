@@ -3,12 +3,14 @@
 A small proxy in front of the sandbox's moto answers the first requests with the
 error AWS sends when it throttles (S3's 503 SlowDown, EC2's RequestLimitExceeded),
 then forwards everything; the checks' clients (opschecks.aws) must retry through it.
+An endpoint that cannot be connected to at all is down, not busy: it fails after a few attempts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import http.client
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from opschecks import aws, backups, unused
 from opschecks.config import EnvConfig
@@ -146,3 +148,22 @@ def test_throttling_that_never_ends_fails_with_one_line(sandbox_env: Any, proxy:
     assert state.refused == 3  # botocore counts max_attempts as retries after the first try
     assert describe(caught.value) == ("AWS ListObjectsV2 still throttled (SlowDown) after 3 attempts: the account's "
                                       "API rate is exhausted; run again later or with fewer xdist workers")
+
+
+def test_unreachable_endpoint_gives_up_after_a_few_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed once the block ends: connections are refused
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    s3 = aws.client(aws.session(EnvConfig(name="dev")), "s3")
+    sent: list[str] = []
+    s3.meta.events.register("before-send.s3", lambda request, **_: sent.append(request.url))
+
+    with pytest.raises(EndpointConnectionError) as caught:
+        s3.list_objects_v2(Bucket="ingest-db-backup", Prefix="dev/")
+
+    assert len(sent) == aws.CONNECT_ATTEMPTS < 11  # the throttling tests above show throttling still gets 11
+    assert describe(caught.value) == f"cannot reach AWS endpoint http://127.0.0.1:{port}/ingest-db-backup" \
+                                     "?list-type=2&prefix=dev%2F&encoding-type=url"
