@@ -15,9 +15,10 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from opschecks import due, ledger
+from opschecks import due, e2e, ledger
 from opschecks.config import Config, load, resolve_path
 from opschecks.errors import describe
 from opschecks.schema import ConfigError
@@ -71,15 +72,40 @@ def _due(store: ledger.Ledger, config: Config, envs: list[str], now: dt.datetime
     else:
         checklist = []
         print(f"opschecks: no checklist at {checks}/: listing only the tasks in the ledger", file=sys.stderr)
-    tasks = due.tasks(store.latest(), now, config.cadence, envs, checklist)
+    latest = store.latest()
+    tasks, notes = _on_change(due.tasks(latest, now, config.cadence, envs, checklist), latest, config)
     rows = [(t.check, t.env, t.cadence, _when(t.last_pass), f"{_when(t.last_run)} {t.last_outcome}".rstrip(),
-             _when(t.window.end if t.status != "done" else due.window(t.cadence, t.window.end, config.cadence).end),
-             t.status.upper()) for t in tasks]
+             _due_by(t, config), t.status.upper()) for t in tasks]
     print(_table(("CHECK", "ENV", "CADENCE", "LAST PASSED", "LAST RUN", "DUE BY", "STATUS"), rows))
+    for note in notes:
+        print(note)
     overdue = sum(t.status == "overdue" for t in tasks)
     print(f"\n{len(tasks)} tasks: {overdue} overdue, {sum(t.status == 'due' for t in tasks)} due, "
           f"{sum(t.status == 'done' for t in tasks)} done (as of {_when(now)})")
     return 1 if fail_on_overdue and overdue else 0
+
+
+def _due_by(task: due.Task, config: Config) -> str:
+    if task.cadence == due.ON_CHANGE:
+        return "now" if task.status != "done" else "on a change"
+    end = task.window.end if task.status != "done" else due.window(task.cadence, task.window.end, config.cadence).end
+    return _when(end)
+
+
+def _on_change(tasks: list[due.Task], latest: list[ledger.Latest],
+               config: Config) -> tuple[list[due.Task], list[str]]:
+    """Passed e2e tasks become due where a major change (new images) happened since their pass; one note each."""
+    passes = {(item.last_run.check, item.last_run.env): item.last_pass for item in latest}
+    result, notes = [], []
+    for task in tasks:
+        if task.cadence == due.ON_CHANGE and task.status == "done":
+            last_pass = passes.get((task.check, task.env))
+            why = e2e.major_changes(config.envs[task.env], last_pass.details.get("images") if last_pass else None)
+            if why:
+                task = replace(task, status="due")
+                notes.append(f"{task.check} [{task.env}] is due: {why}")
+        result.append(task)
+    return due.ordered(result), notes
 
 
 def _history(store: ledger.Ledger, check: str, envs: list[str] | None, n: int) -> int:

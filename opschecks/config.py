@@ -20,6 +20,7 @@ from pathlib import Path
 from opschecks.alerts import AlertSettings
 from opschecks.backups import BackupSettings
 from opschecks.due import CadenceSettings
+from opschecks.e2e import E2ESettings
 from opschecks.ledger import LedgerSettings
 from opschecks.pods import PodSettings
 from opschecks.restore import RestoreSettings
@@ -29,7 +30,7 @@ from opschecks.usage import UsageSettings
 
 DEFAULT_PATH = "opschecks.toml"
 CONFIG_ENV_VAR = "OPSCHECKS_CONFIG"
-AREAS = ("backups", "restore", "pods", "aws_usage", "upload_service")
+AREAS = ("backups", "restore", "pods", "aws_usage", "upload_service", "e2e")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class EnvConfig:
     pods: PodSettings = field(default_factory=PodSettings)
     usage: UsageSettings = field(default_factory=UsageSettings)
     upload: UploadSettings | None = None  # the drill runs only where configured
+    e2e: E2ESettings = field(default_factory=E2ESettings)  # the smoke runs everywhere; the round trip where set
 
     @property
     def app_namespace(self) -> str:

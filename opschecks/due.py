@@ -9,6 +9,10 @@ start from the same anchor, so they line up with two-week sprints). A task is
 - ``overdue`` when a whole window went by without a pass (or it never passed).
 
 A check with several cadence markers follows the most frequent one.
+
+``e2e`` is the checklist's "whenever major changes occur": it has no window. Such a task is ``done``
+once it passed, ``overdue`` when it never did, and ``due`` when ``python -m opschecks due`` sees a
+major change since its last pass (the deployed images differ: opschecks.e2e.image_changes).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from dataclasses import dataclass
 from opschecks.ledger import Latest
 from opschecks.schema import ConfigError
 
-CADENCES = ("daily", "fortnightly", "monthly", "sprint")  # most frequent first (with sprint_days >= 14)
+CADENCES = ("daily", "fortnightly", "monthly", "sprint", "e2e")  # most frequent first (with sprint_days >= 14)
+ON_CHANGE = "e2e"  # due on a major change, not on a calendar
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,8 @@ def window(cadence: str, moment: dt.datetime, settings: CadenceSettings) -> Wind
     day = dt.datetime.combine(moment.date(), dt.time(), dt.timezone.utc)
     if cadence == "daily":
         return Window(day, day + dt.timedelta(days=1))
+    if cadence == ON_CHANGE:  # one window for all time: a pass counts until a change says otherwise
+        return Window(dt.datetime.min.replace(tzinfo=dt.timezone.utc), dt.datetime.max.replace(tzinfo=dt.timezone.utc))
     if cadence == "monthly":
         start = day.replace(day=1)
         return Window(start, (start + dt.timedelta(days=32)).replace(day=1))
@@ -70,12 +77,14 @@ def window(cadence: str, moment: dt.datetime, settings: CadenceSettings) -> Wind
 
 def cadence_of(markers: Iterable[str], settings: CadenceSettings) -> str | None:
     """The most frequent of a check's cadence markers (None when it has none)."""
-    length = {"daily": 1, "fortnightly": 14, "monthly": 28, "sprint": settings.sprint_days}
+    length = {"daily": 1, "fortnightly": 14, "monthly": 28, "sprint": settings.sprint_days, ON_CHANGE: 10**6}
     known = [m for m in markers if m in length]
     return min(known, key=lambda m: length[m]) if known else None
 
 
 def status(cadence: str, last_pass: dt.datetime | None, now: dt.datetime, settings: CadenceSettings) -> str:
+    if cadence == ON_CHANGE:
+        return "done" if last_pass is not None else "overdue"
     current = window(cadence, now, settings)
     if last_pass is not None and last_pass >= current.start:
         return "done"
@@ -108,5 +117,10 @@ def tasks(latest: Iterable[Latest], now: dt.datetime, settings: CadenceSettings,
             continue
         result.append(Task(check=check, env=env, cadence=cadence, last_run=None, last_outcome="", last_pass=None,
                            window=window(cadence, now, settings), status="overdue"))
+    return ordered(result)
+
+
+def ordered(tasks: Iterable[Task]) -> list[Task]:
+    """Overdue first, then due, then done; by check and env within each."""
     order = {"overdue": 0, "due": 1, "done": 2}
-    return sorted(result, key=lambda t: (order[t.status], t.check, t.env))
+    return sorted(tasks, key=lambda t: (order[t.status], t.check, t.env))

@@ -18,7 +18,7 @@ ROOT = Path(__file__).parent.parent
 AREAS = sorted(p.stem.removeprefix("test_") for p in (ROOT / "checks").glob("test_*.py"))
 
 
-@pytest.mark.e2e
+@pytest.mark.whole_stack
 def test_whole_checklist_passes_on_the_sandbox_under_xdist(tmp_path: Path) -> None:
     sandboxes_before = set(glob.glob(str(Path(tempfile.gettempdir()) / "opschecks-sandbox-*")))
     result = subprocess.run(
@@ -44,7 +44,7 @@ def test_whole_checklist_passes_on_the_sandbox_under_xdist(tmp_path: Path) -> No
         "the sandbox removed its temp dir"
 
 
-@pytest.mark.e2e
+@pytest.mark.whole_stack
 @pytest.mark.parametrize("moment", ["while seeding", "while checking"])
 def test_ctrl_c_stops_the_sandbox_leaving_no_process_and_no_temp_dir(tmp_path: Path, moment: str) -> None:
     """SIGINT to `pytest --sandbox`: KeyboardInterrupt during set-up or mid-run still stops every server."""

@@ -2,7 +2,8 @@
 
 - moto's server mode: a real S3/CloudWatch/EC2/tagging API endpoint;
 - SecantusDB: a real MongoDB wire-protocol server on WiredTiger (its own process), for restore drills;
-- a fake Kubernetes API (kubeapi.py) behind a generated kubeconfig.
+- a fake Kubernetes API (kubeapi.py) behind a generated kubeconfig;
+- per environment, a loopback Ingest UI/broker and API over TLS (ingest.py), signed by a CA the config trusts.
 
 Every server binds 127.0.0.1 on a free port; ``stop`` shuts them all down and
 removes the temp dir, and ``running`` guarantees that on error and Ctrl-C.
@@ -26,6 +27,7 @@ from pathlib import Path
 import boto3
 from moto.server import ThreadedMotoServer
 
+from opschecks.sandbox.ingest import FakeIngest, make_certificates
 from opschecks.sandbox.kubeapi import FakeKubeAPI
 from opschecks.sandbox.seed import seed_backups, seed_kube
 from opschecks.sandbox.seed_usage import seed_usage
@@ -33,6 +35,8 @@ from opschecks.sandbox.upload_config import upload_table
 
 ENVS = ("dev", "staging", "prod")
 REGION = "us-east-1"
+INGEST_TOKEN = "sandbox-ingest-token"  # what the sandbox's Ingest API takes as a bearer token for writes
+INGEST_TIME_SCALE = 0.5  # the sandbox's validator: Valid about 0.5 s after a submission is created
 
 
 @dataclass
@@ -45,6 +49,7 @@ class Sandbox:
     config_path: Path
     now: dt.datetime
     _stack: ExitStack = field(repr=False)
+    ingest: dict[str, FakeIngest] = field(default_factory=dict)  # per env
 
     @property
     def env_vars(self) -> dict[str, str | None]:
@@ -95,6 +100,12 @@ def start(seed: bool = True, now: dt.datetime | None = None) -> Sandbox:
 
         sandbox = Sandbox(root=root, aws_endpoint=f"http://{host}:{port}", mongo_uri=mongo_uri, kube=kube,
                           kubeconfig=kubeconfig, config_path=root / "opschecks.toml", now=now, _stack=stack)
+        certs = make_certificates(root / "tls")
+        (root / "ingest-token").write_text(INGEST_TOKEN)
+        for env in ENVS:
+            sandbox.ingest[env] = FakeIngest(certs, INGEST_TOKEN, time_scale=INGEST_TIME_SCALE)
+            sandbox.ingest[env].start()
+            stack.callback(sandbox.ingest[env].stop)
         sandbox.config_path.write_text(config_text(sandbox))
         if seed:
             seed_backups(sandbox.s3(), list(ENVS), now)
@@ -150,6 +161,16 @@ def running(seed: bool = True, now: dt.datetime | None = None) -> Iterator[Sandb
         sandbox.stop()
 
 
+def e2e_table(env: str, ingest: FakeIngest, root: Path, round_trip: bool) -> list[str]:
+    """TOML lines of ``[env.<env>.e2e]`` (and its round trip) for the sandbox's Ingest of ``env``."""
+    lines = [f"[env.{env}.e2e]", f'ui_url = "{ingest.ui_url}"', f'api_url = "{ingest.api_url}"',
+             f'ca_bundle = "{ingest.certs.ca_file}"']
+    if round_trip:
+        lines += [f"[env.{env}.e2e.round_trip]", f'token_file = "{root / "ingest-token"}"', "deadline_s = 20",
+                  "poll_s = 0.2"]
+    return lines
+
+
 def config_text(sandbox: Sandbox) -> str:
     """The suite's config for the sandbox: the three environments, each its own kube context."""
     lines = [
@@ -164,4 +185,6 @@ def config_text(sandbox: Sandbox) -> str:
         lines += ["", f"[env.{env}]", f'kube_context = "sandbox-{env}"']
         if env != "prod":  # the upload drill runs in dev and staging only
             lines += upload_table(env, env, sandbox.aws_endpoint)
+        if env in sandbox.ingest:
+            lines += e2e_table(env, sandbox.ingest[env], sandbox.root, round_trip=env != "prod")
     return "\n".join(lines) + "\n"

@@ -1,0 +1,42 @@
+"""Whenever major changes occur: end-to-end checks of the running Ingest service (how each is judged: opschecks/e2e.py).
+
+``pytest -m e2e``. The smoke reads only and runs in every environment; the round trip writes a test
+submission and deletes it, only where ``[env.<name>.e2e.round_trip]`` is set and never in a protected env.
+``python -m opschecks due`` says when these are due: when the images deployed in ``<env>-environment``
+changed since their last pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+
+from fixtures.report import Report
+from opschecks import e2e
+from opschecks.config import EnvConfig
+from opschecks.findings import fail_on
+
+pytestmark = pytest.mark.e2e
+
+
+def test_service_smoke(env: EnvConfig, kube_api: k8s.ApiClient, report: Report,
+                       ledger_details: dict[str, Any]) -> None:
+    verdict = e2e.smoke(env.name, env.e2e, dt.datetime.now(dt.timezone.utc))
+    report.table(f"{env.name}: endpoints", e2e.SMOKE_COLUMNS, verdict.rows)
+    ledger_details.update(verdict.details)
+    # What ran when this passed: `due` compares it with what runs now to tell a major change.
+    ledger_details["images"] = e2e.deployed_images(kube_api, env.app_namespace)
+    fail_on(verdict.findings)
+
+
+@pytest.mark.configured("e2e.round_trip")
+def test_submission_round_trip(env: EnvConfig, kube_api: k8s.ApiClient, report: Report,
+                               ledger_details: dict[str, Any]) -> None:
+    verdict = e2e.round_trip(env, protected=env.is_prod)
+    report.table(f"{env.name}: submission round trip", e2e.ROUND_TRIP_COLUMNS, verdict.rows)
+    ledger_details.update(verdict.details)
+    ledger_details["images"] = e2e.deployed_images(kube_api, env.app_namespace)
+    fail_on(verdict.findings)

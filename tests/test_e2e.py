@@ -1,0 +1,347 @@
+"""The e2e area against a loopback Ingest over real TLS: healthy passes, each broken part fails with its code."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from google.auth import jwt
+
+from opschecks import e2e, ledger
+from opschecks.__main__ import main
+from opschecks.config import EnvConfig
+from opschecks.e2e import E2ESettings, RoundTripSettings
+from opschecks.sandbox import kube_objects as k
+from opschecks.sandbox.ingest import Certificates, FakeIngest, make_certificates
+
+pytest_plugins = ["pytester"]
+
+TOKEN = "t0ken-for-tests"
+NOW = dt.datetime.now(dt.timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    return make_certificates(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def ingest(certs: Certificates) -> Iterator[FakeIngest]:
+    fake = FakeIngest(certs, TOKEN, time_scale=0.2)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+def settings(ingest: FakeIngest, tmp_path: Path, **round_trip: object) -> E2ESettings:
+    token = tmp_path / "token"
+    token.write_text(TOKEN + "\n")
+    trip = RoundTripSettings(token_file=str(token), deadline_s=10, poll_s=0.05)
+    return E2ESettings(ui_url=ingest.ui_url, api_url=ingest.api_url, ca_bundle=str(ingest.certs.ca_file),
+                       round_trip=replace(trip, **round_trip))
+
+
+def codes(verdict: e2e.Verdict) -> set[str]:
+    return {f.code for f in verdict.findings}
+
+
+# -- smoke ---------------------------------------------------------------------------------------------------
+def test_healthy_service_passes_the_smoke_with_a_row_per_endpoint(ingest: FakeIngest, tmp_path: Path) -> None:
+    verdict = e2e.smoke("dev", settings(ingest, tmp_path), NOW)
+    assert verdict.findings == []
+    assert [row[0] for row in verdict.rows] == ["UI", "API root", "API envelope listing", "API health"]
+    assert all(row[2] == "200" and row[3].endswith(" ms") for row in verdict.rows)
+    assert all("(365 days)" in row[4] or "(364 days)" in row[4] for row in verdict.rows)
+
+
+def test_the_real_endpoints_by_default() -> None:
+    assert e2e.endpoints("staging", E2ESettings()) == e2e.Endpoints(
+        "https://ingest.staging.archive.data.humancellatlas.org",
+        "https://ingest.staging.archive.data.humancellatlas.org",
+        "https://api.ingest.staging.archive.data.humancellatlas.org")
+    assert e2e.endpoints("prod", E2ESettings()).api == "https://api.ingest.archive.data.humancellatlas.org"
+
+
+def test_slow_endpoint_is_E2E002(ingest: FakeIngest, tmp_path: Path) -> None:
+    ingest.delay_s = 0.3
+    verdict = e2e.smoke("dev", replace(settings(ingest, tmp_path), latency_budget_ms=100), NOW)
+    assert codes(verdict) == {"E2E002"}
+    assert "expected an answer within 100 ms, took 3" in verdict.findings[0].message
+    assert verdict.findings[0].where.startswith("dev UI https://localhost:")
+
+
+def test_certificate_expiring_soon_is_E2E004(tmp_path: Path) -> None:
+    fake = FakeIngest(make_certificates(tmp_path / "tls", days=10), TOKEN)
+    fake.start()
+    try:
+        verdict = e2e.smoke("staging", settings(fake, tmp_path), NOW)
+    finally:
+        fake.stop()
+    assert codes(verdict) == {"E2E004"}
+    assert len(verdict.findings) == 2  # one per host (UI and API), not one per request
+    assert "valid for at least 21 more days, it expires" in verdict.findings[0].message
+
+
+@pytest.mark.parametrize("case", ["untrusted", "wrong host", "expired"])
+def test_bad_certificate_is_E2E003_and_the_endpoints_E2E001(case: str, tmp_path: Path) -> None:
+    certs = make_certificates(tmp_path / "tls", days=-1 if case == "expired" else 365,
+                              hosts=("ingest.example.org",) if case == "wrong host" else ("localhost", "127.0.0.1"))
+    fake = FakeIngest(certs, TOKEN)
+    fake.start()
+    try:
+        chosen = settings(fake, tmp_path)
+        if case == "untrusted":
+            chosen = replace(chosen, ca_bundle=None)
+        verdict = e2e.smoke("dev", chosen, NOW)
+    finally:
+        fake.stop()
+    assert codes(verdict) == {"E2E001", "E2E003"}
+    bad_cert = [f for f in verdict.findings if f.code == "E2E003"]
+    expected = {"untrusted": "unable to get local issuer certificate", "wrong host": "Hostname mismatch",
+                "expired": "certificate has expired"}[case]
+    assert len(bad_cert) == 2 and all(expected in f.message for f in bad_cert)
+
+
+def test_unreachable_and_hung_endpoints_fail_fast_naming_them(ingest: FakeIngest, tmp_path: Path) -> None:
+    hung = socket.create_server(("127.0.0.1", 0))  # accepts (backlog) and never answers
+    closed = socket.create_server(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()
+    try:
+        chosen = replace(settings(ingest, tmp_path), ui_url=f"https://127.0.0.1:{hung.getsockname()[1]}",
+                         api_url=f"https://127.0.0.1:{closed_port}", connect_timeout_s=1, read_timeout_s=1)
+        started = time.monotonic()
+        verdict = e2e.smoke("dev", chosen, NOW)
+        elapsed = time.monotonic() - started
+    finally:
+        hung.close()
+    assert elapsed < 10  # two probes of the hung host and its certificate, each bounded by 1 s timeouts
+    assert codes(verdict) == {"E2E001"}
+    ui = next(f for f in verdict.findings if "UI" in f.where)
+    assert "no answer within 1s" in ui.message
+    api = next(f for f in verdict.findings if "API root" in f.where)
+    assert api.message.startswith("expected an answer, found no connection (") and "refused" in api.message
+
+
+class _NotHal(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        body = {"/": {"hello": "world"}, "/health": {"status": "DOWN"}}.get(self.path.split("?")[0], {"items": []})
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_an_api_of_the_wrong_shape_is_E2E005(ingest: FakeIngest, tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotHal)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        chosen = replace(settings(ingest, tmp_path), api_url=f"http://127.0.0.1:{server.server_address[1]}")
+        verdict = e2e.smoke("dev", chosen, NOW)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert codes(verdict) == {"E2E005"}
+    messages = sorted(f.message for f in verdict.findings)
+    assert messages == ['expected HAL _links.submissionEnvelopes.href at the API root, found an object with keys hello',
+                        "expected _embedded.submissionEnvelopes (a list), found an object with keys items",
+                        "expected health status \"UP\", found str 'DOWN'"]
+
+
+# -- round trip ----------------------------------------------------------------------------------------------
+def env_with(e2e_settings: E2ESettings, name: str = "dev") -> EnvConfig:
+    return EnvConfig(name=name, e2e=e2e_settings)
+
+
+def test_round_trip_through_the_api_creates_validates_and_deletes(ingest: FakeIngest, tmp_path: Path) -> None:
+    verdict = e2e.round_trip(env_with(settings(ingest, tmp_path)), protected=False)
+    assert verdict.findings == []
+    assert [row[0] for row in verdict.rows] == ["create", "wait for Valid", "entities", "delete"]
+    assert verdict.details["entities"] == {"projects": 1}
+    assert ingest.envelopes == {}  # deleted
+    writes = [(m, p, auth) for m, p, auth in ingest.requests if m != "GET"]
+    assert writes and all(auth == f"Bearer {TOKEN}" for _, _, auth in writes)
+    assert ("DELETE", writes[-1][1], f"Bearer {TOKEN}") == writes[-1]
+
+
+def test_round_trip_through_the_broker_with_a_spreadsheet(ingest: FakeIngest, tmp_path: Path) -> None:
+    sheet = tmp_path / "dataset.csv"
+    sheet.write_text("projects,p1\nbiomaterials,donor1\nbiomaterials,specimen1\n")
+    chosen = settings(ingest, tmp_path, spreadsheet=str(sheet), expected_entities={"projects": 1, "biomaterials": 2})
+    verdict = e2e.round_trip(env_with(chosen), protected=False)
+    assert verdict.findings == []
+    assert verdict.details["entities"] == {"projects": 1, "biomaterials": 2}
+    assert ingest.envelopes == {}
+
+    too_many = settings(ingest, tmp_path, spreadsheet=str(sheet), expected_entities={"biomaterials": 3})
+    verdict = e2e.round_trip(env_with(too_many), protected=False)
+    assert codes(verdict) == {"E2E013"}
+    assert verdict.findings[0].message == "expected at least 3 biomaterials, found 2"
+    assert ingest.envelopes == {}
+
+
+def test_envelope_stuck_in_validating_is_E2E012_and_still_deleted(ingest: FakeIngest, tmp_path: Path) -> None:
+    ingest.stuck_in = "Validating"
+    verdict = e2e.round_trip(env_with(settings(ingest, tmp_path, deadline_s=0.6)), protected=False)
+    assert codes(verdict) == {"E2E012"}
+    assert "expected Valid within 0.6s, still Validating (for " in verdict.findings[0].message
+    assert verdict.findings[0].where.startswith("dev https://localhost:")
+    assert ingest.envelopes == {}
+
+
+def test_failing_delete_is_E2E014(ingest: FakeIngest, tmp_path: Path) -> None:
+    ingest.fail_delete = True
+    verdict = e2e.round_trip(env_with(settings(ingest, tmp_path)), protected=False)
+    assert codes(verdict) == {"E2E014"}
+    assert "found HTTP 500 (delete failed): delete the test submission by hand" in verdict.findings[0].message
+    assert len(ingest.envelopes) == 1
+
+
+def test_protected_env_refuses_the_round_trip_without_a_request(ingest: FakeIngest, tmp_path: Path) -> None:
+    verdict = e2e.round_trip(env_with(settings(ingest, tmp_path), name="prod"), protected=True)
+    assert codes(verdict) == {"E2E010"} and ingest.requests == []
+
+
+def test_no_credentials_is_E2E011_saying_what_to_set(ingest: FakeIngest, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    verdict = e2e.round_trip(env_with(settings(ingest, tmp_path, token_file=None)), protected=False)
+    assert codes(verdict) == {"E2E011"}
+    assert "set GOOGLE_APPLICATION_CREDENTIALS" in verdict.findings[0].message
+    assert ingest.requests == []
+
+    ingest.token = "another"  # a token the API rejects: 401 on create, nothing left behind
+    verdict = e2e.round_trip(env_with(settings(ingest, tmp_path)), protected=False)
+    assert codes(verdict) == {"E2E011"} and "found HTTP 401" in verdict.findings[0].message
+
+
+def test_service_account_key_signs_a_jwt_for_the_audience(ingest: FakeIngest, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    account = {"type": "service_account", "project_id": "p", "private_key_id": "k1", "private_key": pem,
+               "client_email": "ingest-e2e@p.iam.gserviceaccount.com", "client_id": "1",
+               "token_uri": "https://oauth2.googleapis.com/token"}
+    path = tmp_path / "sa.json"
+    path.write_text(json.dumps(account))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
+    chosen = settings(ingest, tmp_path, token_file=None, audience="https://dev.data.humancellatlas.org/")
+    token = next(a for _, _, a in _writes_with(ingest, chosen)).removeprefix("Bearer ")
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    claims = jwt.decode(token, certs=public, audience="https://dev.data.humancellatlas.org/")
+    assert claims["iss"] == "ingest-e2e@p.iam.gserviceaccount.com"
+
+
+def _writes_with(ingest: FakeIngest, chosen: E2ESettings) -> list[tuple[str, str, str]]:
+    ingest.token = "unknowable"  # the API answers 401; we only look at what was sent
+    e2e.round_trip(env_with(chosen), protected=False)
+    return [r for r in ingest.requests if r[0] == "POST"]
+
+
+# -- through pytest, and `due` -------------------------------------------------------------------------------
+def lay_out(checklist, ingest: FakeIngest, tmp_path: Path, deadline_s: float = 10) -> None:  # noqa: ANN001
+    (tmp_path / "token").write_text(TOKEN)
+    checklist.config(f"""
+        [env.dev]
+        kube_context = "ctx-dev"
+        [env.dev.e2e]
+        ui_url = "{ingest.ui_url}"
+        api_url = "{ingest.api_url}"
+        ca_bundle = "{ingest.certs.ca_file}"
+        [env.dev.e2e.round_trip]
+        token_file = "{tmp_path / 'token'}"
+        deadline_s = {deadline_s}
+        poll_s = 0.05
+        [ledger]
+        path = "{checklist.path / 'ledger.sqlite'}"
+        """)
+    checklist.check("e2e")
+
+
+@pytest.fixture
+def cluster(sandbox_env, checklist, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: ANN001 (fixtures)
+    """A cluster of its own with Ingest's workloads in dev-environment, as context ``ctx-dev``."""
+    name = f"e2e-images-{time.monotonic_ns()}"
+    sandbox_env.kube.set_objects(name, "deployments", [k.deployment("ingest-core", "dev-environment", now=NOW)])
+    sandbox_env.kube.set_objects(name, "statefulsets", [k.statefulset("mongo", "dev-environment", now=NOW)])
+    kubeconfig = sandbox_env.kube.write_kubeconfig(checklist.path / "kubeconfig", {"ctx-dev": name})
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    return name
+
+
+def test_marker_selects_the_service_checks_and_due_sees_an_image_change(
+        checklist, ingest: FakeIngest, tmp_path: Path, cluster: str, sandbox_env) -> None:  # noqa: ANN001
+    lay_out(checklist, ingest, tmp_path)
+    result = checklist.run("-m", "e2e", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    records = ledger.open_ledger(checklist.path / "ledger.sqlite").query(check="checks/test_e2e.py::test_service_smoke")
+    assert records[0].details["images"] == {"deployment/ingest-core": ["quay.io/ebi-ait/ingest-core:2.14.0"],
+                                            "statefulset/mongo": ["mongo:4.2.24"]}
+
+    args = ["due", f"--config={checklist.path / 'opschecks.toml'}", f"--checks={checklist.path / 'checks'}"]
+    assert main(args) == 0
+    sandbox_env.kube.set_objects(cluster, "deployments", [
+        k.deployment("ingest-core", "dev-environment", now=NOW, image="quay.io/ebi-ait/ingest-core:2.15.0")])
+    out = _capture(lambda: main(args))
+    assert "checks/test_e2e.py::test_service_smoke [dev] is due: images changed in dev-environment since its last " \
+           "pass: deployment/ingest-core quay.io/ebi-ait/ingest-core:2.14.0 -> quay.io/ebi-ait/ingest-core:2.15.0" in out
+    line = next(row for row in out.splitlines() if row.startswith("checks/test_e2e.py::test_service_smoke "))
+    assert line.split()[-1] == "DUE" and "now" in line
+
+
+def _capture(fn) -> str:  # noqa: ANN001
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        fn()
+    return out.getvalue()
+
+
+def test_prod_refuses_the_round_trip_in_one_line(checklist, ingest: FakeIngest, tmp_path: Path,  # noqa: ANN001
+                                                 cluster: str) -> None:
+    lay_out(checklist, ingest, tmp_path)
+    text = (checklist.path / "opschecks.toml").read_text().replace("[env.dev", "[env.prod")
+    (checklist.path / "opschecks.toml").write_text(text)
+    result = checklist.run("-m", "e2e", "-k", "round_trip")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*[[]E2E010[]] prod https://localhost:*: refusing the submission round trip: "
+                                 "the environment is protected*"])
+    assert ingest.requests == []
+
+
+def test_sigterm_mid_round_trip_still_deletes_the_submission(checklist, ingest: FakeIngest, tmp_path: Path,  # noqa: ANN001
+                                                             cluster: str) -> None:
+    ingest.stuck_in = "Validating"
+    lay_out(checklist, ingest, tmp_path, deadline_s=120)
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-m", "e2e", "-k", "round_trip", "-p", "no:cacheprovider"],
+                            cwd=checklist.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    deadline = time.monotonic() + 60
+    while not ingest.envelopes and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ingest.envelopes, "the round trip never created its submission"
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=60)[0].decode()
+    assert ingest.envelopes == {}, output[-2000:]
+    assert any(m == "DELETE" for m, _, _ in ingest.requests)
