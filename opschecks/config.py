@@ -22,6 +22,7 @@ from opschecks.backups import BackupSettings
 from opschecks.due import CadenceSettings
 from opschecks.e2e import E2ESettings
 from opschecks.ledger import LedgerSettings
+from opschecks.nodes import ClusterSettings
 from opschecks.pods import PodSettings
 from opschecks.restore import RestoreSettings
 from opschecks.schema import ConfigError, build, read_toml
@@ -30,7 +31,7 @@ from opschecks.usage import UsageSettings
 
 DEFAULT_PATH = "opschecks.toml"
 CONFIG_ENV_VAR = "OPSCHECKS_CONFIG"
-AREAS = ("backups", "restore", "pods", "aws_usage", "upload_service", "e2e")
+AREAS = ("backups", "restore", "pods", "aws_usage", "upload_service", "e2e", "cluster")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class EnvConfig:
     restore: RestoreSettings = field(default_factory=RestoreSettings)
     pods: PodSettings = field(default_factory=PodSettings)
     usage: UsageSettings = field(default_factory=UsageSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     upload: UploadSettings | None = None  # the drill runs only where configured
     e2e: E2ESettings = field(default_factory=E2ESettings)  # the smoke runs everywhere; the round trip where set
 

@@ -369,3 +369,79 @@ def namespace(name: str, *, now: dt.datetime) -> dict[str, Any]:
 def replica_pod_name(workload: str, index: int) -> str:
     """Name a Deployment's pod as the ReplicaSet controller does: <deploy>-<rs hash>-<5 chars>."""
     return f"{workload}-{_suffix(workload, length=9)[:9]}-{_suffix(workload, str(index))}"
+
+
+def node(name: str, *, now: dt.datetime, age: dt.timedelta = dt.timedelta(days=40), kubelet: str = "v1.29.3-eks-ae9a62a",
+         instance_type: str = "m5.xlarge", zone: str = "us-east-1a", cluster: str = "ingest-eks",
+         conditions: dict[str, str] | None = None, cordoned_for: dt.timedelta | None = None) -> dict[str, Any]:
+    """An EKS worker node as ``kubectl get node -o json`` shows it; ``conditions`` overrides type -> status."""
+    created = now - age
+    healthy = {"MemoryPressure": "False", "DiskPressure": "False", "PIDPressure": "False", "Ready": "True"}
+    reasons = {"MemoryPressure": ("KubeletHasSufficientMemory", "KubeletHasInsufficientMemory"),
+               "DiskPressure": ("KubeletHasNoDiskPressure", "KubeletHasDiskPressure"),
+               "PIDPressure": ("KubeletHasSufficientPID", "KubeletHasInsufficientPID"),
+               "Ready": ("KubeletNotReady", "KubeletReady"),
+               "NetworkUnavailable": ("RouteCreated", "NoRouteCreated")}
+    statuses = {**healthy, **(conditions or {})}
+    changed = now - dt.timedelta(minutes=25)
+    spec: dict[str, Any] = {"providerID": f"aws:///{zone}/i-{_uid(name)[:17].replace('-', '')}"}
+    if cordoned_for is not None:
+        spec["unschedulable"] = True
+        spec["taints"] = [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule",
+                           "timeAdded": ts(now - cordoned_for)}]
+    return {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "uid": _uid("node", name), "creationTimestamp": ts(created),
+                     "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                                "node.kubernetes.io/instance-type": instance_type,
+                                "topology.kubernetes.io/zone": zone, "eks.amazonaws.com/nodegroup": f"{cluster}-ng",
+                                "alpha.eksctl.io/cluster-name": cluster}},
+        "spec": spec,
+        "status": {
+            "conditions": [{"type": t, "status": st, "reason": reasons[t][st == "True"],
+                            "lastHeartbeatTime": ts(now - dt.timedelta(seconds=30)),
+                            "lastTransitionTime": ts(changed if st != healthy.get(t, "False") else created)}
+                           for t, st in statuses.items()],
+            "nodeInfo": {"kubeletVersion": kubelet, "kubeProxyVersion": kubelet, "osImage": "Amazon Linux 2",
+                         "containerRuntimeVersion": "containerd://1.7.11", "architecture": "amd64",
+                         "operatingSystem": "linux", "kernelVersion": "5.10.210-201.852.amzn2.x86_64",
+                         "machineID": _uid("machine", name).replace("-", ""), "systemUUID": _uid("sys", name),
+                         "bootID": _uid("boot", name)},
+            "addresses": [{"type": "InternalIP", "address": "10.0.1.23"}, {"type": "Hostname", "address": name}],
+            "capacity": {"cpu": "4", "memory": "15918668Ki", "pods": "58"},
+            "allocatable": {"cpu": "3920m", "memory": "14904908Ki", "pods": "58"},
+        },
+    }
+
+
+def pvc(name: str, namespace: str, *, now: dt.datetime, size: str = "100Gi", phase: str = "Bound",
+        age: dt.timedelta = dt.timedelta(days=200)) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name, "namespace": namespace, "uid": _uid("pvc", namespace, name),
+                     "creationTimestamp": ts(now - age)},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}},
+                 "storageClassName": "gp2", "volumeMode": "Filesystem", "volumeName": f"pvc-{_uid('pv', name)}"},
+        "status": {"phase": phase, "accessModes": ["ReadWriteOnce"], "capacity": {"storage": size}},
+    }
+
+
+def stats_summary(node_name: str, *, now: dt.datetime,
+                  volumes: list[tuple[str, str, str, int, int]]) -> dict[str, Any]:
+    """The kubelet's ``/stats/summary`` (trimmed to what matters): ``volumes`` are
+    (pod, namespace, pvc, usedBytes, capacityBytes), each mounted by that pod on this node."""
+    pods: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for pod_name, namespace, claim, used, capacity in volumes:
+        pods.setdefault((pod_name, namespace), []).append({
+            "time": ts(now), "availableBytes": capacity - used, "capacityBytes": capacity, "usedBytes": used,
+            "inodesFree": 6_000_000, "inodes": 6_553_600, "inodesUsed": 553_600, "name": "data",
+            "pvcRef": {"name": claim, "namespace": namespace}})
+    return {
+        "node": {"nodeName": node_name, "startTime": ts(now - dt.timedelta(days=40)),
+                 "cpu": {"time": ts(now), "usageNanoCores": 412_000_000},
+                 "memory": {"time": ts(now), "workingSetBytes": 5_368_709_120},
+                 "fs": {"time": ts(now), "availableBytes": 60_000_000_000, "capacityBytes": 85_886_742_528,
+                        "usedBytes": 25_886_742_528}},
+        "pods": [{"podRef": {"name": p, "namespace": ns, "uid": _uid("pod", ns, p)}, "startTime": ts(now),
+                  "containers": [], "volume": vols} for (p, ns), vols in pods.items()],
+    }

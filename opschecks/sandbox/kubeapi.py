@@ -4,8 +4,11 @@ No real API server can run here, so the official ``kubernetes`` client talks to
 this one through a generated kubeconfig. Each cluster is a path prefix
 (``http://127.0.0.1:<port>/<cluster>``), so one server plays every context.
 It serves the list endpoints the checks use, with ``limit``/``continue``
-pagination and ``labelSelector``; it can be told to answer every request of a
-cluster with an error status (401, 403, 500) and counts the requests it serves.
+pagination and ``labelSelector``, the server's ``/version``, and each node's
+kubelet stats summary through the API server's node proxy
+(``/api/v1/nodes/<node>/proxy/stats/summary``); it can be told to answer every
+request of a cluster with an error status (401, 403, 500) and counts the
+requests it serves.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
@@ -31,7 +34,11 @@ RESOURCES = {
     "deployments": ("apps/v1", "DeploymentList"),
     "statefulsets": ("apps/v1", "StatefulSetList"),
     "daemonsets": ("apps/v1", "DaemonSetList"),
+    "nodes": ("v1", "NodeList"),
+    "persistentvolumeclaims": ("v1", "PersistentVolumeClaimList"),
 }
+_PROXY = re.compile(r"^/(?P<cluster>[^/]+)/api/v1/nodes/(?P<node>[^/]+)/proxy/stats/summary$")
+_VERSION = re.compile(r"^/(?P<cluster>[^/]+)/version/?$")
 _PATH = re.compile(
     r"^/(?P<cluster>[^/]+)/(?:api/v1|apis/(?P<group>batch|apps)/v1)"
     r"(?:/namespaces/(?P<ns>[^/]+))?/(?P<resource>[a-z]+)$"
@@ -44,6 +51,8 @@ class FakeKubeAPI:
         self._lock = threading.Lock()
         self._objects: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._faults: dict[str, int] = {}
+        self._summaries: dict[tuple[str, str], dict[str, Any] | int] = {}  # (cluster, node) -> summary or status
+        self._versions: dict[str, str] = {}  # cluster -> gitVersion
         self.requests: Counter[str] = Counter()  # cluster -> requests served
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -63,6 +72,15 @@ class FakeKubeAPI:
     def objects(self, cluster: str, resource: str) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._objects.get((cluster, resource), []))
+
+    def set_stats_summary(self, cluster: str, node: str, summary: dict[str, Any] | int) -> None:
+        """The kubelet's ``/stats/summary`` of ``node`` (or an error status its proxy answers)."""
+        with self._lock:
+            self._summaries[(cluster, node)] = summary
+
+    def set_version(self, cluster: str, git_version: str) -> None:
+        with self._lock:
+            self._versions[cluster] = git_version
 
     def fail_cluster(self, cluster: str, status: int | None) -> None:
         """Answer every request for ``cluster`` with ``status`` (None: serve normally again)."""
@@ -127,6 +145,10 @@ class FakeKubeAPI:
     # --- request handling ------------------------------------------------
     def _handle(self, raw_path: str) -> tuple[int, dict[str, Any]]:
         url = urlsplit(raw_path)
+        # The client quotes the proxied path (stats%2Fsummary), as a real API server accepts.
+        special = _PROXY.match(unquote(url.path)) or _VERSION.match(url.path)
+        if special is not None:
+            return self._special(special)
         match = _PATH.match(url.path)
         if match is None:
             return 404, _status(404, f"the server could not find the requested resource ({url.path})")
@@ -154,6 +176,32 @@ class FakeKubeAPI:
             metadata["remainingItemCount"] = len(objects) - start - limit
         api_version, kind = RESOURCES[resource]
         return 200, {"kind": kind, "apiVersion": api_version, "metadata": metadata, "items": page}
+
+
+    def _special(self, match: re.Match[str]) -> tuple[int, dict[str, Any]]:
+        cluster = match["cluster"]
+        with self._lock:
+            self.requests[cluster] += 1
+            fault = self._faults.get(cluster)
+            if "node" in match.groupdict():
+                found = self._summaries.get((cluster, match["node"]))
+            else:
+                found = _version(self._versions.get(cluster, "v1.29.6-eks-1552ad0"))
+        if fault is not None:
+            return fault, _status(fault, f'nodes/proxy is {_STATUS_REASON.get(fault, "failing").lower()}')
+        if found is None:
+            return 404, _status(404, f'nodes "{match["node"]}" not found')
+        if isinstance(found, int):  # the API server's proxy error, as it relays a dead kubelet
+            return found, _status(found, f'error trying to reach service: dial tcp {match["node"]}:10250: '
+                                         "connect: connection refused")
+        return 200, found
+
+
+def _version(git_version: str) -> dict[str, Any]:
+    major, minor = git_version.lstrip("v").split(".")[:2]
+    return {"major": major, "minor": f"{minor}+", "gitVersion": git_version, "gitCommit": "0" * 40,
+            "gitTreeState": "clean", "buildDate": "2024-06-12T00:00:00Z", "goVersion": "go1.22.4",
+            "compiler": "gc", "platform": "linux/amd64"}
 
 
 def _group(resource: str) -> str:

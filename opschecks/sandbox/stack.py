@@ -30,6 +30,7 @@ from moto.server import ThreadedMotoServer
 from opschecks.sandbox.ingest import FakeIngest, make_certificates
 from opschecks.sandbox.kubeapi import FakeKubeAPI
 from opschecks.sandbox.seed import seed_backups, seed_kube
+from opschecks.sandbox.seed_cluster import seed_cluster_aws, seed_cluster_kube
 from opschecks.sandbox.seed_usage import seed_usage
 from opschecks.sandbox.upload_config import upload_table
 
@@ -111,7 +112,10 @@ def start(seed: bool = True, now: dt.datetime | None = None) -> Sandbox:
             seed_backups(sandbox.s3(), list(ENVS), now)
             for env in ENVS:
                 seed_kube(kube, env, env, now)
+                seed_cluster_kube(kube, env, env, now)
             seed_usage(sandbox)
+            with sandbox.config_path.open("a") as fh:
+                fh.write("\n" + "\n".join(seed_cluster_aws(sandbox.client, list(ENVS), now)) + "\n")
         return sandbox
     except BaseException:
         stack.close()

@@ -1,0 +1,145 @@
+"""Daily: every node is Ready, not starved, not cordoned for long, and its kubelet within the supported skew.
+
+A node is judged healthy when:
+
+- its ``Ready`` condition is True (NOD001, saying since when it is not);
+- none of ``MemoryPressure``, ``DiskPressure``, ``PIDPressure``, ``NetworkUnavailable`` is True (NOD002);
+- it is not cordoned (``spec.unschedulable``) for longer than ``max_cordon_hours`` (NOD003): a drain
+  is normal, a node forgotten cordoned is paid-for capacity nobody can use;
+- its kubelet is not newer than the control plane, nor more than ``max_kubelet_skew`` minor versions
+  older (NOD004; Kubernetes supports n-3 since 1.28, n-2 before).
+
+No nodes at all is NOD005: a cluster that lists none cannot be judged healthy.
+Cluster-level settings (this module and opschecks/volumes.py) live in ``ClusterSettings``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client as k8s
+
+from opschecks import kube
+from opschecks.findings import Finding
+
+PRESSURE = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
+NODE_COLUMNS = ("node", "instance type", "zone", "age", "conditions", "kubelet")
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    max_cordon_hours: float = 24.0
+    max_kubelet_skew: int = 3  # minor versions behind the control plane (n-3 since Kubernetes 1.28)
+    # Persistent volumes (opschecks/volumes.py).
+    volume_max_percent: float = 80.0
+    volume_full_horizon_days: float = 30.0  # fail when the trend says full sooner than this
+    volume_trend_days: int = 30  # readings (from the ledger) the trend is fitted on
+    volume_min_readings: int = 3  # fewer readings than this: no trend, said so in the table
+    # The control plane (opschecks/eks.py): EKS cluster name, default the kube context's name.
+    eks_cluster: str | None = None
+    min_version: str = "1.29"  # older than this fails
+    newest_version: str = "1.32"  # the newest the team tracks: how far behind is said in the table
+    # Node CPU over the month (opschecks/capacity.py).
+    cpu_days: int = 30
+    cpu_high_percent: float = 80.0  # median of the daily p95 above this: the cluster is too small
+    cpu_low_percent: float = 10.0  # median of the daily p95 below this: paying for idle nodes
+
+
+@dataclass(frozen=True)
+class NodeState:
+    name: str
+    row: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    kubelet: str
+
+
+def minor(version: str) -> tuple[int, int] | None:
+    """(1, 29) of "v1.29.3-eks-ae9a62a", "1.29" or "v1.29+"; None when it is not a version."""
+    match = re.match(r"v?(\d+)\.(\d+)", version or "")
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def control_plane_version(api: k8s.ApiClient) -> str:
+    return k8s.VersionApi(api).get_code(_request_timeout=kube.REQUEST_TIMEOUT).git_version
+
+
+def assess(api: k8s.ApiClient, settings: ClusterSettings, now: dt.datetime, where: str,
+           page_size: int = 500) -> tuple[list[NodeState], list[Finding], str]:
+    """Every node's state, cluster-wide findings, and the control plane's version."""
+    server = control_plane_version(api)
+    nodes = list(kube.list_paginated(k8s.CoreV1Api(api).list_node, page_size))
+    states = [judge(n, settings, now, where, server) for n in nodes]
+    cluster = [] if nodes else [Finding("NOD005", where, "expected worker nodes, the API lists none")]
+    return states, cluster, server
+
+
+def judge(node: k8s.V1Node, settings: ClusterSettings, now: dt.datetime, where: str, server: str) -> NodeState:
+    name = node.metadata.name
+    labels = node.metadata.labels or {}
+    here = f"{where} node/{name}"
+    conditions = {c.type: c for c in node.status.conditions or []}
+    findings = []
+    ready = conditions.get("Ready")
+    if ready is None or ready.status != "True":
+        since = _since(ready.last_transition_time, now) if ready is not None else "no Ready condition reported"
+        reason = f" ({ready.reason}: {ready.message})" if ready is not None and ready.message else \
+            f" ({ready.reason})" if ready is not None and ready.reason else ""
+        findings.append(Finding("NOD001", here, f"expected Ready, found {ready.status if ready else 'Unknown'}"
+                                f"{reason}, {since}"))
+    for kind in PRESSURE:
+        condition = conditions.get(kind)
+        if condition is not None and condition.status == "True":
+            findings.append(Finding("NOD002", here, f"{kind} is True ({condition.reason}), "
+                                    f"{_since(condition.last_transition_time, now)}"))
+    if node.spec.unschedulable:
+        added = next((t.time_added for t in node.spec.taints or []
+                      if t.key == "node.kubernetes.io/unschedulable" and t.time_added), None)
+        hours = (now - added).total_seconds() / 3600 if added else None
+        if hours is None or hours > settings.max_cordon_hours:
+            found = f"cordoned for {hours:.0f} h" if hours is not None else "cordoned since an unknown time"
+            findings.append(Finding("NOD003", here, f"expected a cordon to last at most "
+                                    f"{settings.max_cordon_hours:g} h, {found}"))
+    kubelet = node.status.node_info.kubelet_version if node.status.node_info else ""
+    findings += _skew(kubelet, server, settings, here)
+    shown = [f"{t}={c.status}" for t, c in conditions.items() if (c.status == "True") != (t == "Ready")]
+    shown += ["SchedulingDisabled"] if node.spec.unschedulable else []
+    row = (name, labels.get("node.kubernetes.io/instance-type", "?"), labels.get("topology.kubernetes.io/zone", "?"),
+           _age(node.metadata.creation_timestamp, now), ", ".join(shown) or "Ready", kubelet)
+    return NodeState(name, row, tuple(findings), kubelet)
+
+
+def _skew(kubelet: str, server: str, settings: ClusterSettings, here: str) -> list[Finding]:
+    node_v, server_v = minor(kubelet), minor(server)
+    if node_v is None or server_v is None:
+        return [Finding("NOD004", here, f"expected comparable versions, found kubelet {kubelet!r} and "
+                                        f"control plane {server!r}")]
+    if node_v > server_v:
+        return [Finding("NOD004", here, f"kubelet {kubelet} is newer than the control plane {server} "
+                                        "(never supported)")]
+    behind = server_v[1] - node_v[1] if node_v[0] == server_v[0] else 99
+    if behind > settings.max_kubelet_skew:
+        return [Finding("NOD004", here, f"expected a kubelet at most {settings.max_kubelet_skew} minor versions "
+                                        f"behind the control plane {server}, found {kubelet} ({behind} behind)")]
+    return []
+
+
+def _since(moment: dt.datetime | None, now: dt.datetime) -> str:
+    return f"for {_age(moment, now)}" if moment else "since an unknown time"
+
+
+def _age(moment: dt.datetime | None, now: dt.datetime) -> str:
+    if moment is None:
+        return "?"
+    seconds = max(0.0, (now - moment).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def summary(states: list[NodeState], server: str) -> dict[str, Any]:
+    return {"nodes": len(states), "unhealthy": sorted(s.name for s in states if s.findings),
+            "control_plane": server, "kubelets": sorted({s.kubelet for s in states})}

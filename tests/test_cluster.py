@@ -1,0 +1,242 @@
+"""The cluster area: nodes, volumes (fake Kubernetes API, real client), the EKS control plane and node CPU (moto)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opschecks import capacity, eks, kube, nodes, volumes
+from opschecks.config import EnvConfig
+from opschecks.ledger import Record
+from opschecks.nodes import ClusterSettings
+from opschecks.sandbox import kube_objects as k
+from opschecks.sandbox.seed_cluster import put_node_cpu
+
+NOW = dt.datetime(2026, 3, 12, 9, 30, tzinfo=dt.timezone.utc)
+NS = "dev-environment"
+GiB = 2**30
+
+
+class Cluster:
+    def __init__(self, sandbox: Any, name: str, context: str) -> None:
+        self.sandbox, self.name, self.context = sandbox, name, context
+
+    def set(self, resource: str, objects: list[dict[str, Any]]) -> None:
+        self.sandbox.kube.set_objects(self.name, resource, objects)
+
+    def nodes(self, settings: ClusterSettings = ClusterSettings()) -> tuple[list[nodes.NodeState], list, str]:
+        api = kube.api_client(self.context)
+        try:
+            return nodes.assess(api, settings, NOW, "dev ctx")
+        finally:
+            api.close()
+
+    def volumes(self, past: list[Record] = (), settings: ClusterSettings = ClusterSettings()) -> tuple[list, list]:
+        api = kube.api_client(self.context)
+        try:
+            claims, readings, unreadable = volumes.read(api, NS, "dev ctx/ns")
+        finally:
+            api.close()
+        rows, findings = volumes.judge(claims, readings, volumes.past_readings(list(past)), settings, NOW, "dev ctx/ns")
+        return rows, unreadable + findings
+
+
+@pytest.fixture
+def cluster(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cluster:
+    name = f"cap-{uuid.uuid4().hex[:8]}"
+    kubeconfig = sandbox.kube.write_kubeconfig(tmp_path / "kubeconfig", {f"ctx-{name}": name})
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    sandbox.kube.set_version(name, "v1.30.4-eks-a737599")
+    return Cluster(sandbox, name, f"ctx-{name}")
+
+
+def codes(findings: list) -> list[str]:
+    return sorted(f.code for f in findings)
+
+
+# -- nodes ---------------------------------------------------------------------------------------------------
+def test_healthy_nodes_pass_with_a_row_each(cluster: Cluster) -> None:
+    cluster.set("nodes", [k.node("ip-1", now=NOW), k.node("ip-2", now=NOW, zone="us-east-1b")])
+    states, cluster_findings, server = cluster.nodes()
+    assert server == "v1.30.4-eks-a737599" and cluster_findings == []
+    assert [s.findings for s in states] == [(), ()]
+    assert states[1].row == ("ip-2", "m5.xlarge", "us-east-1b", "40d", "Ready", "v1.29.3-eks-ae9a62a")
+
+
+def test_each_unhealthy_node_fails_with_its_code(cluster: Cluster) -> None:
+    cluster.set("nodes", [
+        k.node("not-ready", now=NOW, conditions={"Ready": "False"}),
+        k.node("disk", now=NOW, conditions={"DiskPressure": "True"}),
+        k.node("cordoned-long", now=NOW, cordoned_for=dt.timedelta(days=3)),
+        k.node("cordoned-now", now=NOW, cordoned_for=dt.timedelta(hours=1)),
+        k.node("old-kubelet", now=NOW, kubelet="v1.26.15-eks-1552ad0"),
+        k.node("new-kubelet", now=NOW, kubelet="v1.31.0-eks-1552ad0"),
+    ])
+    states = {s.name: s for s in cluster.nodes()[0]}
+    assert {name: codes(list(s.findings)) for name, s in states.items()} == {
+        "not-ready": ["NOD001"], "disk": ["NOD002"], "cordoned-long": ["NOD003"], "cordoned-now": [],
+        "old-kubelet": ["NOD004"], "new-kubelet": ["NOD004"]}
+    assert states["not-ready"].findings[0].message == "expected Ready, found False (KubeletNotReady), for 25m"
+    assert states["disk"].findings[0].message == "DiskPressure is True (KubeletHasDiskPressure), for 25m"
+    assert states["cordoned-long"].findings[0].message == "expected a cordon to last at most 24 h, cordoned for 72 h"
+    assert "at most 3 minor versions behind the control plane v1.30.4-eks-a737599, found v1.26.15-eks-1552ad0 " \
+           "(4 behind)" in states["old-kubelet"].findings[0].message
+    assert states["not-ready"].findings[0].where == "dev ctx node/not-ready"
+
+
+def test_no_nodes_is_NOD005(cluster: Cluster) -> None:
+    cluster.set("nodes", [])
+    assert codes(cluster.nodes()[1]) == ["NOD005"]
+
+
+# -- volumes -------------------------------------------------------------------------------------------------
+def _volumes(cluster: Cluster, used_gib: float, capacity_gib: int = 100, node_status: int | None = None) -> None:
+    cluster.set("nodes", [k.node("n1", now=NOW)])
+    cluster.set("persistentvolumeclaims", [k.pvc("datadir-mongo-0", NS, now=NOW, size=f"{capacity_gib}Gi"),
+                                           k.pvc("scratch", NS, now=NOW)])
+    summary = k.stats_summary("n1", now=NOW, volumes=[
+        ("mongo-0", NS, "datadir-mongo-0", int(used_gib * GiB), capacity_gib * GiB),
+        ("other", "kube-system", "datadir-mongo-0", 99 * GiB, 100 * GiB)])  # same claim name, other namespace
+    cluster.sandbox.kube.set_stats_summary(cluster.name, "n1", node_status or summary)
+
+
+def test_volume_below_threshold_passes_and_an_unmounted_claim_is_said(cluster: Cluster) -> None:
+    _volumes(cluster, used_gib=41)
+    rows, findings = cluster.volumes()
+    assert findings == []
+    assert rows == [("datadir-mongo-0", "mongo-0", "n1", "41.0 GiB", "100.0 GiB", "41.0%", "no trend yet (1 readings)"),
+                    ("scratch", "-", "-", "-", "100Gi", "-", "no reading: not mounted by a running pod")]
+
+
+def test_volume_above_threshold_is_VOL001(cluster: Cluster) -> None:
+    _volumes(cluster, used_gib=85)
+    findings = cluster.volumes()[1]
+    assert codes(findings) == ["VOL001"]
+    assert findings[0].message == ("expected at most 80% used, found 85.0% (85.0 GiB of 100.0 GiB, mounted by "
+                                   "pod/mongo-0 on n1)")
+    assert findings[0].where == "dev ctx/ns pvc/datadir-mongo-0"
+
+
+def _record(days_ago: float, used_gib: float) -> Record:
+    return Record(check="checks/test_cluster.py::test_volumes_not_filling", env="dev", outcome="passed",
+                  started=NOW - dt.timedelta(days=days_ago), duration_s=1, runner="ci",
+                  details={"volumes": {"datadir-mongo-0": int(used_gib * GiB)}})
+
+
+def test_volume_filling_within_the_horizon_is_VOL002(cluster: Cluster) -> None:
+    _volumes(cluster, used_gib=70)  # 3 GiB a day: full in 10 days
+    past = [_record(days, 70 - 3 * days) for days in (1, 2, 3, 5, 8)] + [_record(45, 1)]  # 45 days: out of window
+    findings = cluster.volumes(past)[1]
+    assert codes(findings) == ["VOL002"]
+    assert findings[0].message == ("expected no fill within 30 days, the last 6 readings' trend fills it in 10 days "
+                                   "(70.0 GiB of 100.0 GiB now)")
+
+
+def test_a_steady_volume_has_no_fill_date(cluster: Cluster) -> None:
+    _volumes(cluster, used_gib=41)
+    rows, findings = cluster.volumes([_record(d, 41) for d in (1, 2, 3)])
+    assert findings == [] and rows[0][-1] == "not filling"
+
+
+def test_an_unreadable_kubelet_is_VOL003_and_a_pending_claim_VOL004(cluster: Cluster) -> None:
+    _volumes(cluster, used_gib=41, node_status=502)
+    cluster.sandbox.kube.add_objects(cluster.name, "persistentvolumeclaims",
+                                     [k.pvc("pending", NS, now=NOW, phase="Pending")])
+    findings = cluster.volumes()[1]
+    assert codes(findings) == ["VOL003", "VOL004"]
+    assert findings[0].where == "dev ctx/ns node/n1"
+    assert "found HTTP 502" in findings[0].message
+    assert findings[1].message == "expected the claim Bound, found Pending"
+
+
+def test_days_until_full() -> None:
+    history = [(NOW - dt.timedelta(days=d), 100 - 10 * d) for d in range(5)]
+    assert volumes.days_until_full(history, 200, NOW) == pytest.approx(10)
+    assert volumes.days_until_full([(NOW - dt.timedelta(days=1), 100), (NOW, 90)], 200, NOW) is None
+
+
+# -- EKS -----------------------------------------------------------------------------------------------------
+def _eks_cluster(sandbox: Any, version: str) -> str:
+    name = f"eks-{uuid.uuid4().hex[:8]}"
+    subnets = [s["SubnetId"] for s in sandbox.client("ec2").describe_subnets()["Subnets"][:2]]
+    sandbox.client("eks").create_cluster(name=name, version=version, roleArn="arn:aws:iam::123456789012:role/eks",
+                                         resourcesVpcConfig={"subnetIds": subnets})
+    return name
+
+
+def _env(name: str, **cluster: Any) -> EnvConfig:
+    return EnvConfig(name="dev", kube_context=name, cluster=ClusterSettings(**cluster))
+
+
+def test_supported_control_plane_passes(sandbox: Any) -> None:
+    name = _eks_cluster(sandbox, "1.30")
+    verdict = eks.judge(sandbox.client("eks"), _env(name))
+    assert verdict.findings == [] and verdict.rows[0][1] == "1.30" and verdict.rows[0][4] == "2 minor"
+
+
+def test_old_or_missing_control_plane_fails(sandbox: Any) -> None:
+    old = eks.judge(sandbox.client("eks"), _env(_eks_cluster(sandbox, "1.27")))
+    assert codes(old.findings) == ["EKS001"]
+    assert old.findings[0].message == "expected Kubernetes 1.29 or newer, found 1.27 (5 minor versions behind 1.32)"
+    assert ":cluster/eks-" in old.findings[0].where  # the cluster's ARN
+    missing = eks.judge(sandbox.client("eks"), _env("no-such-cluster"))
+    assert codes(missing.findings) == ["EKS003"] and "'no-such-cluster'" in missing.findings[0].message
+
+
+def test_cluster_name_from_an_eks_context_arn() -> None:
+    env = EnvConfig(name="prod", kube_context="arn:aws:eks:us-east-1:123456789012:cluster/ingest-eks-prod")
+    assert eks.cluster_name(env) == "ingest-eks-prod"
+
+
+# -- node CPU ------------------------------------------------------------------------------------------------
+def _nodes_with_cpu(sandbox: Any, base: float | None, tag: str = "eks") -> str:
+    name = f"cpu-{uuid.uuid4().hex[:8]}"
+    ec2 = sandbox.client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    key, value = ("eks:cluster-name", name) if tag == "eks" else (f"kubernetes.io/cluster/{name}", "owned")
+    ids = [i["InstanceId"] for i in ec2.run_instances(
+        ImageId=image, MinCount=2, MaxCount=2,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": key, "Value": value}]}])["Instances"]]
+    if base is not None:
+        put_node_cpu(sandbox.client("cloudwatch"), ids, NOW, days=4, base=base)  # 3 whole days and more
+    return name
+
+
+def _cpu(sandbox: Any, name: str) -> capacity.Verdict:
+    return capacity.assess(sandbox.client("ec2"), sandbox.client("cloudwatch"), name, ClusterSettings(cpu_days=3),
+                           NOW, "dev us-east-1")
+
+
+def test_node_cpu_in_range_passes_with_a_row_per_day(sandbox: Any) -> None:
+    verdict = _cpu(sandbox, _nodes_with_cpu(sandbox, base=35, tag="kubernetes.io"))
+    assert verdict.findings == []
+    assert len(verdict.rows) == 3 and all(row[1] == 2 for row in verdict.rows)
+    assert verdict.details["nodes"] == 2 and 20 < verdict.details["median_p95"] < 60
+    assert capacity.plot(verdict).startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(("base", "code"), [(75, "CPU001"), (4, "CPU002")])
+def test_node_cpu_too_high_or_idle_fails(sandbox: Any, base: float, code: str) -> None:
+    verdict = _cpu(sandbox, _nodes_with_cpu(sandbox, base=base))
+    assert codes(verdict.findings) == [code]
+    assert "over 3 days, 2 node(s)" in verdict.findings[0].message
+
+
+def test_no_nodes_or_no_datapoints_is_CPU003(sandbox: Any) -> None:
+    assert codes(_cpu(sandbox, "no-such-cluster").findings) == ["CPU003"]
+    verdict = _cpu(sandbox, _nodes_with_cpu(sandbox, base=None))
+    assert codes(verdict.findings) == ["CPU003"]
+    assert "CloudWatch has none" in verdict.findings[0].message
+
+
+def test_p95_of_hourly_averages() -> None:
+    day = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+    series = {"i-1": [(day + dt.timedelta(hours=h), float(h)) for h in range(24)],
+              "i-2": [(day + dt.timedelta(hours=h), 50.0) for h in range(24)]}
+    [(date, count, average, p95)] = capacity.daily(series)
+    assert (date, count) == (day.date(), 2)
+    assert average == pytest.approx((11.5 + 50) / 2) and p95 == pytest.approx((22 + 50) / 2)
