@@ -11,7 +11,7 @@ import datetime as dt
 
 import pytest
 
-from opschecks import aws, cleanup, unused, usage, waivers
+from opschecks import aws, cleanup, costs, unused, usage, waivers
 from opschecks.findings import Finding, fail_on
 from opschecks.schema import ConfigError
 
@@ -51,3 +51,15 @@ def test_unused_resources(env, aws_session, ops_config, report, cleanup_plan, le
     ledger_details.update({code: len(found) for code, found in verdicts.items()},
                           waived=sum(v.waived for found in verdicts.values() for v in found))
     fail_on(waivers.expired(waiver_list, now.date(), where) + unused.findings(verdicts, env.usage, where))
+
+
+def test_monthly_bill(env, aws_session, report, ledger_details):
+    """Last month's bill within its rise threshold of the month before; this month's forecast within budget."""
+    account = aws.client(aws_session, "sts").get_caller_identity()["Account"]
+    bill = costs.read(aws.client(aws_session, "ce", region="us-east-1"), dt.datetime.now(dt.timezone.utc).date())
+    verdict = costs.judge(bill, env.usage.cost_rise_percent, env.usage.monthly_budget_usd,
+                          env.usage.cost_top_services, f"{env.name} account {account}")
+    report.table(f"Account {account}: {bill.months[0]} and {bill.months[1]} by service (Cost Explorer, "
+                 f"{bill.requests} requests)", costs.COLUMNS, verdict.rows)
+    ledger_details.update(verdict.details)
+    fail_on(verdict.findings)

@@ -38,8 +38,9 @@ def session(env: EnvConfig) -> boto3.Session:
     return sess
 
 
-def client(sess: boto3.Session, service: str, config: BotoConfig = RETRIES) -> Any:
-    made = sess.client(service, config=config)
+def client(sess: boto3.Session, service: str, config: BotoConfig = RETRIES, region: str | None = None) -> Any:
+    """``region`` for global services whose endpoint lives in one region (Cost Explorer: us-east-1)."""
+    made = sess.client(service, config=config, region_name=region)
     # First on the service's own event, so it is asked before botocore's retry handler.
     made.meta.events.register_first(f"needs-retry.{made.meta.service_model.service_id.hyphenize()}",
                                     _give_up_on_unreachable)

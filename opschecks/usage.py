@@ -49,6 +49,10 @@ class UsageSettings:
     instance_stopped_days: int = 30
     nat_idle_days: int = 30
     log_idle_days: int = 90
+    # The month's bill (opschecks/costs.py).
+    cost_rise_percent: float = 20.0  # last full month against the one before
+    monthly_budget_usd: float | None = None  # this month's forecast above it fails; None: no budget
+    cost_top_services: int = 10
     # TOML file of [[waiver]] tables (opschecks/waivers.py); relative paths are relative to the config file.
     waivers_file: str = ""
 

@@ -73,3 +73,21 @@ def put_node_cpu(cloudwatch: Any, instances: list[str], now: dt.datetime, days: 
                          "Unit": "Percent", "Dimensions": [{"Name": "InstanceId", "Value": instance}]})
     for i in range(0, len(data), 500):
         cloudwatch.put_metric_data(Namespace="AWS/EC2", MetricData=data[i:i + 500])
+
+
+SERVICES = {"Amazon Elastic Compute Cloud - Compute": 1240.0, "EC2 - Other": 310.0,
+            "Amazon Elastic Container Service for Kubernetes": 219.0, "Amazon Simple Storage Service": 96.0,
+            "Amazon Virtual Private Cloud": 97.0, "Elastic Load Balancing": 52.0, "AmazonCloudWatch": 41.0,
+            "AWS Secrets Manager": 4.0, "Tax": 0.0}
+
+
+def monthly_costs(now: dt.datetime) -> tuple[dict[str, dict[str, float]], float]:
+    """The account's bill for the two full months before ``now`` (about 4% apart) and the rest of this month's
+    forecast, in line with what it has spent so far."""
+    this_month = now.date().replace(day=1)
+    last = (this_month - dt.timedelta(days=1)).replace(day=1)
+    before = (last - dt.timedelta(days=1)).replace(day=1)
+    monthly = {before.strftime("%Y-%m"): dict(SERVICES),
+               last.strftime("%Y-%m"): {s: round(usd * 1.04, 2) for s, usd in SERVICES.items()}}
+    days_left = ((this_month + dt.timedelta(days=32)).replace(day=1) - now.date()).days
+    return monthly, sum(SERVICES.values()) * 1.05 * days_left / 30

@@ -30,7 +30,8 @@ from moto.server import ThreadedMotoServer
 from opschecks.sandbox.ingest import FakeIngest, make_certificates
 from opschecks.sandbox.kubeapi import FakeKubeAPI
 from opschecks.sandbox.seed import seed_backups, seed_kube
-from opschecks.sandbox.seed_cluster import seed_cluster_aws, seed_cluster_kube
+from opschecks.sandbox.cost_explorer import FakeCostExplorer
+from opschecks.sandbox.seed_cluster import monthly_costs, seed_cluster_aws, seed_cluster_kube
 from opschecks.sandbox.seed_usage import seed_usage
 from opschecks.sandbox.upload_config import upload_table
 
@@ -51,6 +52,7 @@ class Sandbox:
     now: dt.datetime
     _stack: ExitStack = field(repr=False)
     ingest: dict[str, FakeIngest] = field(default_factory=dict)  # per env
+    cost_explorer: FakeCostExplorer | None = None  # moto serves no GetCostForecast
 
     @property
     def env_vars(self) -> dict[str, str | None]:
@@ -65,6 +67,7 @@ class Sandbox:
             "KUBECONFIG": str(self.kubeconfig),
             "OPSCHECKS_CONFIG": str(self.config_path),
             "OPSCHECKS_MONGO_URI": self.mongo_uri,
+            "AWS_ENDPOINT_URL_COST_EXPLORER": self.cost_explorer.url if self.cost_explorer else None,
         }
 
     def s3(self):  # noqa: ANN201 (a boto3 client)
@@ -101,6 +104,9 @@ def start(seed: bool = True, now: dt.datetime | None = None) -> Sandbox:
 
         sandbox = Sandbox(root=root, aws_endpoint=f"http://{host}:{port}", mongo_uri=mongo_uri, kube=kube,
                           kubeconfig=kubeconfig, config_path=root / "opschecks.toml", now=now, _stack=stack)
+        sandbox.cost_explorer = FakeCostExplorer(*monthly_costs(now))
+        sandbox.cost_explorer.start()
+        stack.callback(sandbox.cost_explorer.stop)
         certs = make_certificates(root / "tls")
         (root / "ingest-token").write_text(INGEST_TOKEN)
         for env in ENVS:
