@@ -47,7 +47,7 @@ def test_unused_resources(env, aws_session, ops_config, report, cleanup_plan, le
     for rule in unused.RULES:
         report.table(f"{rule.code} {rule.title} ({rule.reason(env.usage)})", unused.TABLE_COLUMNS,
                      unused.table_rows(verdicts[rule.code]))
-    cleanup_plan.add(cleanup.plan_entries(env, account, verdicts))
+    cleanup_plan.add(env, account, cleanup.plan_entries(env, account, verdicts))
     ledger_details.update({code: len(found) for code, found in verdicts.items()},
                           waived=sum(v.waived for found in verdicts.values() for v in found))
     fail_on(waivers.expired(waiver_list, now.date(), where) + unused.findings(verdicts, env.usage, where))

@@ -1,6 +1,7 @@
 """Once per sprint: set up and tear down the upload service in dev or staging, and prove nothing is left behind.
 
-Only envs with an ``[env.<name>.upload]`` table are drilled (one row each); prod is refused even then.
+Only envs with an ``[env.<name>.upload]`` table are drilled (one row each); a protected env, or credentials
+that reach another account than the env's ``aws_account_id``, are refused even then (opschecks/protection.py).
 How the drill is judged: opschecks/upload.py. How resources are found: opschecks/inventory.py.
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from opschecks import upload
+from opschecks import protection, upload
 from opschecks.findings import fail_on
 
 pytestmark = [pytest.mark.sprint, pytest.mark.configured("upload")]
@@ -16,8 +17,8 @@ pytestmark = [pytest.mark.sprint, pytest.mark.configured("upload")]
 COLUMNS = ["type", "id", "found by"]
 
 
-def test_upload_drill(env, report, ledger_details) -> None:
-    result = upload.drill(env)  # refuses prod; tears down whatever happens
+def test_upload_drill(env, ops_config, report, ledger_details) -> None:
+    result = upload.drill(env, protection.guard(ops_config, env))  # refuses protected envs; always tears down
     report.table("Commands (their output is in this row's log)", ["step", "command", "result", "seconds"],
                  [(r.step, " ".join(r.argv), r.problem or "ok", f"{r.seconds:.1f}") for r in result.runs])
     for r in result.runs:

@@ -14,6 +14,7 @@ Layout (see opschecks.toml)::
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -39,6 +40,8 @@ class EnvConfig:
     name: str
     aws_region: str = "us-east-1"
     aws_profile: str | None = None  # None: boto3's own chain (AWS_PROFILE, keys, SSO, instance role)
+    aws_account_id: str | None = None  # required before any write; checked with STS (opschecks/protection.py)
+    protected: bool | None = None  # None: protected when the name looks like production (opschecks/protection.py)
     backup_bucket: str = "ingest-db-backup"
     backup_prefix: str = ""  # default: the environment's name
     kube_context: str | None = None  # None: the kubeconfig's current context
@@ -55,10 +58,6 @@ class EnvConfig:
     @property
     def app_namespace(self) -> str:
         return f"{self.name}-environment"
-
-    @property
-    def is_prod(self) -> bool:
-        return self.name == "prod"
 
 
 @dataclass(frozen=True)
@@ -114,6 +113,8 @@ def _env(name: str, defaults: dict, table: dict, path: Path) -> EnvConfig:
     merged = _merge(defaults, table)
     merged["name"] = name
     env = build(EnvConfig, merged, where)
+    if env.aws_account_id is not None and not re.fullmatch(r"\d{12}", env.aws_account_id):
+        raise ConfigError(f"{where}.aws_account_id: expected 12 digits, found {env.aws_account_id!r}")
     bad_skip = sorted(set(env.skip) - set(AREAS))
     if bad_skip:
         raise ConfigError(f"{where}.skip: unknown area {bad_skip[0]!r} (known: {', '.join(AREAS)})")

@@ -2,7 +2,8 @@
 
 The drill, Terratest style:
 
-1. refuse prod, whatever the config says;
+1. refuse a protected env (``protected = true``, a production-looking name, or a protected env's account) and
+   credentials that STS says reach another account than the env's ``aws_account_id`` (opschecks.protection);
 2. take an inventory of the account (opschecks.inventory) with the env's tag filters and name prefixes;
 3. run the set-up command; probe the health URL; check the set-up created the expected resource types;
 4. run the teardown command, ALWAYS: after a failed set-up, a failed probe, an error, or Ctrl-C
@@ -32,7 +33,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from opschecks import aws, inventory
-from opschecks.findings import ChecksFailed, Finding
+from opschecks.findings import Finding
+from opschecks.protection import Guard, Refused  # noqa: F401 (Refused: what the drill raises)
 
 if TYPE_CHECKING:  # config imports this module for UploadSettings
     from opschecks.config import EnvConfig
@@ -62,10 +64,6 @@ class UploadSettings:
     @property
     def filters(self) -> dict[str, list[str]]:
         return {k: [v] if isinstance(v, str) else list(v) for k, v in self.tag_filters.items()}
-
-
-class Refused(ChecksFailed):
-    """The drill will not run here (prod, or a configuration that could not prove anything); one line."""
 
 
 @dataclass(frozen=True)
@@ -107,10 +105,7 @@ class Drill:
 
 
 def refuse(env: EnvConfig) -> None:
-    """Fail in one line where the drill must not run: prod whatever the config says, or nothing to inventory."""
-    if env.is_prod:
-        raise Refused(f"refusing to drill the upload service in {env.name}: the drill sets up and tears down "
-                      "infrastructure, so it runs in dev or staging only, whatever the config says")
+    """Fail in one line where the drill could not prove anything: no drill configured, or nothing to inventory."""
     settings = env.upload
     if settings is None:
         raise Refused(f"no upload drill configured for env {env.name} (add an [env.{env.name}.upload] table)")
@@ -121,11 +116,16 @@ def refuse(env: EnvConfig) -> None:
                       "the teardown leaves behind")
 
 
-def drill(env: EnvConfig) -> Drill:
-    """Run the whole drill in ``env``; the teardown runs whatever happens (see the module docstring)."""
+def drill(env: EnvConfig, guard: Guard) -> Drill:
+    """Run the whole drill in ``env``; the teardown runs whatever happens (see the module docstring).
+
+    ``guard`` (opschecks.protection) refuses a protected env, and credentials that STS says reach another
+    account than the env's ``aws_account_id``, before anything runs.
+    """
     refuse(env)
     settings = env.upload
     where = f"{env.name} ({env.aws_region})"
+    guard.check(lambda: aws.session(env), "the upload drill")
     sess = aws.session(env)
     result = Drill(env=env.name)
 

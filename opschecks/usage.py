@@ -53,6 +53,8 @@ class UsageSettings:
     cost_rise_percent: float = 20.0  # last full month against the one before
     monthly_budget_usd: float | None = None  # this month's forecast above it fails; None: no budget
     cost_top_services: int = 10
+    # python -m opschecks.cleanup refuses a plan older than this (opschecks/cleanup.py).
+    plan_max_age_days: float = 7.0
     # TOML file of [[waiver]] tables (opschecks/waivers.py); relative paths are relative to the config file.
     waivers_file: str = ""
 

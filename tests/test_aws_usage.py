@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -316,17 +317,27 @@ def test_normal_run_makes_no_write_call(usage_env, client):
 
 # --- the check end to end, the plan, and the cleanup command --------------------------------------------
 
-def _config(tmp_path: Path, region: str, bucket: str, prod_region: str | None = None) -> Path:
+MOTO_ACCOUNT = "123456789012"  # moto's default account
+PROD_ACCOUNT = "999999999999"
+
+
+def _config(tmp_path: Path, region: str, bucket: str, extra: str = "") -> Path:
     (tmp_path / "waivers.toml").write_text(
         '[[waiver]]\ntag = "purpose=failover"\njustification = "DNS failover reserve"\n'
         f"expires = {(NOW + 30 * DAY).date().isoformat()}\n")
     text = (f'[defaults]\nbackup_bucket = "{bucket}"\n\n[defaults.usage]\nwaivers_file = "waivers.toml"\n\n'
-            f'[ledger]\npath = "{tmp_path / "ledger.sqlite"}"\n\n[env.dev]\naws_region = "{region}"\n')
-    if prod_region:
-        text += f'\n[env.prod]\naws_region = "{prod_region}"\n'
+            f'[ledger]\npath = "{tmp_path / "ledger.sqlite"}"\n\n'
+            f'[env.dev]\naws_region = "{region}"\naws_account_id = "{MOTO_ACCOUNT}"\n{extra}')
     path = tmp_path / "opschecks.toml"
     path.write_text(text)
     return path
+
+
+def _run_check(config: Path, plan: Path, tmp_path: Path, **env_vars: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "checks/test_aws_usage.py", "--config", str(config), "-rA",
+         "--cleanup-plan", str(plan), "--html", str(tmp_path / "r.html"), "--junitxml", str(tmp_path / "j.xml")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, **env_vars})
 
 
 def test_check_end_to_end_writes_the_plan(usage_env, client, tmp_path):
@@ -336,29 +347,58 @@ def test_check_end_to_end_writes_the_plan(usage_env, client, tmp_path):
     ec2.allocate_address(Domain="vpc", TagSpecifications=[{"ResourceType": "elastic-ip",
                                                           "Tags": [{"Key": "purpose", "Value": "failover"}]}])
     config, plan = _config(tmp_path, usage_env.aws_region, usage_env.backup_bucket), tmp_path / "plan.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "checks/test_aws_usage.py", "--config", str(config), "-rA",
-         "--cleanup-plan", str(plan), "--html", str(tmp_path / "r.html"), "--junitxml", str(tmp_path / "j.xml")],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = _run_check(config, plan, tmp_path)
     out = result.stdout
     assert "PASSED checks/test_aws_usage.py::test_backup_bucket_usage[dev]" in out, out
     assert "FAILED checks/test_aws_usage.py::test_unused_resources[dev]" in out, out
     assert f"[USG102] dev 123456789012/{usage_env.aws_region}: elastic-ip {free['AllocationId']}" in out, out
-    resources = json.loads(plan.read_text())["resources"]
-    assert [(r["env"], r["rule"], r["id"], r["region"]) for r in resources] == [
+    written = json.loads(plan.read_text())
+    assert (written["complete"], written["problems"]) == (True, [])
+    assert written["scans"] == [{"env": "dev", "account": MOTO_ACCOUNT, "region": usage_env.aws_region}]
+    assert [(r["env"], r["rule"], r["id"], r["region"]) for r in written["resources"]] == [
         ("dev", "USG102", free["AllocationId"], usage_env.aws_region)]
     assert "DNS failover reserve" in (tmp_path / "r.html").read_text()
 
 
-def _plan(tmp_path: Path, entries: list[cleanup.PlanEntry]) -> Path:
+def test_a_run_whose_scans_all_failed_writes_an_incomplete_plan_that_is_refused(usage_env, client, tmp_path,
+                                                                                 capsys):
+    free = client("ec2").allocate_address(Domain="vpc")["AllocationId"]
+    config, plan = _config(tmp_path, usage_env.aws_region, usage_env.backup_bucket), tmp_path / "plan.json"
+    result = _run_check(config, plan, tmp_path, AWS_ENDPOINT_URL="http://127.0.0.1:9")  # nothing listens there
+
+    assert "FAILED checks/test_aws_usage.py::test_unused_resources[dev]" in result.stdout, result.stdout
+    written = json.loads(plan.read_text())
+    assert written["complete"] is False and written["resources"] == [] and written["scans"] == []
+    [problem] = written["problems"]
+    assert "test_unused_resources[dev] failed before its scan finished" in problem
+    assert cleanup.main([str(plan), "--config", str(config), "--yes"]) == 2
+    out = capsys.readouterr().out
+    assert "Nothing to delete" not in out
+    assert "the plan is incomplete: checks/test_aws_usage.py::test_unused_resources[dev] failed" in out
+    assert free in _allocations(client)
+
+
+def test_a_run_without_any_scan_writes_an_incomplete_plan(usage_env, tmp_path):
+    config, plan = _config(tmp_path, usage_env.aws_region, usage_env.backup_bucket), tmp_path / "plan.json"
+    subprocess.run([sys.executable, "-m", "pytest", "checks/test_aws_usage.py", "--config", str(config),
+                    "-k", "bucket_usage", "--cleanup-plan", str(plan)], cwd=ROOT, capture_output=True, timeout=300)
+    assert json.loads(plan.read_text())["problems"] == ["no unused-resources scan ran in the run that wrote it"]
+
+
+def _plan(tmp_path: Path, entries: list[cleanup.PlanEntry], created: dt.datetime = NOW,
+          scans: list[cleanup.Scan] | None = None, problems: list[str] | None = None) -> Path:
+    if scans is None:
+        scans = [cleanup.Scan(env, account, region) for env, account, region in
+                 sorted({(e.env, e.account, e.region) for e in entries})]
     path = tmp_path / "plan.json"
-    cleanup.write_plan(path, entries, NOW)
+    cleanup.write_plan(path, cleanup.Plan(created, scans, entries, problems or []))
     return path
 
 
-def _eip_entry(env_name: str, region: str, allocation: str) -> cleanup.PlanEntry:
-    return cleanup.PlanEntry(env=env_name, account="123456789012", region=region, rule="USG102",
-                             kind="elastic-ip", id=allocation, name=allocation, reason="r", hint="h")
+def _entry(env_name: str, region: str, id_: str, rule: str = "USG102", kind: str = "elastic-ip",
+           account: str = MOTO_ACCOUNT) -> cleanup.PlanEntry:
+    return cleanup.PlanEntry(env=env_name, account=account, region=region, rule=rule, kind=kind, id=id_, name=id_,
+                             reason="r", hint="h")
 
 
 def _allocations(client) -> set[str]:
@@ -367,12 +407,13 @@ def _allocations(client) -> set[str]:
 
 def test_cleanup_deletes_only_planned_and_still_unused(usage_env, client, tmp_path, capsys):
     ec2 = client("ec2")
+    region = usage_env.aws_region
     planned, unplanned, reused = (ec2.allocate_address(Domain="vpc")["AllocationId"] for _ in range(3))
     volume = ec2.create_volume(AvailabilityZone=_az(client), Size=10)["VolumeId"]  # unused but too new to plan
-    plan = _plan(tmp_path, [_eip_entry("dev", usage_env.aws_region, planned), _eip_entry("dev", usage_env.aws_region, reused),
-                            replace(_eip_entry("dev", usage_env.aws_region, volume), rule="USG101", kind="ebs-volume")])
+    plan = _plan(tmp_path, [_entry("dev", region, planned), _entry("dev", region, reused),
+                            _entry("dev", region, volume, rule="USG101", kind="ebs-volume")])
     ec2.associate_address(AllocationId=reused, InstanceId=_instance(client))  # in use since the plan
-    config = load(_config(tmp_path, usage_env.aws_region, usage_env.backup_bucket))
+    config = load(_config(tmp_path, region, usage_env.backup_bucket))
 
     assert cleanup.run(plan, config, NOW, lambda _: False, sys.stdout) == 2  # declined: nothing deleted
     assert {planned, unplanned, reused} <= _allocations(client)
@@ -381,32 +422,139 @@ def test_cleanup_deletes_only_planned_and_still_unused(usage_env, client, tmp_pa
     out = capsys.readouterr().out
     assert _allocations(client) >= {unplanned, reused} and planned not in _allocations(client)
     assert ec2.describe_volumes(VolumeIds=[volume])["Volumes"], "a planned resource no longer flagged stays"
-    assert f"deleted elastic-ip {planned}" in out and "1 deleted, 0 failed" in out
-    assert f"skipped, no longer flagged or now waived: dev 123456789012/{usage_env.aws_region} elastic-ip {reused}" in out
+    assert f"deleted elastic-ip {planned}" in out and "1 deleted, 0 failed, 0 refused" in out
+    assert f"skipped, no longer flagged or now waived: dev 123456789012/{region} elastic-ip {reused}" in out
 
 
-def test_cleanup_refuses_prod(usage_env, client, tmp_path, capsys):
+def test_cleanup_takes_the_kind_from_the_fresh_scan_not_from_the_plan(usage_env, client, tmp_path, capsys):
+    """An idle log group and an in-use load balancer share a name; the plan is edited to say load balancer."""
+    region = usage_env.aws_region
+    client("logs").create_log_group(logGroupName="twin")
+    elb = client("elb")
+    elb.create_load_balancer(LoadBalancerName="twin", AvailabilityZones=[_az(client)],
+                             Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 8080}])
+    elb.register_instances_with_load_balancer(LoadBalancerName="twin", Instances=[{"InstanceId": _instance(client)}])
+    config = load(_config(tmp_path, region, usage_env.backup_bucket))
+    edited = _entry("dev", region, "twin", rule="USG107", kind="classic-load-balancer")
+
+    assert cleanup.run(_plan(tmp_path, [edited], created=LATER), config, LATER, lambda _: True, sys.stdout) == 1
+
+    out = capsys.readouterr().out
+    assert ("refused, differs from the fresh scan (the plan says classic-load-balancer, the fresh scan finds a "
+            f"log-group): dev {MOTO_ACCOUNT}/{region} classic-load-balancer twin") in out
+    assert elb.describe_load_balancers(LoadBalancerNames=["twin"])["LoadBalancerDescriptions"]
+    assert client("logs").describe_log_groups(logGroupNamePrefix="twin")["logGroups"]
+
+    # The honest plan deletes the log group (kind and id from the fresh scan), and the load balancer stays.
+    honest = _entry("dev", region, "twin", rule="USG107", kind="log-group")
+    assert cleanup.run(_plan(tmp_path, [honest], created=LATER), config, LATER, lambda _: True, sys.stdout) == 0
+    assert "deleted log-group twin" in capsys.readouterr().out
+    assert not client("logs").describe_log_groups(logGroupNamePrefix="twin")["logGroups"]
+    assert elb.describe_load_balancers(LoadBalancerNames=["twin"])["LoadBalancerDescriptions"]
+
+
+def test_cleanup_refuses_an_entry_whose_region_differs(usage_env, client, tmp_path, capsys):
     free = client("ec2").allocate_address(Domain="vpc")["AllocationId"]
-    config = _config(tmp_path, "us-east-1", usage_env.backup_bucket, prod_region=usage_env.aws_region)
-    plan = _plan(tmp_path, [_eip_entry("prod", usage_env.aws_region, free)])
-    assert cleanup.main([str(plan), "--config", str(config), "--yes"]) == 2
-    assert "env prod is prod" in capsys.readouterr().out
+    config = load(_config(tmp_path, usage_env.aws_region, usage_env.backup_bucket))
+    scans = [cleanup.Scan("dev", MOTO_ACCOUNT, usage_env.aws_region)]
+    plan = _plan(tmp_path, [_entry("dev", "us-west-2", free)], scans=scans)
+    assert cleanup.run(plan, config, NOW, lambda _: True, sys.stdout) == 1
+    assert f"but env dev is {MOTO_ACCOUNT}/{usage_env.aws_region} now" in capsys.readouterr().out
     assert free in _allocations(client)
+
+
+@pytest.mark.parametrize("extra", ["", "protected = true\n"], ids=["by-name", "declared"])
+def test_cleanup_refuses_a_protected_env(usage_env, client, tmp_path, capsys, extra):
+    free = client("ec2").allocate_address(Domain="vpc")["AllocationId"]
+    name = "production" if not extra else "sandbox2"
+    config = _config(tmp_path, "us-east-1", usage_env.backup_bucket,
+                     f'\n[env.{name}]\naws_region = "{usage_env.aws_region}"\naws_account_id = "{MOTO_ACCOUNT}"\n'
+                     + extra)
+    plan = _plan(tmp_path, [_entry(name, usage_env.aws_region, free)])
+    assert cleanup.main([str(plan), "--config", str(config), "--yes"]) == 2
+    [line] = [line for line in capsys.readouterr().out.splitlines() if "refusing cleanup" in line]
+    why = "its name looks like production" if not extra else "it says protected = true"
+    assert f"refusing cleanup in env {name} (account {MOTO_ACCOUNT}): {why}" in line
+    assert free in _allocations(client)
+
+
+def test_cleanup_refuses_credentials_that_reach_the_production_account(usage_env, client, tmp_path, capsys):
+    """The env says dev, but the credentials are prod's: STS tells, and nothing is deleted."""
+    free = client("ec2").allocate_address(Domain="vpc")["AllocationId"]
+    config = _config(tmp_path, usage_env.aws_region, usage_env.backup_bucket,
+                     f'\n[env.prod]\naws_account_id = "{PROD_ACCOUNT}"\n')
+    plan = _plan(tmp_path, [_entry("dev", usage_env.aws_region, free)])
+    with pytest.MonkeyPatch.context() as credentials:
+        use_account(credentials, PROD_ACCOUNT)
+        assert cleanup.main([str(plan), "--config", str(config), "--yes"]) == 2
+    out = capsys.readouterr().out
+    assert (f"refusing cleanup in env dev (account {MOTO_ACCOUNT}): its credentials reach account {PROD_ACCOUNT}, "
+            "which is protected env prod's") in out
+    assert free in _allocations(client)
+
+
+def use_account(monkeypatch: pytest.MonkeyPatch, account: str) -> None:
+    """Credentials of another account, as moto hands them out for an assumed role in it."""
+    creds = boto3.client("sts", region_name="us-east-1").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/ops", RoleSessionName="opschecks")["Credentials"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", creds["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", creds["SecretAccessKey"])
+    monkeypatch.setenv("AWS_SESSION_TOKEN", creds["SessionToken"])
 
 
 def test_cleanup_refuses_a_plan_for_another_account(usage_env, client, tmp_path, capsys):
     free = client("ec2").allocate_address(Domain="vpc")["AllocationId"]
-    plan = _plan(tmp_path, [replace(_eip_entry("dev", usage_env.aws_region, free), account="999999999999")])
+    plan = _plan(tmp_path, [_entry("dev", usage_env.aws_region, free, account="999999999999")])
     assert cleanup.main([str(plan), "--config", str(_config(tmp_path, usage_env.aws_region, usage_env.backup_bucket)),
                          "--yes"]) == 2
-    assert "999999999999" in capsys.readouterr().err
+    assert ("env dev: the plan was made in account 999999999999, its credentials reach account 123456789012 now"
+            in capsys.readouterr().out)
     assert free in _allocations(client)
+
+
+@pytest.mark.parametrize(("created", "problems", "message"), [
+    (NOW - 8 * DAY, [], "the plan is 8.0 days old, older than plan_max_age_days 7"),
+    (NOW + DAY, [], "in the future"),
+    (NOW, ["the scan of env staging failed"], "the plan is incomplete: the scan of env staging failed"),
+], ids=["stale", "future", "incomplete"])
+def test_cleanup_refuses_a_stale_future_or_incomplete_plan(usage_env, client, tmp_path, capsys, created, problems,
+                                                           message):
+    free = client("ec2").allocate_address(Domain="vpc")["AllocationId"]
+    config = load(_config(tmp_path, usage_env.aws_region, usage_env.backup_bucket))
+    plan = _plan(tmp_path, [_entry("dev", usage_env.aws_region, free)], created=created, problems=problems)
+    assert cleanup.run(plan, config, NOW, lambda _: True, sys.stdout) == 2
+    assert message in capsys.readouterr().out
+    assert free in _allocations(client)
+
+
+def test_plan_max_age_is_configurable(usage_env, client, tmp_path):
+    free = client("ec2").allocate_address(Domain="vpc")["AllocationId"]
+    config = load(_config(tmp_path, usage_env.aws_region, usage_env.backup_bucket, "[env.dev.usage]\n"
+                          "plan_max_age_days = 10\n"))
+    plan = _plan(tmp_path, [_entry("dev", usage_env.aws_region, free)], created=NOW - 8 * DAY)
+    assert cleanup.run(plan, config, NOW, lambda _: True, sys.stdout) == 0
+    assert free not in _allocations(client)
+
+
+def test_cleanup_refuses_entries_of_an_env_the_plan_did_not_scan(usage_env, client, tmp_path, capsys):
+    free = client("ec2").allocate_address(Domain="vpc")["AllocationId"]
+    config = load(_config(tmp_path, usage_env.aws_region, usage_env.backup_bucket))
+    plan = _plan(tmp_path, [_entry("dev", usage_env.aws_region, free)], scans=[])
+    assert cleanup.run(plan, config, NOW, lambda _: True, sys.stdout) == 2
+    assert "env dev: the plan lists resources but has no scan of it" in capsys.readouterr().out
 
 
 def test_cleanup_rejects_a_malformed_plan(tmp_path):
     bad = tmp_path / "plan.json"
-    bad.write_text('{"version": 1, "resources": [{"env": "dev", "kind": "ebs-volume"}]}')
+    bad.write_text('{"version": 2, "created": "2026-01-01T00:00:00+00:00", "complete": true, "problems": [], '
+                   '"scans": [], "resources": [{"env": "dev", "kind": "ebs-volume"}]}')
     with pytest.raises(ConfigError, match="resources\\[0\\]"):
+        cleanup.read_plan(bad)
+    bad.write_text('{"version": 2, "created": "2026-01-01T00:00:00+00:00", "resources": []}')
+    with pytest.raises(ConfigError, match="created/scans/problems/complete"):
+        cleanup.read_plan(bad)
+    bad.write_text('{"version": 1, "created": "2026-01-01T00:00:00+00:00", "resources": []}')
+    with pytest.raises(ConfigError, match="--cleanup-plan"):
         cleanup.read_plan(bad)
     bad.write_text("[]")
     with pytest.raises(ConfigError, match="--cleanup-plan"):

@@ -28,7 +28,36 @@ def test_defaults_follow_the_checklist(tmp_path: Path) -> None:
                                        "submissionEnvelope"]
     assert dev.restore.min_counts == {"submissionEnvelope": 100}
     assert dev.backups.retention_days == 90
-    assert config.envs["prod"].is_prod and not dev.is_prod
+    assert (dev.aws_account_id, dev.protected) == (None, None)
+
+
+@pytest.mark.parametrize(("name", "table", "why"), [
+    ("prod", "", "its name looks like production"),
+    ("production", "", "its name looks like production"),
+    ("prd", "", "its name looks like production"),
+    ("live", "", "its name looks like production"),
+    ("eu-prod-2", "", "its name looks like production"),
+    ("PROD_EU", "", "its name looks like production"),
+    ("sandbox", "protected = true", "it says protected = true"),
+    ("dev", 'aws_account_id = "999999999999"', "its account is also protected env live's"),
+    ("prod", "protected = false", None),
+    ("dev", "", None),
+    ("product-demo", "", None),
+    ("delivery", "", None),
+])
+def test_protection_is_a_property_by_name_declaration_or_shared_account(tmp_path: Path, name: str, table: str,
+                                                                          why: str | None) -> None:
+    from opschecks import protection
+
+    other = '[env.live]\naws_account_id = "999999999999"\n' if name != "live" else ""
+    config = load(write(tmp_path, f"[env.{name}]\n{table}\n{other}"))
+    guard = protection.guard(config, config.envs[name])
+    assert guard.why_protected is None if why is None else guard.why_protected.startswith(why)
+
+
+def test_aws_account_id_must_be_twelve_digits(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"env.dev.aws_account_id: expected 12 digits, found '12345'"):
+        load(write(tmp_path, '[env.dev]\naws_account_id = "12345"\n'))
 
 
 def test_env_tables_override_defaults_key_by_key(tmp_path: Path) -> None:

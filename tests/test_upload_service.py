@@ -17,22 +17,31 @@ from pathlib import Path
 import boto3
 import pytest
 
-from opschecks import inventory, upload
-from opschecks.config import EnvConfig, parse
+from opschecks import inventory, protection, upload
+from opschecks.config import Config, EnvConfig, parse
 from opschecks.findings import ChecksFailed, fail_on
 from opschecks.sandbox.upload_config import EXPECTED_TYPES, SCRIPT, upload_table
 from opschecks.schema import ConfigError
 from opschecks.upload import Refused, UploadSettings
 
 pytest_plugins = ["pytester"]
+MOTO_ACCOUNT = "123456789012"  # moto's default account
+PROD_ACCOUNT = "999999999999"
 
 
 
 def drill_env(sandbox, stage: str, **changes) -> EnvConfig:  # noqa: ANN001 (the sandbox fixture)
     """The sandbox's own [env.<stage>.upload] table for ``stage``, parsed by the real config loader."""
-    text = "\n".join([f"[env.{stage}]", *upload_table(stage, stage, sandbox.aws_endpoint)])
+    text = "\n".join([f"[env.{stage}]", f'aws_account_id = "{MOTO_ACCOUNT}"',
+                      *upload_table(stage, stage, sandbox.aws_endpoint)])
     env = parse(tomllib.loads(text), Path("test.toml")).envs[stage]
     return replace(env, upload=replace(env.upload, **changes))
+
+
+def drill(env: EnvConfig, *others: EnvConfig) -> upload.Drill:
+    """The drill as the check runs it, guarded by a config of ``env`` and ``others``."""
+    config = Config(Path("test.toml"), {e.name: e for e in (env, *others)})
+    return upload.drill(env, protection.guard(config, env))
 
 
 def leftovers(stage: str) -> inventory.Inventory:
@@ -46,7 +55,7 @@ def codes(result: upload.Drill) -> list[str]:
 
 
 def test_clean_drill_passes(sandbox_env) -> None:
-    result = upload.drill(drill_env(sandbox_env, "uclean"))
+    result = drill(drill_env(sandbox_env, "uclean"))
 
     assert result.findings == []
     fail_on(result.findings)
@@ -64,7 +73,7 @@ def test_leaky_teardown_fails_naming_the_leaked_secret(sandbox_env) -> None:
     env = drill_env(sandbox_env, "uleak")
     env = replace(env, upload=replace(env.upload, teardown_command=[*env.upload.teardown_command, "--leak"]))
 
-    result = upload.drill(env)
+    result = drill(env)
 
     assert codes(result) == ["UPL005"]
     [leaked] = result.left_behind
@@ -84,7 +93,7 @@ def test_failing_setup_still_tears_down(sandbox_env) -> None:
     wrapper = ["sh", "-c", '"$0" "$@" && echo "Error: creating RDS cluster: quota exceeded" && exit 3',
                *env.upload.setup_command]
 
-    result = upload.drill(replace(env, upload=replace(env.upload, setup_command=wrapper)))
+    result = drill(replace(env, upload=replace(env.upload, setup_command=wrapper)))
 
     assert codes(result) == ["UPL001"]
     assert "set-up exit status 3" in result.findings[0].message
@@ -100,7 +109,7 @@ def test_setup_timeout_kills_its_process_group_and_tears_down(sandbox_env, tmp_p
     hang = ["sh", "-c", f"sleep 60 & echo $! > {pidfile}; echo waiting for Aurora; wait"]
     started = time.monotonic()
 
-    result = upload.drill(replace(env, upload=replace(env.upload, setup_command=hang)))
+    result = drill(replace(env, upload=replace(env.upload, setup_command=hang)))
 
     assert time.monotonic() - started < 30
     assert codes(result) == ["UPL001"]
@@ -114,7 +123,7 @@ def test_unhealthy_service_fails_and_still_tears_down(sandbox_env) -> None:
     env = drill_env(sandbox_env, "uhealth", health_timeout_s=1.0)
     url = env.upload.health_url.replace("health.json", "missing.json")
 
-    result = upload.drill(replace(env, upload=replace(env.upload, health_url=url)))
+    result = drill(replace(env, upload=replace(env.upload, health_url=url)))
 
     assert codes(result) == ["UPL002"]
     assert f"health URL {url} did not answer 2xx within 1s: HTTP 40" in result.findings[0].message
@@ -124,7 +133,7 @@ def test_unhealthy_service_fails_and_still_tears_down(sandbox_env) -> None:
 def test_setup_that_creates_nothing_visible_fails(sandbox_env) -> None:
     env = drill_env(sandbox_env, "unone", health_url=None, setup_command=[sys.executable, "-c", "print('noop')"])
 
-    result = upload.drill(env)
+    result = drill(env)
 
     assert codes(result) == ["UPL003"]
     assert "the set-up created nothing the drill can see" in result.findings[0].message
@@ -133,7 +142,7 @@ def test_setup_that_creates_nothing_visible_fails(sandbox_env) -> None:
 def test_missing_expected_type_fails(sandbox_env) -> None:
     env = drill_env(sandbox_env, "uexpect", expected_types=["s3:bucket", "rds:cluster"])
 
-    result = upload.drill(env)
+    result = drill(env)
 
     assert codes(result) == ["UPL003"]
     assert "expected the set-up to create a rds:cluster, found none" in result.findings[0].message
@@ -143,7 +152,7 @@ def test_failing_teardown_fails_and_names_what_it_left(sandbox_env) -> None:
     env = drill_env(sandbox_env, "uteardown")
     broken = [sys.executable, "-c", "import sys; print('AccessDenied: iam:DeleteRole'); sys.exit(1)"]
 
-    result = upload.drill(replace(env, upload=replace(env.upload, teardown_command=broken)))
+    result = drill(replace(env, upload=replace(env.upload, teardown_command=broken)))
 
     assert codes(result) == ["UPL004"] + ["UPL005"] * 10
     assert "teardown exit status 1" in result.findings[0].message
@@ -162,7 +171,7 @@ def test_ctrl_c_during_setup_still_tears_down(sandbox_env, caplog: pytest.LogCap
     caplog.set_level("INFO", logger="opschecks.upload")
 
     with pytest.raises(KeyboardInterrupt):
-        upload.drill(replace(env, upload=replace(env.upload, setup_command=interrupted_setup)))
+        drill(replace(env, upload=replace(env.upload, setup_command=interrupted_setup)))
 
     assert [r.getMessage().split(":")[0] for r in caplog.records] == ["set-up", "teardown"]
     assert leftovers("uintr") == {}
@@ -176,29 +185,78 @@ def test_ctrl_c_during_teardown_lets_it_finish(sandbox_env, caplog: pytest.LogCa
         f"subprocess.run({env.upload.teardown_command!r}, check=True)")]
 
     with pytest.raises(KeyboardInterrupt):
-        upload.drill(replace(env, upload=replace(env.upload, teardown_command=interrupted_teardown)))
+        drill(replace(env, upload=replace(env.upload, teardown_command=interrupted_teardown)))
 
     assert "Ctrl-C: the teardown goes on to its end, then the run stops" in caplog.text
     assert leftovers("uintr2") == {}
 
 
-def test_prod_is_refused_whatever_the_config_says(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "table", "why"), [
+    ("prod", {}, "its name looks like production"),
+    ("production", {}, "its name looks like production"),
+    ("sandbox", {"protected": True}, "it says protected = true"),
+])
+def test_a_protected_env_is_refused_whatever_its_config_says(tmp_path: Path, name: str, table: dict,
+                                                              why: str) -> None:
     ran = tmp_path / "ran"
     settings = UploadSettings(setup_command=["touch", str(ran)], teardown_command=["touch", str(ran)],
-                              name_prefixes=["upload-prod-"])
+                              name_prefixes=[f"upload-{name}-"])
 
     with pytest.raises(Refused) as refused:
-        upload.drill(EnvConfig(name="prod", upload=settings))
+        drill(EnvConfig(name=name, aws_account_id=MOTO_ACCOUNT, upload=settings, **table))
 
-    assert str(refused.value).startswith("refusing to drill the upload service in prod:")
+    assert str(refused.value) == (f"refusing the upload drill in env {name} (account {MOTO_ACCOUNT}): {why}"
+                                  + str(refused.value).split(why, 1)[1])
     assert "\n" not in str(refused.value)
     assert not ran.exists()
+
+
+def test_an_env_sharing_a_protected_envs_account_is_refused(tmp_path: Path) -> None:
+    ran = tmp_path / "ran"
+    settings = UploadSettings(setup_command=["touch", str(ran)], teardown_command=["true"], name_prefixes=["x-"])
+    with pytest.raises(Refused, match=r"in env dev \(account 123456789012\): its account is also protected env "
+                                      r"live's"):
+        drill(EnvConfig(name="dev", aws_account_id=MOTO_ACCOUNT, upload=settings),
+              EnvConfig(name="live", aws_account_id=MOTO_ACCOUNT))
+    assert not ran.exists()
+
+
+def test_credentials_of_the_production_account_are_refused_in_dev(sandbox_env, tmp_path: Path) -> None:
+    """The env says dev; the credentials are the production account's. STS tells, before anything runs."""
+    ran = tmp_path / "ran"
+    env = drill_env(sandbox_env, "uprodcreds", setup_command=["touch", str(ran)])
+    prod = EnvConfig(name="prod", aws_account_id=PROD_ACCOUNT)
+    with pytest.MonkeyPatch.context() as credentials:
+        use_account(credentials, PROD_ACCOUNT)
+        with pytest.raises(Refused) as refused:
+            drill(env, prod)
+        with pytest.raises(Refused, match=f"reach account {PROD_ACCOUNT} instead"):
+            drill(env)  # no protected env declares that account: it is still not the env's
+    assert str(refused.value) == (f"refusing the upload drill in env uprodcreds (account {MOTO_ACCOUNT}): its "
+                                  f"credentials reach account {PROD_ACCOUNT}, which is protected env prod's")
+    assert not ran.exists()
+
+
+def test_an_env_without_an_account_id_is_refused(tmp_path: Path) -> None:
+    settings = UploadSettings(setup_command=["true"], teardown_command=["true"], name_prefixes=["x-"])
+    with pytest.raises(Refused, match=r"refusing the upload drill in env dev \(account not declared\): set "
+                                      r"aws_account_id in \[env.dev\]"):
+        drill(EnvConfig(name="dev", upload=settings))
+
+
+def use_account(monkeypatch: pytest.MonkeyPatch, account: str) -> None:
+    """Credentials of another account, as moto hands them out for an assumed role in it."""
+    creds = boto3.client("sts", region_name="us-east-1").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/ops", RoleSessionName="opschecks")["Credentials"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", creds["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", creds["SecretAccessKey"])
+    monkeypatch.setenv("AWS_SESSION_TOKEN", creds["SessionToken"])
 
 
 def test_drill_without_filters_is_refused(tmp_path: Path) -> None:
     settings = UploadSettings(setup_command=["true"], teardown_command=["true"])
     with pytest.raises(Refused, match="set tag_filters or name_prefixes"):
-        upload.drill(EnvConfig(name="dev", upload=settings))
+        drill(EnvConfig(name="dev", upload=settings))
 
 
 def test_check_drills_configured_envs_and_refuses_prod(sandbox_env, checklist) -> None:
@@ -208,7 +266,7 @@ def test_check_drills_configured_envs_and_refuses_prod(sandbox_env, checklist) -
     config = checklist.path / "opschecks.toml"
     config.write_text("\n".join([
         "[ledger]", f'path = "{checklist.path / "ledger.sqlite"}"',
-        "[env.ue2e]", *upload_table("ue2e", "ue2e", sandbox_env.aws_endpoint),
+        "[env.ue2e]", f'aws_account_id = "{MOTO_ACCOUNT}"', *upload_table("ue2e", "ue2e", sandbox_env.aws_endpoint),
         "[env.staging]",
         "[env.prod.upload]", f"setup_command = {json.dumps(setup_prod)}", 'teardown_command = ["true"]',
         'name_prefixes = ["upload-ue2eprod-"]',
@@ -221,7 +279,8 @@ def test_check_drills_configured_envs_and_refuses_prod(sandbox_env, checklist) -
         "PASSED checks/test_upload_service.py::test_upload_drill[[]ue2e[]]",
         "FAILED checks/test_upload_service.py::test_upload_drill[[]prod[]]*",
     ])
-    result.stdout.fnmatch_lines(["[[]prod[]] refusing to drill the upload service in prod: *whatever the config says"])
+    result.stdout.fnmatch_lines(["[[]prod[]] refusing the upload drill in env prod (account not declared): its name "
+                                 "looks like production*"])
     assert "test_upload_drill[staging]" not in result.stdout.str()
     assert leftovers("ue2eprod") == {}
 

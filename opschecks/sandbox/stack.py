@@ -39,6 +39,7 @@ ENVS = ("dev", "staging", "prod")
 REGION = "us-east-1"
 INGEST_TOKEN = "sandbox-ingest-token"  # what the sandbox's Ingest API takes as a bearer token for writes
 INGEST_TIME_SCALE = 0.5  # the sandbox's validator: Valid about 0.5 s after a submission is created
+MOTO_ACCOUNT = "123456789012"  # what moto answers STS GetCallerIdentity with by default
 
 
 @dataclass
@@ -194,6 +195,8 @@ def config_text(sandbox: Sandbox) -> str:
     for env in ENVS:
         lines += ["", f"[env.{env}]", f'kube_context = "sandbox-{env}"']
         if env != "prod":  # the upload drill runs in dev and staging only
+            # moto's one account; prod (protected by its name) declares none, as all three share it here.
+            lines.append(f'aws_account_id = "{MOTO_ACCOUNT}"')
             lines += upload_table(env, env, sandbox.aws_endpoint)
         if env in sandbox.ingest:
             lines += e2e_table(env, sandbox.ingest[env], sandbox.root, round_trip=env != "prod")
