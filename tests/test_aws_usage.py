@@ -34,7 +34,9 @@ DAY = dt.timedelta(days=1)
 _REGIONS = itertools.chain(["af-south-1", "ap-east-1", "ap-southeast-3", "ap-southeast-4", "ap-south-2",
                             "eu-central-2", "eu-south-1", "eu-south-2", "il-central-1", "me-central-1",
                             "me-south-1", "ca-west-1", "ap-northeast-3", "mx-central-1", "ap-southeast-5",
-                            "ap-southeast-7", "ap-east-2", "ap-southeast-6"])
+                            "ap-southeast-7", "ap-east-2", "ap-southeast-6", "us-west-1", "us-east-2",
+                            "eu-west-1", "eu-west-3", "eu-central-1", "ap-northeast-1", "ap-northeast-2",
+                            "ap-southeast-1", "ap-southeast-2", "ap-south-1", "sa-east-1", "ca-central-1"])
 READ_ONLY_PREFIXES = ("Describe", "List", "Get")
 
 
