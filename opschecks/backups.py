@@ -9,7 +9,8 @@ Finding codes:
   BKP001 no backup newer than period + grace
   BKP002 the newest backup is empty
   BKP003 the newest backup is smaller than min_size_fraction of the median of the previous ones
-  BKP004 no enabled lifecycle rule expires tagged backups after retention_days
+  BKP004 the lifecycle does not delete the newest backup after exactly retention_days (every rule judged;
+         on a versioned bucket its noncurrent version and delete marker too)
   BKP005 the newest backup does not carry the auto-delete tag
   BKP006 backups older than retention + slack still exist
   BKP007 a backup CronJob does not exist
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import botocore.exceptions
 from kubernetes import client as k8s
 
+from opschecks import lifecycle
 from opschecks.findings import Finding
 from opschecks.kube import list_paginated
 
@@ -52,6 +54,7 @@ class BackupSettings:
     size_baseline: int = 7  # how many previous backups form that median
     retention_days: int = 90
     retention_slack_days: int = 7  # S3 lifecycle expiry is asynchronous
+    max_noncurrent_days: int = 30  # on a versioned bucket: how long an expired backup may stay as a noncurrent version
     tag_key: str = "auto-delete"
     tag_value: str = "true"
     cronjobs: list[str] = field(default_factory=lambda: ["ingest-backup", "ingest-backup-verify"])
@@ -190,16 +193,15 @@ def check_size(s3: Any, env: EnvConfig, now: dt.datetime | None = None) -> Verdi
 
 
 def check_expiry(s3: Any, env: EnvConfig, now: dt.datetime | None = None) -> Verdict:
-    """BKP004-BKP006: a lifecycle rule expires tagged backups, the newest is tagged, and none outlived it."""
+    """BKP004-BKP006: the lifecycle expires the newest backup after retention_days, it is tagged, none outlived it."""
     now = now or _utcnow()
     settings = env.backups
     prefix = key_prefix(env)
     findings = []
-    rule_problem = lifecycle_problem(s3, env)
-    if rule_problem:
-        findings.append(Finding("BKP004", f"{env.name} s3://{env.backup_bucket} lifecycle", rule_problem))
     backups = recent_backups(s3, env, now)
     found = newest_tags(s3, env, backups)
+    where = f"{env.name} s3://{env.backup_bucket} lifecycle"
+    findings += [Finding("BKP004", where, problem) for problem in lifecycle_problems(s3, env, backups, found, now)]
     if backups and found.get(settings.tag_key) != settings.tag_value:
         shown = ", ".join(f"{k}={v}" for k, v in found.items()) or "no tags"
         findings.append(Finding("BKP005", _where(env, backups[-1].key),
@@ -216,8 +218,15 @@ def check_expiry(s3: Any, env: EnvConfig, now: dt.datetime | None = None) -> Ver
     return verdict
 
 
-def lifecycle_problem(s3: Any, env: EnvConfig) -> str | None:
-    """Why the bucket's lifecycle does not expire the env's tagged backups after retention_days, or None."""
+def lifecycle_problems(s3: Any, env: EnvConfig, backups: list[Backup], found_tags: dict[str, str],
+                       now: dt.datetime) -> list[str]:
+    """Why the bucket's lifecycle does not delete the newest backup after exactly retention_days (BKP004).
+
+    The newest backup is judged as S3 would judge it (opschecks/lifecycle.py): its key, its size, and its
+    tags plus the backup tag (whose absence is BKP005's finding), over every rule of the bucket; with no
+    backup yet, a key the CronJob would write, of unknown size. On a versioned bucket its noncurrent
+    version and its delete marker must go too.
+    """
     settings = env.backups
     expected = (f"expected an enabled lifecycle rule expiring objects tagged {settings.tag_key}={settings.tag_value} "
                 f"under {key_prefix(env)} after {settings.retention_days} days")
@@ -226,30 +235,57 @@ def lifecycle_problem(s3: Any, env: EnvConfig) -> str | None:
     except botocore.exceptions.ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "NoSuchLifecycleConfiguration":
             raise
-        return f"{expected}; found no lifecycle configuration"
-    applicable = [r for r in rules if _rule_applies(r, key_prefix(env), settings.tag_key, settings.tag_value)]
-    if any(r.get("Status") == "Enabled" and r.get("Expiration", {}).get("Days") == settings.retention_days
-           for r in applicable):
-        return None
-    if not applicable:
-        return f"{expected}; found {len(rules)} rule(s), none covering those objects"
-    shown = ", ".join(f"{r.get('ID', '(no id)')} ({r.get('Status')}, expires after "
-                      f"{r.get('Expiration', {}).get('Days', 'no')} days)" for r in applicable)
-    return f"{expected}; found {shown}"
-
-
-def _rule_applies(rule: dict[str, Any], prefix: str, tag_key: str, tag_value: str) -> bool:
-    """Whether the rule's filter selects objects under ``prefix`` carrying only the backup tag."""
-    filt = rule.get("Filter")
-    if filt is None:  # the deprecated top-level Prefix form
-        rule_prefix, required = rule.get("Prefix", ""), {}
-    elif "And" in filt:
-        rule_prefix = filt["And"].get("Prefix", "")
-        required = {t["Key"]: t["Value"] for t in filt["And"].get("Tags", [])}
+        return [f"{expected}; found no lifecycle configuration"]
+    newest = backups[-1] if backups else None
+    obj = lifecycle.S3Object(newest.key if newest else f"{key_prefix(env)}{stamp(now)}.tar.gz",
+                             newest.size if newest else None, {**found_tags, settings.tag_key: settings.tag_value})
+    created = newest.last_modified if newest else now
+    what = f"{obj.key} ({'size unknown' if obj.size is None else f'{obj.size:,} bytes'})"
+    covering = [r for r in rules if lifecycle.matches(r, obj)]
+    shown = ", ".join(lifecycle.describe(r, created) for r in covering)
+    expiring = {lifecycle.rule_id(r): days for r in covering if lifecycle.enabled(r)
+                and (days := lifecycle.expiry_days(r, created)) is not None}
+    problems = []
+    if not covering:
+        problems.append(f"{expected}; found {len(rules)} rule(s), none covering {what}")
+    elif not expiring:
+        problems.append(f"{expected}; found {shown}")
     else:
-        rule_prefix = filt.get("Prefix", "")
-        required = {filt["Tag"]["Key"]: filt["Tag"]["Value"]} if "Tag" in filt else {}
-    return prefix.startswith(rule_prefix) and required.items() <= {tag_key: tag_value}.items()
+        days = min(expiring.values())
+        by = ", ".join(rule for rule, d in expiring.items() if d == days)
+        if days < settings.retention_days:
+            problems.append(f"{expected}; {what} expires after {days:g} days by {by}: backups are lost early "
+                            f"(rules covering it: {shown})")
+        elif days > settings.retention_days:
+            problems.append(f"{expected}; {what} expires only after {days:g} days by {by}: backups are kept "
+                            f"(and paid for) longer than promised (rules covering it: {shown})")
+    versioning = s3.get_bucket_versioning(Bucket=env.backup_bucket).get("Status")
+    if versioning in ("Enabled", "Suspended"):
+        problems += _versioned_problems(rules, covering, obj, what, shown, versioning, settings)
+    return problems
+
+
+def _versioned_problems(rules: list[dict[str, Any]], covering: list[dict[str, Any]], obj: lifecycle.S3Object,
+                        what: str, shown: str, versioning: str, settings: BackupSettings) -> list[str]:
+    """On a versioned bucket, an expired backup's noncurrent version and then its delete marker must go too."""
+    problems = []
+    where = f"the bucket's versioning is {versioning}, so expiring {what} only hides it behind a delete marker"
+    noncurrent = [d for r in covering if lifecycle.enabled(r) and (d := lifecycle.noncurrent_days(r)) is not None]
+    if not noncurrent:
+        problems.append(f"expected an enabled rule with NoncurrentVersionExpiration (NoncurrentDays at most "
+                        f"{settings.max_noncurrent_days}, no NewerNoncurrentVersions) covering it: {where}, and "
+                        "none removes that noncurrent version, so every backup is kept for ever"
+                        + (f" (rules covering it: {shown})" if covering else ""))
+    elif min(noncurrent) > settings.max_noncurrent_days:
+        problems.append(f"expected noncurrent backups removed within {settings.max_noncurrent_days} days: {where}, "
+                        f"which is removed only {min(noncurrent)} days later")
+    marker = lifecycle.S3Object(obj.key, None, {})
+    if not any(lifecycle.enabled(r) and lifecycle.matches(r, marker) and lifecycle.removes_delete_marker(r)
+               for r in rules):
+        problems.append(f"expected an enabled rule without tag or size filters covering {obj.key} that removes "
+                        f"expired delete markers (ExpiredObjectDeleteMarker, or expiring current versions): {where}, "
+                        "and that marker stays for ever once the version is gone")
+    return problems
 
 
 def check_jobs(api: k8s.ApiClient, env: EnvConfig, now: dt.datetime | None = None) -> Verdict:

@@ -11,8 +11,10 @@ import itertools
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from kubernetes.client.exceptions import ApiException
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
@@ -222,9 +224,10 @@ def test_no_lifecycle_rule_fails(sandbox: Any) -> None:
 
 @pytest.mark.parametrize(("change", "found"), [
     ({"Status": "Disabled"}, "found expire-auto-delete-backups (Disabled, expires after 90 days)"),
-    ({"Expiration": {"Days": 30}}, "found expire-auto-delete-backups (Enabled, expires after 30 days)"),
-    ({"Filter": {"Tag": {"Key": "auto-delete", "Value": "false"}}}, "found 1 rule(s), none covering those objects"),
-    ({"Filter": {"Prefix": "prod/"}}, "found 1 rule(s), none covering those objects"),
+    ({"Expiration": {"Days": 30}}, "expires after 30 days by expire-auto-delete-backups: backups are lost early"),
+    ({"Expiration": {"Days": 120}}, "expires only after 120 days by expire-auto-delete-backups: backups are kept"),
+    ({"Filter": {"Tag": {"Key": "auto-delete", "Value": "false"}}}, "found 1 rule(s), none covering dev/"),
+    ({"Filter": {"Prefix": "prod/"}}, "found 1 rule(s), none covering dev/"),
 ])
 def test_lifecycle_rule_that_does_not_keep_the_promise_fails(sandbox: Any, change: dict[str, Any],
                                                             found: str) -> None:
@@ -233,7 +236,7 @@ def test_lifecycle_rule_that_does_not_keep_the_promise_fails(sandbox: Any, chang
     env = env_for(seed_bucket(s3, newest=MIDNIGHT, lifecycle=lifecycle))
     verdict = backups.check_expiry(s3, env, now=AT_0010)
     assert codes(verdict) == ["BKP004"]
-    assert verdict.findings[0].message.endswith(found)
+    assert found in verdict.findings[0].message
 
 
 def test_rule_combining_prefix_and_tag_passes(sandbox: Any) -> None:
@@ -243,6 +246,131 @@ def test_rule_combining_prefix_and_tag_passes(sandbox: Any) -> None:
                                                "Tags": [{"Key": "auto-delete", "Value": "true"}]}}}]}
     env = env_for(seed_bucket(s3, newest=MIDNIGHT, lifecycle=lifecycle))
     assert codes(backups.check_expiry(s3, env, now=AT_0010)) == []
+
+
+EXPIRE_90 = LIFECYCLE["Rules"][0]
+
+
+def _rule(rule_id: str, days: int | None = None, **fields: Any) -> dict[str, Any]:
+    return {"ID": rule_id, "Status": "Enabled", **({"Expiration": {"Days": days}} if days else {}), **fields}
+
+
+@pytest.mark.parametrize(("second", "expired_by"), [
+    (_rule("tmp-cleanup", 3, Filter={}), "tmp-cleanup"),  # every object
+    (_rule("dev-short", 3, Filter={"Prefix": "dev/"}), "dev-short"),
+    (_rule("legacy", 3, Prefix="dev/"), "legacy"),  # the deprecated top-level Prefix
+    (_rule("tagged", 3, Filter={"And": {"Prefix": "de", "Tags": [{"Key": "auto-delete", "Value": "true"}]}}),
+     "tagged"),
+])
+def test_a_second_rule_expiring_backups_early_fails(sandbox: Any, second: dict[str, Any], expired_by: str) -> None:
+    """A correct 90-day rule beside another enabled rule that expires the same objects after 3 days."""
+    s3 = sandbox.s3()
+    env = env_for(seed_bucket(s3, newest=MIDNIGHT, lifecycle={"Rules": [EXPIRE_90, second]}))
+    verdict = backups.check_expiry(s3, env, now=AT_0010)
+    assert codes(verdict) == ["BKP004"]
+    assert f"expires after 3 days by {expired_by}: backups are lost early" in verdict.findings[0].message
+    assert "expire-auto-delete-backups (Enabled, expires after 90 days)" in verdict.findings[0].message
+
+
+@pytest.mark.parametrize("second", [
+    _rule("disabled", 3, Filter={}, Status="Disabled"),
+    _rule("other-prefix", 3, Filter={"Prefix": "tmp/"}),
+    _rule("legacy-other-prefix", 3, Prefix="prod/"),
+    _rule("other-tag", 3, Filter={"Tag": {"Key": "scratch", "Value": "true"}}),
+    _rule("only-uploads", Filter={}, AbortIncompleteMultipartUpload={"DaysAfterInitiation": 1}),
+])
+def test_rules_that_do_not_expire_the_backups_earlier_pass(sandbox: Any, second: dict[str, Any]) -> None:
+    s3 = sandbox.s3()
+    env = env_for(seed_bucket(s3, newest=MIDNIGHT, lifecycle={"Rules": [EXPIRE_90, second]}))
+    assert codes(backups.check_expiry(s3, env, now=AT_0010)) == []
+
+
+class _LifecycleAnswer:
+    """moto for every call but GetBucketLifecycleConfiguration, which a botocore Stubber on a real client answers
+    with the documented response shape: moto drops ObjectSizeGreaterThan/LessThan and NewerNoncurrentVersions."""
+
+    def __init__(self, s3: Any, bucket: str, rules: list[dict[str, Any]]) -> None:
+        self.s3 = s3
+        self.stubbed = botocore.session.get_session().create_client(
+            "s3", region_name="us-east-1", aws_access_key_id="stub", aws_secret_access_key="stub")
+        stubber = Stubber(self.stubbed)
+        stubber.add_response("get_bucket_lifecycle_configuration", {"Rules": rules}, {"Bucket": bucket})
+        stubber.activate()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)
+
+    def get_bucket_lifecycle_configuration(self, **kwargs: Any) -> dict[str, Any]:
+        return self.stubbed.get_bucket_lifecycle_configuration(**kwargs)
+
+
+@pytest.mark.parametrize(("size_filter", "early"), [
+    ({"ObjectSizeLessThan": 1024}, False),  # small objects only: not the backup
+    ({"ObjectSizeGreaterThan": 1024}, True),
+    ({"And": {"Prefix": "dev/", "ObjectSizeGreaterThan": 1024, "ObjectSizeLessThan": 10**12}}, True),
+    ({"And": {"Prefix": "dev/", "ObjectSizeGreaterThan": 10**12}}, False),
+    ({"And": {"Prefix": "dev/", "ObjectSizeLessThan": "size"}}, False),  # exactly the backup's size: strict bound
+])
+def test_size_filters_are_judged_as_s3_judges_them(sandbox: Any, size_filter: dict[str, Any], early: bool) -> None:
+    s3 = sandbox.s3()
+    bucket = seed_bucket(s3, newest=MIDNIGHT)
+    size = s3.head_object(Bucket=bucket, Key=f"dev/{stamp(MIDNIGHT)}.tar.gz")["ContentLength"]
+    assert size > 1024
+    if "And" in size_filter and size_filter["And"].get("ObjectSizeLessThan") == "size":
+        size_filter = {"And": {"Prefix": "dev/", "ObjectSizeLessThan": size}}
+    rules = [EXPIRE_90, _rule("sized", 3, Filter=size_filter)]
+    verdict = backups.check_expiry(_LifecycleAnswer(s3, bucket, rules), env_for(bucket), now=AT_0010)
+    assert codes(verdict) == (["BKP004"] if early else [])
+    if early:
+        assert f"({size:,} bytes) expires after 3 days by sized" in verdict.findings[0].message
+
+
+def _versioned_bucket(s3: Any, rules: list[dict[str, Any]]) -> str:
+    bucket = seed_bucket(s3, newest=MIDNIGHT, lifecycle={"Rules": rules})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return bucket
+
+
+def test_versioned_bucket_with_only_current_version_expiry_fails(sandbox: Any) -> None:
+    s3 = sandbox.s3()
+    bucket = _versioned_bucket(s3, [EXPIRE_90])
+    verdict = backups.check_expiry(s3, env_for(bucket), now=AT_0010)
+    assert codes(verdict) == ["BKP004", "BKP004"]
+    noncurrent, marker = (f.message for f in verdict.findings)
+    assert "expected an enabled rule with NoncurrentVersionExpiration" in noncurrent
+    assert "the bucket's versioning is Enabled" in noncurrent and "every backup is kept for ever" in noncurrent
+    assert "removes expired delete markers" in marker
+
+
+def test_versioned_bucket_expiring_noncurrent_versions_and_delete_markers_passes(sandbox: Any) -> None:
+    s3 = sandbox.s3()
+    rules = [{**EXPIRE_90, "NoncurrentVersionExpiration": {"NoncurrentDays": 7}},
+             _rule("delete-markers", Filter={"Prefix": "dev/"}, Expiration={"ExpiredObjectDeleteMarker": True})]
+    bucket = _versioned_bucket(s3, rules)
+    assert codes(backups.check_expiry(s3, env_for(bucket), now=AT_0010)) == []
+
+
+def test_a_tag_filtered_rule_cannot_remove_delete_markers(sandbox: Any) -> None:
+    s3 = sandbox.s3()
+    rules = [{**EXPIRE_90, "NoncurrentVersionExpiration": {"NoncurrentDays": 7}},
+             _rule("markers", Filter={"Tag": {"Key": "auto-delete", "Value": "true"}},
+                   Expiration={"ExpiredObjectDeleteMarker": True})]
+    verdict = backups.check_expiry(s3, env_for(_versioned_bucket(s3, rules)), now=AT_0010)
+    assert codes(verdict) == ["BKP004"] and "delete markers" in verdict.findings[0].message
+
+
+@pytest.mark.parametrize(("noncurrent", "message"), [
+    ({"NoncurrentDays": 1, "NewerNoncurrentVersions": 1}, "every backup is kept for ever"),
+    ({"NoncurrentDays": 400}, "which is removed only 400 days later"),
+])
+def test_noncurrent_versions_kept_too_long_fail(sandbox: Any, noncurrent: dict[str, Any], message: str) -> None:
+    s3 = sandbox.s3()
+    rules = [{**EXPIRE_90, "NoncurrentVersionExpiration": noncurrent},
+             _rule("delete-markers", Filter={}, Expiration={"ExpiredObjectDeleteMarker": True})]
+    bucket = _versioned_bucket(s3, rules)
+    verdict = backups.check_expiry(_LifecycleAnswer(s3, bucket, rules), env_for(bucket), now=AT_0010)
+    assert codes(verdict) == ["BKP004"]
+    assert message in verdict.findings[0].message
 
 
 def test_backups_outliving_retention_are_flagged(sandbox: Any) -> None:
