@@ -15,19 +15,31 @@ AWS_SECRET = "Sandbox/SecretAccessKey+0123456789abcdef"
 HOOK_SECRET = "T0001/B0002/HookSecret9876"
 MONGO_PASSWORD = "Pw-in-the-uri-77"
 TOKEN = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
-SECRETS = [AWS_SECRET, HOOK_SECRET, MONGO_PASSWORD, TOKEN]
+URI_ONLY_PASSWORD = "MongoOnlyPw-991"  # known only as the --mongo-uri password
+KV_SECRET = "hunter2-long1"  # known to nobody: caught as the value of a key named password
+SECRETS = [AWS_SECRET, HOOK_SECRET, MONGO_PASSWORD, TOKEN, URI_ONLY_PASSWORD, KV_SECRET]
+# Names a secret, holds none: stays readable everywhere.
+ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dcp-upload-dev-secrets-AbCdEf"
 CHECKS = {
     "backups": f"""
 import logging, os, pytest
 pytestmark = pytest.mark.daily
 
-def test_fresh(env, report, ledger_details):
+def test_fresh(env, report, ledger_details, record_property):
     logging.getLogger("ingest").warning("listing with key %s", os.environ["AWS_SECRET_ACCESS_KEY"])
     print("posting to", "http://127.0.0.1:9/services/{HOOK_SECRET}")
-    report.table("Newest backups", ["env", "uri"], [[env.name, "mongodb://ops:{MONGO_PASSWORD}@db/admin"]])
-    report.png("Backup sizes", b"\\x89PNG fake")
+    print("bare webhook token {HOOK_SECRET}, bare --mongo-uri password {URI_ONLY_PASSWORD}")
+    report.table("Newest backups {TOKEN}", ["env", "uri", "password: {KV_SECRET}", "leaked"], [
+        [env.name, "mongodb://ops:{MONGO_PASSWORD}@db/admin", "password: {KV_SECRET}", "{ARN}"],
+        ["{AWS_SECRET}", "{URI_ONLY_PASSWORD}", "{HOOK_SECRET}", "secretsmanager:secret {ARN}"],
+        ["token={TOKEN}", None, 3, "<b>{URI_ONLY_PASSWORD}</b>"],
+    ])
+    report.png("Backup sizes {TOKEN}", b"\\x89PNG fake")
     ledger_details["token"] = "{TOKEN}"
-    assert env.name != "prod", "restore from mongodb://ops:{MONGO_PASSWORD}@db/admin failed"
+    ledger_details["left_behind"] = ["secretsmanager:secret {ARN}"]
+    record_property("uri", "mongodb://ops:{MONGO_PASSWORD}@db/admin")
+    assert env.name != "prod", ("restore from mongodb://ops:{MONGO_PASSWORD}@db/admin failed; password: {KV_SECRET}; "
+                                "left behind: secretsmanager:secret {ARN}")
 """,
     "pods": """
 import pytest
@@ -62,17 +74,22 @@ def _data(report: str) -> dict:
 
 @pytest.mark.parametrize("xdist", [[], ["-p", "xdist", "-n", "2"]], ids=["serial", "xdist"])
 def test_report_has_environment_and_summary_and_no_secret(checklist, project, xdist: list[str]) -> None:
-    result = checklist.run(*xdist, subprocess=True)
+    result = checklist.run(*xdist, f"--mongo-uri=mongodb://ops:{URI_ONLY_PASSWORD}@127.0.0.1:9/admin",
+                           subprocess=True)
 
     result.assert_outcomes(passed=3, failed=1, skipped=2)
     report = checklist.report_html()
     junit = (project / "reports" / "junit.xml").read_text()
+    ledger = (project / "reports" / "ledger.sqlite").read_bytes()
     for secret in SECRETS:
         for form in {secret, html.escape(secret), json.dumps(secret)[1:-1]}:
             assert form not in report, secret
             assert form not in junit, secret
             assert form not in result.stdout.str(), secret
+            assert form.encode() not in ledger, secret
     assert "[redacted]" in report
+    for where in (report, junit, result.stdout.str(), ledger.decode(errors="replace")):
+        assert f"secretsmanager:secret {ARN}" in where
 
     data = _data(report)
     env = data["environment"]
@@ -95,7 +112,18 @@ def test_report_has_environment_and_summary_and_no_secret(checklist, project, xd
     for env_name in ("dev", "prod"):  # each env's row keeps its attached table and image
         (row,) = data["tests"][f"checks/test_backups.py::test_fresh[{env_name}]"]
         assert [(e["format_type"], "Newest backups" in e["content"]) for e in row["extras"]][:1] == [("html", True)]
-        assert [e["name"] for e in row["extras"] if e["format_type"] == "image"] == ["Backup sizes"]
+        assert [e["name"] for e in row["extras"] if e["format_type"] == "image"] == ["Backup sizes [redacted]"]
+        table = row["extras"][0]["content"]
+        assert _cells_per_row(table) == [[4, 4, 4, 4]], table
+        assert f"<td>{ARN}</td>" in table and "<td>password: [redacted]</td>" in table
+    tables = _cells_per_row(report)
+    assert tables and all(len(set(rows)) <= 1 for rows in tables), tables  # summary, pytest-html templates
+
+
+def _cells_per_row(markup: str) -> list[list[int]]:
+    """For each table in ``markup``, how many cells each of its rows has."""
+    return [[len(re.findall(r"<t[dh][ >]", row)) for row in re.findall(r"<tr[ >].*?</tr>", table, re.S)]
+            for table in re.findall(r"<table[ >].*?</table>", markup, re.S)]
 
 
 def test_secret_key_value_pairs_and_tokens_are_redacted_by_pattern() -> None:
@@ -109,3 +137,24 @@ def test_secret_key_value_pairs_and_tokens_are_redacted_by_pattern() -> None:
     assert r.text("https://hooks.slack.com/services/T1/B2/xyz then") == "[redacted] then"
     assert r.text("mongodb+srv://u:p@host/db") == "mongodb+srv://u:[redacted]@host/db"
     assert r.text("sandbox-dev passed") == "sandbox-dev passed"  # ordinary words stay
+    assert r.text("client_secret: abc12345") == "client_secret: [redacted]"
+    assert r.text("api-token=abcdef123") == "api-token=[redacted]"
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dcp-upload-dev-secrets-AbCdEf"
+    assert r.text(f"left behind: secretsmanager:secret {arn}") == f"left behind: secretsmanager:secret {arn}"
+    assert r.text("s3://b/secret:key/token=x") == "s3://b/secret:key/token=x"  # a path, not a key=value
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEabc\n-----END RSA PRIVATE KEY-----"
+    assert r.text(f"key {pem} end") == "key [redacted] end"
+
+
+def test_known_secrets_come_from_config_env_webhook_tokens_and_uri_passwords() -> None:
+    from opschecks.redact import Redactor, secrets_in
+
+    found = secrets_in({"OPSCHECKS_WEBHOOK_URL": "https://chat.example/hooks/T0001/B0002/HookToken12345",
+                        "DB": "mongodb://ops:UriPw-123@db/admin", "AWS_CONFIG_FILE": "/home/me/.aws/config",
+                        "alerts": {"webhook_url": "https://x.example/services"}})
+    assert set(found) >= {"hooks/T0001/B0002/HookToken12345", "HookToken12345", "UriPw-123"}
+    assert "/home/me/.aws/config" not in found and "services" not in found
+    r = Redactor(found)
+    assert r.text("token HookToken12345 alone") == "token [redacted] alone"
+    assert r.known("<td>UriPw-123</td><td>x</td>") == "<td>[redacted]</td><td>x</td>"
+    assert Redactor(["a<b&c-secret"]).known("<td>a&lt;b&amp;c-secret</td>") == "<td>[redacted]</td>"
