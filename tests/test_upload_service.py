@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 import tomllib
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -283,6 +285,49 @@ def test_check_drills_configured_envs_and_refuses_prod(sandbox_env, checklist) -
                                  "looks like production*"])
     assert "test_upload_drill[staging]" not in result.stdout.str()
     assert leftovers("ue2eprod") == {}
+
+
+def test_a_leaked_secret_is_named_by_its_arn_everywhere(sandbox_env, checklist) -> None:
+    """UPL005 names the leaked secret's ARN in the terminal, the report, JUnit, the ledger and the webhook:
+    an ARN names a secret, it is not one, and redaction leaves it readable."""
+    received: list[str] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["text"])
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    checklist.check("upload_service")
+    table = upload_table("ue2eleak", "ue2eleak", sandbox_env.aws_endpoint)
+    table = [line.replace('"ue2eleak"]', '"ue2eleak", "--leak"]') if line.startswith("teardown_command") else line
+             for line in table]
+    config = checklist.path / "opschecks.toml"
+    config.write_text("\n".join([
+        "[ledger]", f'path = "{checklist.path / "ledger.sqlite"}"',
+        "[alerts]", f'webhook_url = "http://127.0.0.1:{server.server_port}/services/T0001/B0002/HookToken12345"',
+        "[env.ue2eleak]", f'aws_account_id = "{MOTO_ACCOUNT}"', *table,
+    ]) + "\n")
+    try:
+        result = checklist.run("--config", str(config), "-rA", subprocess=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    result.assert_outcomes(failed=1)
+    named = f"secretsmanager:secret arn:aws:secretsmanager:us-east-1:{MOTO_ACCOUNT}:secret:dcp-upload-ue2eleak-secrets-"
+    reports = checklist.path / "reports"
+    for where, text in [("terminal", result.stdout.str()), ("report", checklist.report_html()),
+                        ("junit", (reports / "junit.xml").read_text()),
+                        ("ledger", (checklist.path / "ledger.sqlite").read_bytes().decode(errors="replace")),
+                        ("webhook", "".join(received))]:
+        assert named in text, where
+        assert "secretsmanager:[redacted]" not in text, where
 
 
 def test_check_without_any_configured_env_says_so(checklist) -> None:
