@@ -8,7 +8,8 @@ Read-only checks run everywhere. A step that writes (the upload drill, cleanup) 
 - it declares ``aws_account_id``, and STS GetCallerIdentity says the credentials really are in that
   account, and that account is no protected environment's.
 
-Every refusal is one line naming the env, the account and why.
+Every refusal is one line naming the env, the account and why. Read-only checks of an env that declares
+``aws_account_id`` also fail in one line when its credentials reach another account (``verify_account``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 import boto3
 
 from opschecks import aws
+from opschecks.errors import Unreachable
 from opschecks.findings import ChecksFailed
 
 if TYPE_CHECKING:  # config imports the area modules, some of which use this one
@@ -62,6 +64,17 @@ class Guard:
             raise Refused(f"refusing {action} in env {self.env} (account {self.account}): its credentials reach "
                           f"account {actual} instead (check aws_profile / AWS_PROFILE)")
         return actual
+
+
+def verify_account(env: EnvConfig, sess: boto3.Session) -> None:
+    """For read-only checks: where ``env`` declares its account, its credentials must reach that account, or a
+    check of prod run with dev's credentials would judge dev's resources and pass."""
+    if env.aws_account_id:
+        actual = aws.client(sess, "sts").get_caller_identity()["Account"]
+        if actual != env.aws_account_id:
+            raise Unreachable(f"env {env.name} declares aws_account_id {env.aws_account_id}, but its credentials "
+                              f"reach account {actual}: not judging another account (check aws_profile / "
+                              "AWS_PROFILE)")
 
 
 def guard(config: Config, env: EnvConfig) -> Guard:

@@ -495,6 +495,20 @@ def test_cleanup_refuses_credentials_that_reach_the_production_account(usage_env
     assert free in _allocations(client)
 
 
+def test_read_only_checks_fail_when_the_credentials_reach_another_account(usage_env, capsys):
+    from opschecks import protection
+    from opschecks.errors import Unreachable
+
+    declared = replace(usage_env, aws_account_id=MOTO_ACCOUNT)
+    protection.verify_account(declared, aws.session(declared))  # the right account
+    protection.verify_account(usage_env, aws.session(usage_env))  # none declared: nothing to prove
+    with pytest.MonkeyPatch.context() as credentials:
+        use_account(credentials, PROD_ACCOUNT)
+        with pytest.raises(Unreachable, match=f"env dev declares aws_account_id {MOTO_ACCOUNT}, but its credentials "
+                                              f"reach account {PROD_ACCOUNT}: not judging another account"):
+            protection.verify_account(declared, aws.session(declared))
+
+
 def use_account(monkeypatch: pytest.MonkeyPatch, account: str) -> None:
     """Credentials of another account, as moto hands them out for an assumed role in it."""
     creds = boto3.client("sts", region_name="us-east-1").assume_role(
