@@ -15,8 +15,8 @@ import pytest
 from kubernetes import client as k8s
 
 from fixtures.report import Report
-from opschecks import e2e
-from opschecks.config import EnvConfig
+from opschecks import e2e, protection
+from opschecks.config import Config, EnvConfig
 from opschecks.findings import fail_on
 
 pytestmark = pytest.mark.e2e
@@ -33,9 +33,10 @@ def test_service_smoke(env: EnvConfig, kube_api: k8s.ApiClient, report: Report,
 
 
 @pytest.mark.configured("e2e.round_trip")
-def test_submission_round_trip(env: EnvConfig, kube_api: k8s.ApiClient, report: Report,
+def test_submission_round_trip(env: EnvConfig, ops_config: Config, kube_api: k8s.ApiClient, report: Report,
                                ledger_details: dict[str, Any]) -> None:
-    verdict = e2e.round_trip(env, protected=env.is_prod)
+    # Protected as the upload drill and cleanup are: declared, production-looking name, or a protected account.
+    verdict = e2e.round_trip(env, protected=protection.guard(ops_config, env).why_protected is not None)
     report.table(f"{env.name}: submission round trip", e2e.ROUND_TRIP_COLUMNS, verdict.rows)
     ledger_details.update(verdict.details)
     ledger_details["images"] = e2e.deployed_images(kube_api, env.app_namespace)
