@@ -243,16 +243,16 @@ def lifecycle_problems(s3: Any, env: EnvConfig, backups: list[Backup], found_tag
     what = f"{obj.key} ({'size unknown' if obj.size is None else f'{obj.size:,} bytes'})"
     covering = [r for r in rules if lifecycle.matches(r, obj)]
     shown = ", ".join(lifecycle.describe(r, created) for r in covering)
-    expiring = {lifecycle.rule_id(r): days for r in covering if lifecycle.enabled(r)
-                and (days := lifecycle.expiry_days(r, created)) is not None}
+    expiring = [(lifecycle.rule_id(r), days) for r in covering if lifecycle.enabled(r)
+                and (days := lifecycle.expiry_days(r, created)) is not None]
     problems = []
     if not covering:
         problems.append(f"{expected}; found {len(rules)} rule(s), none covering {what}")
     elif not expiring:
         problems.append(f"{expected}; found {shown}")
     else:
-        days = min(expiring.values())
-        by = ", ".join(rule for rule, d in expiring.items() if d == days)
+        days = min(d for _, d in expiring)
+        by = ", ".join(rule for rule, d in expiring if d == days)
         if days < settings.retention_days:
             problems.append(f"{expected}; {what} expires after {days:g} days by {by}: backups are lost early "
                             f"(rules covering it: {shown})")
