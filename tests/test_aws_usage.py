@@ -381,6 +381,15 @@ def test_a_run_whose_scans_all_failed_writes_an_incomplete_plan_that_is_refused(
     assert free in _allocations(client)
 
 
+def test_a_check_failing_before_its_scan_makes_the_plan_incomplete(usage_env, tmp_path):
+    config, plan = _config(tmp_path, usage_env.aws_region, usage_env.backup_bucket), tmp_path / "plan.json"
+    (tmp_path / "waivers.toml").write_text("not toml [")  # USG200: the check fails before it scans
+    result = _run_check(config, plan, tmp_path)
+    assert "FAILED checks/test_aws_usage.py::test_unused_resources[dev]" in result.stdout, result.stdout
+    [problem] = json.loads(plan.read_text())["problems"]
+    assert "test_unused_resources[dev] failed before its scan finished" in problem and "USG200" in problem
+
+
 def test_a_run_without_any_scan_writes_an_incomplete_plan(usage_env, tmp_path):
     config, plan = _config(tmp_path, usage_env.aws_region, usage_env.backup_bucket), tmp_path / "plan.json"
     subprocess.run([sys.executable, "-m", "pytest", "checks/test_aws_usage.py", "--config", str(config),
