@@ -2,7 +2,8 @@
 
 Two nets: the exact values the run knows are secret (from secret-looking
 environment variables and config keys, webhook URLs and their tokens,
-passwords inside URIs such as ``--mongo-uri``, resolved AWS credentials), and
+passwords inside URIs such as ``--mongo-uri`` or any URI seen in redacted text,
+resolved AWS credentials), and
 patterns for secrets it was never told about (AWS key ids, ``key=value`` pairs
 named password/secret/token, Bearer and Slack/GitHub tokens, JWTs, Slack
 webhook URLs, private key blocks, user:password@ in URIs).
@@ -32,10 +33,10 @@ SECRET_NAME = re.compile(r"secret|token|passw|webhook|credential|private_key|api
 # Names of where a secret lives (AWS_SHARED_CREDENTIALS_FILE), not of the secret.
 NOT_SECRET_NAME = re.compile(r"_(file|path|dir)$", re.I)
 
+_URI_CREDENTIALS = re.compile(r"\b(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@", re.I)
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"https://hooks\.slack\.com/[\w/+-]+"), MASK),
-    (re.compile(r"\b(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@", re.I),
-     rf"\g<scheme>\g<user>:{MASK}@"),
+    (_URI_CREDENTIALS, rf"\g<scheme>\g<user>:{MASK}@"),
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), MASK),
     (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), MASK),
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"), MASK),
@@ -72,7 +73,12 @@ class Redactor:
         return value
 
     def text(self, value: str) -> str:
-        """``value``, a plain-text value (not markup), with known secrets and secret-shaped tokens replaced."""
+        """``value``, a plain-text value (not markup), with known secrets and secret-shaped tokens replaced.
+
+        A password seen in a ``user:password@`` URI becomes a known secret from then on, so the same password
+        written bare, here or in anything redacted later, is caught too.
+        """
+        self.add(unquote(m["pw"]) for m in _URI_CREDENTIALS.finditer(value) if m["pw"] != MASK)
         value = self.known(value)
         for pattern, replacement in _PATTERNS:
             value = pattern.sub(replacement, value)

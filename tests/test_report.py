@@ -142,6 +142,8 @@ def test_secret_key_value_pairs_and_tokens_are_redacted_by_pattern() -> None:
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dcp-upload-dev-secrets-AbCdEf"
     assert r.text(f"left behind: secretsmanager:secret {arn}") == f"left behind: secretsmanager:secret {arn}"
     assert r.text("s3://b/secret:key/token=x") == "s3://b/secret:key/token=x"  # a path, not a key=value
+    assert r.text("dumping mongodb://backup:Seen-In-Uri-1@db:27017") == "dumping mongodb://backup:[redacted]@db:27017"
+    assert r.text("then the bare Seen-In-Uri-1 in a later log") == "then the bare [redacted] in a later log"
     pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEabc\n-----END RSA PRIVATE KEY-----"
     assert r.text(f"key {pem} end") == "key [redacted] end"
 
