@@ -34,9 +34,11 @@ DAY = dt.timedelta(days=1)
 _REGIONS = itertools.chain(["af-south-1", "ap-east-1", "ap-southeast-3", "ap-southeast-4", "ap-south-2",
                             "eu-central-2", "eu-south-1", "eu-south-2", "il-central-1", "me-central-1",
                             "me-south-1", "ca-west-1", "ap-northeast-3", "mx-central-1", "ap-southeast-5",
-                            "ap-southeast-7", "ap-east-2", "ap-southeast-6", "us-west-1", "us-east-2",
+                            "ap-southeast-7", "ap-east-2", "ap-southeast-6", "us-west-1",
                             "eu-west-1", "eu-west-3", "eu-central-1", "ap-northeast-1", "ap-northeast-2",
                             "ap-southeast-1", "ap-southeast-2", "ap-south-1", "sa-east-1", "ca-central-1"])
+# Tests that only prove nothing was deleted share one region: they add resources but never judge a set.
+SHARED_REGION = "us-east-2"
 READ_ONLY_PREFIXES = ("Describe", "List", "Get")
 
 
@@ -53,6 +55,16 @@ def usage_env(region) -> EnvConfig:
 @pytest.fixture
 def client(region, sandbox_env):
     return lambda service: boto3.client(service, region_name=region)
+
+
+@pytest.fixture
+def shared_env(sandbox_env) -> EnvConfig:
+    return EnvConfig(name="dev", aws_region=SHARED_REGION, backup_bucket=f"usage-{SHARED_REGION}")
+
+
+@pytest.fixture
+def shared_client(sandbox_env):
+    return lambda service: boto3.client(service, region_name=SHARED_REGION)
 
 
 def flagged(env: EnvConfig, code: str, now: dt.datetime) -> set[str]:
@@ -362,10 +374,10 @@ def test_check_end_to_end_writes_the_plan(usage_env, client, tmp_path):
     assert "DNS failover reserve" in (tmp_path / "r.html").read_text()
 
 
-def test_a_run_whose_scans_all_failed_writes_an_incomplete_plan_that_is_refused(usage_env, client, tmp_path,
+def test_a_run_whose_scans_all_failed_writes_an_incomplete_plan_that_is_refused(shared_env, shared_client, tmp_path,
                                                                                  capsys):
-    free = client("ec2").allocate_address(Domain="vpc")["AllocationId"]
-    config, plan = _config(tmp_path, usage_env.aws_region, usage_env.backup_bucket), tmp_path / "plan.json"
+    free = shared_client("ec2").allocate_address(Domain="vpc")["AllocationId"]
+    config, plan = _config(tmp_path, shared_env.aws_region, shared_env.backup_bucket), tmp_path / "plan.json"
     result = _run_check(config, plan, tmp_path, AWS_ENDPOINT_URL="http://127.0.0.1:9")  # nothing listens there
 
     # The check's session cannot even ask STS who it is: an error at set-up, before the scan.
@@ -378,11 +390,11 @@ def test_a_run_whose_scans_all_failed_writes_an_incomplete_plan_that_is_refused(
     out = capsys.readouterr().out
     assert "Nothing to delete" not in out
     assert "the plan is incomplete: checks/test_aws_usage.py::test_unused_resources[dev] failed" in out
-    assert free in _allocations(client)
+    assert free in _allocations(shared_client)
 
 
-def test_a_check_failing_before_its_scan_makes_the_plan_incomplete(usage_env, tmp_path):
-    config, plan = _config(tmp_path, usage_env.aws_region, usage_env.backup_bucket), tmp_path / "plan.json"
+def test_a_check_failing_before_its_scan_makes_the_plan_incomplete(shared_env, tmp_path):
+    config, plan = _config(tmp_path, shared_env.aws_region, shared_env.backup_bucket), tmp_path / "plan.json"
     (tmp_path / "waivers.toml").write_text("not toml [")  # USG200: the check fails before it scans
     result = _run_check(config, plan, tmp_path)
     assert "FAILED checks/test_aws_usage.py::test_unused_resources[dev]" in result.stdout, result.stdout
@@ -390,8 +402,8 @@ def test_a_check_failing_before_its_scan_makes_the_plan_incomplete(usage_env, tm
     assert "test_unused_resources[dev] failed before its scan finished" in problem and "USG200" in problem
 
 
-def test_a_run_without_any_scan_writes_an_incomplete_plan(usage_env, tmp_path):
-    config, plan = _config(tmp_path, usage_env.aws_region, usage_env.backup_bucket), tmp_path / "plan.json"
+def test_a_run_without_any_scan_writes_an_incomplete_plan(shared_env, tmp_path):
+    config, plan = _config(tmp_path, shared_env.aws_region, shared_env.backup_bucket), tmp_path / "plan.json"
     subprocess.run([sys.executable, "-m", "pytest", "checks/test_aws_usage.py", "--config", str(config),
                     "-k", "bucket_usage", "--cleanup-plan", str(plan)], cwd=ROOT, capture_output=True, timeout=300)
     assert json.loads(plan.read_text())["problems"] == ["no unused-resources scan ran in the run that wrote it"]
@@ -465,53 +477,53 @@ def test_cleanup_takes_the_kind_from_the_fresh_scan_not_from_the_plan(usage_env,
     assert elb.describe_load_balancers(LoadBalancerNames=["twin"])["LoadBalancerDescriptions"]
 
 
-def test_cleanup_refuses_an_entry_whose_region_differs(usage_env, client, tmp_path, capsys):
-    free = client("ec2").allocate_address(Domain="vpc")["AllocationId"]
-    config = load(_config(tmp_path, usage_env.aws_region, usage_env.backup_bucket))
-    scans = [cleanup.Scan("dev", MOTO_ACCOUNT, usage_env.aws_region)]
+def test_cleanup_refuses_an_entry_whose_region_differs(shared_env, shared_client, tmp_path, capsys):
+    free = shared_client("ec2").allocate_address(Domain="vpc")["AllocationId"]
+    config = load(_config(tmp_path, shared_env.aws_region, shared_env.backup_bucket))
+    scans = [cleanup.Scan("dev", MOTO_ACCOUNT, shared_env.aws_region)]
     plan = _plan(tmp_path, [_entry("dev", "us-west-2", free)], scans=scans)
     assert cleanup.run(plan, config, NOW, lambda _: True, sys.stdout) == 1
-    assert f"but env dev is {MOTO_ACCOUNT}/{usage_env.aws_region} now" in capsys.readouterr().out
-    assert free in _allocations(client)
+    assert f"but env dev is {MOTO_ACCOUNT}/{shared_env.aws_region} now" in capsys.readouterr().out
+    assert free in _allocations(shared_client)
 
 
 @pytest.mark.parametrize("extra", ["", "protected = true\n"], ids=["by-name", "declared"])
-def test_cleanup_refuses_a_protected_env(usage_env, client, tmp_path, capsys, extra):
-    free = client("ec2").allocate_address(Domain="vpc")["AllocationId"]
+def test_cleanup_refuses_a_protected_env(shared_env, shared_client, tmp_path, capsys, extra):
+    free = shared_client("ec2").allocate_address(Domain="vpc")["AllocationId"]
     name = "production" if not extra else "sandbox2"
-    config = _config(tmp_path, "us-east-1", usage_env.backup_bucket,
-                     f'\n[env.{name}]\naws_region = "{usage_env.aws_region}"\naws_account_id = "{MOTO_ACCOUNT}"\n'
+    config = _config(tmp_path, "us-east-1", shared_env.backup_bucket,
+                     f'\n[env.{name}]\naws_region = "{shared_env.aws_region}"\naws_account_id = "{MOTO_ACCOUNT}"\n'
                      + extra)
-    plan = _plan(tmp_path, [_entry(name, usage_env.aws_region, free)])
+    plan = _plan(tmp_path, [_entry(name, shared_env.aws_region, free)])
     assert cleanup.main([str(plan), "--config", str(config), "--yes"]) == 2
     [line] = [line for line in capsys.readouterr().out.splitlines() if "refusing cleanup" in line]
     why = "its name looks like production" if not extra else "it says protected = true"
     assert f"refusing cleanup in env {name} (account {MOTO_ACCOUNT}): {why}" in line
-    assert free in _allocations(client)
+    assert free in _allocations(shared_client)
 
 
-def test_cleanup_refuses_credentials_that_reach_the_production_account(usage_env, client, tmp_path, capsys):
+def test_cleanup_refuses_credentials_that_reach_the_production_account(shared_env, shared_client, tmp_path, capsys):
     """The env says dev, but the credentials are prod's: STS tells, and nothing is deleted."""
-    free = client("ec2").allocate_address(Domain="vpc")["AllocationId"]
-    config = _config(tmp_path, usage_env.aws_region, usage_env.backup_bucket,
+    free = shared_client("ec2").allocate_address(Domain="vpc")["AllocationId"]
+    config = _config(tmp_path, shared_env.aws_region, shared_env.backup_bucket,
                      f'\n[env.prod]\naws_account_id = "{PROD_ACCOUNT}"\n')
-    plan = _plan(tmp_path, [_entry("dev", usage_env.aws_region, free)])
+    plan = _plan(tmp_path, [_entry("dev", shared_env.aws_region, free)])
     with pytest.MonkeyPatch.context() as credentials:
         use_account(credentials, PROD_ACCOUNT)
         assert cleanup.main([str(plan), "--config", str(config), "--yes"]) == 2
     out = capsys.readouterr().out
     assert (f"refusing cleanup in env dev (account {MOTO_ACCOUNT}): its credentials reach account {PROD_ACCOUNT}, "
             "which is protected env prod's") in out
-    assert free in _allocations(client)
+    assert free in _allocations(shared_client)
 
 
-def test_read_only_checks_fail_when_the_credentials_reach_another_account(usage_env, capsys):
+def test_read_only_checks_fail_when_the_credentials_reach_another_account(shared_env, capsys):
     from opschecks import protection
     from opschecks.errors import Unreachable
 
-    declared = replace(usage_env, aws_account_id=MOTO_ACCOUNT)
+    declared = replace(shared_env, aws_account_id=MOTO_ACCOUNT)
     protection.verify_account(declared, aws.session(declared))  # the right account
-    protection.verify_account(usage_env, aws.session(usage_env))  # none declared: nothing to prove
+    protection.verify_account(shared_env, aws.session(shared_env))  # none declared: nothing to prove
     with pytest.MonkeyPatch.context() as credentials:
         use_account(credentials, PROD_ACCOUNT)
         with pytest.raises(Unreachable, match=f"env dev declares aws_account_id {MOTO_ACCOUNT}, but its credentials "
@@ -528,14 +540,14 @@ def use_account(monkeypatch: pytest.MonkeyPatch, account: str) -> None:
     monkeypatch.setenv("AWS_SESSION_TOKEN", creds["SessionToken"])
 
 
-def test_cleanup_refuses_a_plan_for_another_account(usage_env, client, tmp_path, capsys):
-    free = client("ec2").allocate_address(Domain="vpc")["AllocationId"]
-    plan = _plan(tmp_path, [_entry("dev", usage_env.aws_region, free, account="999999999999")])
-    assert cleanup.main([str(plan), "--config", str(_config(tmp_path, usage_env.aws_region, usage_env.backup_bucket)),
+def test_cleanup_refuses_a_plan_for_another_account(shared_env, shared_client, tmp_path, capsys):
+    free = shared_client("ec2").allocate_address(Domain="vpc")["AllocationId"]
+    plan = _plan(tmp_path, [_entry("dev", shared_env.aws_region, free, account="999999999999")])
+    assert cleanup.main([str(plan), "--config", str(_config(tmp_path, shared_env.aws_region, shared_env.backup_bucket)),
                          "--yes"]) == 2
     assert ("env dev: the plan was made in account 999999999999, its credentials reach account 123456789012 now"
             in capsys.readouterr().out)
-    assert free in _allocations(client)
+    assert free in _allocations(shared_client)
 
 
 @pytest.mark.parametrize(("created", "problems", "message"), [
@@ -543,14 +555,14 @@ def test_cleanup_refuses_a_plan_for_another_account(usage_env, client, tmp_path,
     (NOW + DAY, [], "in the future"),
     (NOW, ["the scan of env staging failed"], "the plan is incomplete: the scan of env staging failed"),
 ], ids=["stale", "future", "incomplete"])
-def test_cleanup_refuses_a_stale_future_or_incomplete_plan(usage_env, client, tmp_path, capsys, created, problems,
+def test_cleanup_refuses_a_stale_future_or_incomplete_plan(shared_env, shared_client, tmp_path, capsys, created, problems,
                                                            message):
-    free = client("ec2").allocate_address(Domain="vpc")["AllocationId"]
-    config = load(_config(tmp_path, usage_env.aws_region, usage_env.backup_bucket))
-    plan = _plan(tmp_path, [_entry("dev", usage_env.aws_region, free)], created=created, problems=problems)
+    free = shared_client("ec2").allocate_address(Domain="vpc")["AllocationId"]
+    config = load(_config(tmp_path, shared_env.aws_region, shared_env.backup_bucket))
+    plan = _plan(tmp_path, [_entry("dev", shared_env.aws_region, free)], created=created, problems=problems)
     assert cleanup.run(plan, config, NOW, lambda _: True, sys.stdout) == 2
     assert message in capsys.readouterr().out
-    assert free in _allocations(client)
+    assert free in _allocations(shared_client)
 
 
 def test_plan_max_age_is_configurable(usage_env, client, tmp_path):
@@ -562,10 +574,10 @@ def test_plan_max_age_is_configurable(usage_env, client, tmp_path):
     assert free not in _allocations(client)
 
 
-def test_cleanup_refuses_entries_of_an_env_the_plan_did_not_scan(usage_env, client, tmp_path, capsys):
-    free = client("ec2").allocate_address(Domain="vpc")["AllocationId"]
-    config = load(_config(tmp_path, usage_env.aws_region, usage_env.backup_bucket))
-    plan = _plan(tmp_path, [_entry("dev", usage_env.aws_region, free)], scans=[])
+def test_cleanup_refuses_entries_of_an_env_the_plan_did_not_scan(shared_env, shared_client, tmp_path, capsys):
+    free = shared_client("ec2").allocate_address(Domain="vpc")["AllocationId"]
+    config = load(_config(tmp_path, shared_env.aws_region, shared_env.backup_bucket))
+    plan = _plan(tmp_path, [_entry("dev", shared_env.aws_region, free)], scans=[])
     assert cleanup.run(plan, config, NOW, lambda _: True, sys.stdout) == 2
     assert "env dev: the plan lists resources but has no scan of it" in capsys.readouterr().out
 
