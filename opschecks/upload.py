@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from opschecks import aws, inventory
 from opschecks.findings import Finding
-from opschecks.protection import Guard, Refused  # noqa: F401 (Refused: what the drill raises)
+from opschecks.protection import Guard, Refused
 
 if TYPE_CHECKING:  # config imports this module for UploadSettings
     from opschecks.config import EnvConfig
