@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 pytest_plugins = [
+    "fixtures.signals",
     "fixtures.sandbox",
     "fixtures.config",
     "fixtures.outcomes",

@@ -44,6 +44,9 @@ class EnvConfig:
     kube_context: str | None = None  # None: the kubeconfig's current context
     namespaces: list[str] = field(default_factory=list)  # default: default, kube-system, <env>-environment
     skip: list[str] = field(default_factory=list)  # areas disabled for this env (see AREAS)
+    # Seconds to wait for an AWS or Kubernetes API to connect, and for each answer: a silent endpoint fails a
+    # check after two such waits (a slow but answering one is fine).
+    api_timeout_s: float = 15.0
     backups: BackupSettings = field(default_factory=BackupSettings)
     restore: RestoreSettings = field(default_factory=RestoreSettings)
     pods: PodSettings = field(default_factory=PodSettings)
