@@ -66,14 +66,19 @@ def _short(reason: str) -> str:
 
 def send(url: str, payload: dict[str, str], timeout_s: float) -> str | None:
     """POST ``payload``; None when delivered, else one line saying why not (the URL itself is never shown)."""
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
     try:
+        # Request() itself raises ValueError on a malformed URL ("unknown url type"): inside the try, too.
+        request = urllib.request.Request(url, data=json.dumps(payload).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        if request.type not in ("http", "https"):
+            raise ValueError(request.type)
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             response.read()
     except urllib.error.HTTPError as exc:
         return f"webhook answered HTTP {exc.code} {exc.reason}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except ValueError:
+        return f"webhook URL is not an http(s) URL: check ${WEBHOOK_ENV_VAR} or [alerts] webhook_url"
+    except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        return f"webhook unreachable: {type(reason).__name__}: {reason}"
+        return f"webhook unreachable: {reason if isinstance(reason, str) else f'{type(reason).__name__}: {reason}'}"
     return None
