@@ -25,7 +25,7 @@ from opschecks.ledger import LedgerSettings
 from opschecks.nodes import ClusterSettings
 from opschecks.pods import PodSettings
 from opschecks.restore import RestoreSettings
-from opschecks.schema import ConfigError, build, read_toml
+from opschecks.schema import ConfigError, build, check_partial, read_toml
 from opschecks.upload import UploadSettings
 from opschecks.usage import UsageSettings
 
@@ -100,13 +100,18 @@ def parse(data: dict, path: Path) -> Config:
             f"{path}: unknown top-level table {unknown[0]!r} (known: defaults, env, ledger, cadence, alerts)"
         )
     defaults = data.get("defaults", {})
+    # Checked on their own first, so a mistake in them is reported under [defaults], not under the first env.
+    check_partial(EnvConfig, defaults, f"{path}: defaults", exclude=("name",))
     envs = data.get("env")
     if not isinstance(envs, dict) or not envs:
         raise ConfigError(f"{path}: no environments configured (add an [env.<name>] table)")
     parsed = {name: _env(name, defaults, table, path) for name, table in envs.items()}
-    ledger = build(LedgerSettings, data.get("ledger", {}), f"{path}: ledger")
-    cadence = build(CadenceSettings, data.get("cadence", {}), f"{path}: cadence")
-    alerts = build(AlertSettings, data.get("alerts", {}), f"{path}: alerts")
+    try:
+        ledger = build(LedgerSettings, data.get("ledger", {}), f"{path}: ledger")
+        cadence = build(CadenceSettings, data.get("cadence", {}), f"{path}: cadence")
+        alerts = build(AlertSettings, data.get("alerts", {}), f"{path}: alerts")
+    except ConfigError as exc:  # a settings class's own check (__post_init__) does not know the file
+        raise ConfigError(str(exc) if str(exc).startswith(f"{path}: ") else f"{path}: {exc}") from None
     return Config(path=path, envs=parsed, ledger=ledger, cadence=cadence, alerts=alerts)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 
 import pytest
@@ -142,7 +143,11 @@ def test_history_of_an_unknown_check_and_a_bad_config_exit_2(config_path: Path, 
     bad = tmp_path / "bad.toml"
     bad.write_text("[env.dev]\n[cadence]\nsprint_days = 0\n")
     assert main(["due", "--config", str(bad)]) == 2
-    assert "cadence.sprint_days: expected at least 1 day, found 0" in capsys.readouterr().err
+    assert f"{bad}: cadence.sprint_days: expected at least 1 day, found 0" in capsys.readouterr().err
+    for wrong in (tmp_path, Path(sys.executable)):  # a directory, a binary file: one line each, exit 2
+        assert main(["due", "--config", str(wrong)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"opschecks: config file {wrong} is ") and err.count("\n") == 1, err
 
 
 def test_due_lists_checklist_tasks_that_never_ran_as_overdue(checklist, capsys: pytest.CaptureFixture[str],
