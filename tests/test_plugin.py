@@ -4,6 +4,10 @@ infrastructure, env parametrization, cadence markers, and skips only where the c
 from __future__ import annotations
 
 import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -63,15 +67,46 @@ def test_a_check_without_a_cadence_marker_is_refused(suite) -> None:
 def test_unreachable_cluster_fails_with_one_line_naming_env_and_context(suite) -> None:
     suite.check("pods", "import pytest\npytestmark = pytest.mark.daily\ndef test_x(env, kube_api):\n    pass\n")
     result = suite.run("checks", "--env", "dev")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*[[]dev[]] Kubernetes context ingest-eks-dev: *"])
+    result.assert_outcomes(failed=1)  # a failed check, not a pytest "error" (nor "0 tests" in the report)
+    result.stdout.fnmatch_lines(["*[[]dev[]] Kubernetes context ingest-eks-dev: no context 'ingest-eks-dev' in "
+                                 f"kubeconfig {suite.path / 'kubeconfig'} (its contexts: none)",
+                                 "*= 1 failed in *"])
     assert "Traceback" not in result.stdout.str() and "During handling" not in result.stdout.str()
+    assert "1 test took" in suite.report_html()
+
+
+@pytest.mark.parametrize(("kubeconfig", "problem"), [
+    ("", "kubeconfig {missing} not found (set KUBECONFIG, or write ~/.kube/config)"),
+    ("current", "kubeconfig {real} sets no current-context (set kube_context for the env in the config)"),
+    ("two", "no context 'ingest-eks-dev' in kubeconfig {real}, {other} (its contexts: other)"),
+    ("yaml", "kubeconfig {real} is not valid YAML: *"),
+])
+def test_kubeconfig_problems_name_the_files_and_the_context(suite, monkeypatch: pytest.MonkeyPatch,
+                                                             kubeconfig: str, problem: str) -> None:
+    files = {"real": suite.path / "kubeconfig", "other": suite.path / "other-kubeconfig",
+             "missing": suite.path / "missing-kubeconfig"}
+    files["other"].write_text("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+                              "users: [{name: u, user: {}}]\ncontexts: [{name: other, context: {cluster: c, user: u}}]\n")
+    context = "ingest-eks-dev"
+    if kubeconfig == "":
+        monkeypatch.setenv("KUBECONFIG", str(files["missing"]))
+    elif kubeconfig == "current":
+        context = "(current)"
+        suite.config("[env.dev]\n")
+    elif kubeconfig == "two":
+        monkeypatch.setenv("KUBECONFIG", f"{files['real']}:{files['other']}")
+    else:
+        files["real"].write_text("clusters: [\n")
+    suite.check("pods", "import pytest\npytestmark = pytest.mark.daily\ndef test_x(env, kube_api):\n    pass\n")
+    result = suite.run("checks", "--env", "dev")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"[[]dev[]] Kubernetes context {context}: " + problem.format(**files)])
 
 
 def test_missing_aws_credentials_fail_with_one_line(suite) -> None:
     suite.check("backups", "import pytest\npytestmark = pytest.mark.daily\ndef test_x(env, aws_session):\n    pass\n")
     result = suite.run("checks", "--env", "dev")
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*[[]dev[]] no AWS credentials for env dev (profile (AWS_PROFILE or default), "
                                  "region us-east-1): set AWS_PROFILE*"])
 
@@ -138,3 +173,92 @@ def test_daily_selection_lists_only_daily_checks(suite) -> None:
     result.stdout.fnmatch_lines(["checks/test_pods.py::test_pods[[]dev[]]", "checks/test_pods.py::test_pods[[]prod[]]"])
     assert "test_drill" not in result.stdout.str()
     assert not (suite.path / "reports").exists(), "listing the checks leaves the last run's report alone"
+
+
+@dataclass
+class SilentServer:
+    """A local TCP server that accepts every connection and never sends a byte: a hung endpoint."""
+
+    port: int = 0
+    requests: list[str] = field(default_factory=list)  # the request line each connection sent
+    _held: list[socket.socket] = field(default_factory=list)
+
+    def sent(self, path: str) -> int:
+        return sum(f" {path}" in line for line in self.requests)
+
+
+@pytest.fixture
+def silent() -> Iterator[SilentServer]:
+    server = SilentServer()
+    listener = socket.create_server(("127.0.0.1", 0))
+    server.port = listener.getsockname()[1]
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # closed at the end of the test
+                return
+            server._held.append(conn)
+            conn.settimeout(5)
+            try:
+                server.requests.append(conn.recv(4096).split(b"\r\n")[0].decode(errors="replace"))
+            except OSError:
+                server.requests.append("")
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server
+    listener.close()
+    for conn in server._held:
+        conn.close()
+
+
+def test_a_silent_aws_endpoint_fails_quickly_with_one_line(suite, silent: SilentServer,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{silent.port}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+    suite.config("[defaults]\napi_timeout_s = 1\n[env.dev]\n")
+    suite.check("backups", """
+import pytest
+from opschecks import aws
+pytestmark = pytest.mark.daily
+def test_x(env, aws_session):
+    aws.client(aws_session, "s3").list_objects_v2(Bucket=env.backup_bucket, Prefix=env.backup_prefix)
+""")
+    started = time.monotonic()
+    result = suite.run("checks")
+    elapsed = time.monotonic() - started
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"[[]dev[]] AWS endpoint http://127.0.0.1:{silent.port}/ingest-db-backup?* accepted "
+                                 "the connection but did not answer (read timeout, tried twice; api_timeout_s in "
+                                 "the config sets the wait)"])
+    assert silent.sent("/ingest-db-backup?") == 2, silent.requests  # botocore would make 11 attempts of 60 s each
+    assert elapsed < 20
+
+
+def test_a_silent_kubernetes_api_fails_quickly_with_one_line(suite, silent: SilentServer,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    (suite.path / "kubeconfig").write_text(
+        f"apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{silent.port}'}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: ingest-eks-dev, context: {cluster: c, user: u}}]\n")
+    suite.config("[defaults]\napi_timeout_s = 1\n[env.dev]\nkube_context = 'ingest-eks-dev'\n")
+    suite.check("pods", """
+import pytest
+from kubernetes import client
+pytestmark = pytest.mark.daily
+def test_x(env, kube_api):
+    client.CoreV1Api(kube_api).list_namespaced_pod("default")
+""")
+    started = time.monotonic()
+    result = suite.run("checks")
+    elapsed = time.monotonic() - started
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"[[]dev[]] Kubernetes context ingest-eks-dev: Kubernetes API "
+                                 f"http://127.0.0.1:{silent.port} accepted the connection but did not answer "
+                                 "(read timeout, tried twice; api_timeout_s in the config sets the wait)"])
+    assert silent.sent("/api/v1/namespaces/default/pods") == 2, silent.requests  # urllib3's default makes 4
+    assert elapsed < 20

@@ -200,7 +200,7 @@ def test_missing_collection_and_too_few_documents_fail_together(drill: Drill):
 def test_without_any_mongodb_the_drill_fails_in_one_line(drill: Drill):
     drill.put(0)
     result = drill.run("--env", drill.env)
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([f"*[[]{drill.env}[]] no MongoDB to restore into: Docker is not reachable *"
                                  "and no --mongo-uri URI or $OPSCHECKS_MONGO_URI was given*"])
     assert "Traceback" not in result.stdout.str()
