@@ -153,7 +153,7 @@ def test_history_of_an_unknown_check_and_a_bad_config_exit_2(config_path: Path, 
 def test_due_lists_checklist_tasks_that_never_ran_as_overdue(checklist, capsys: pytest.CaptureFixture[str],
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """The checklist (checks/) as pytest collects it: a task the ledger has never seen is overdue, not absent;
-    an env the config skips, or that a drill is not configured for, is not a task."""
+    an env the config skips is not a task; a drill no env is configured for is one task, env "-"."""
     checklist.check("area", """
         import pytest
         pytestmark = pytest.mark.daily
@@ -162,6 +162,7 @@ def test_due_lists_checklist_tasks_that_never_ran_as_overdue(checklist, capsys: 
         """)
     checklist.check("restore", "import pytest\npytestmark = pytest.mark.monthly\ndef test_never_run(env):\n    pass\n")
     checklist.check("pods", "import pytest\npytestmark = pytest.mark.daily\ndef test_pods(env):\n    pass\n")
+    checklist.check("upload_service")  # the real drill; no env has an upload table: one task, env "-"
     store = checklist.path / "ledger.sqlite"
     ledger.append(store, CRAFTED[0])  # test_daily_today passed today in dev
     checklist.config(CONFIG.format(ledger=store).replace("[env.prod]\n", '[env.prod]\nskip = ["pods"]\n'))
@@ -177,5 +178,6 @@ def test_due_lists_checklist_tasks_that_never_ran_as_overdue(checklist, capsys: 
         ("checks/test_restore.py::test_never_run", "dev"): ("monthly", "OVERDUE"),
         ("checks/test_restore.py::test_never_run", "prod"): ("monthly", "OVERDUE"),
         ("checks/test_pods.py::test_pods", "dev"): ("daily", "OVERDUE"),
+        ("checks/test_upload_service.py::test_upload_drill", "-"): ("sprint", "OVERDUE"),
     }
     assert rows[("checks/test_restore.py::test_never_run", "dev")][3:5] == ["never", "never"]

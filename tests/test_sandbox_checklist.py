@@ -45,9 +45,12 @@ def test_whole_checklist_passes_on_the_sandbox_under_xdist(tmp_path: Path) -> No
 
 
 @pytest.mark.whole_stack
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 @pytest.mark.parametrize("moment", ["while seeding", "while checking"])
-def test_ctrl_c_stops_the_sandbox_leaving_no_process_and_no_temp_dir(tmp_path: Path, moment: str) -> None:
-    """SIGINT to `pytest --sandbox`: KeyboardInterrupt during set-up or mid-run still stops every server."""
+def test_ctrl_c_stops_the_sandbox_leaving_no_process_and_no_temp_dir(tmp_path: Path, moment: str,
+                                                                     sig: signal.Signals) -> None:
+    """SIGINT or SIGTERM (what Kubernetes and CI cancellation send) to `pytest --sandbox`: during set-up or
+    mid-run, every server stops (SecantusDB's process too) and the temp dir is removed."""
     temp = tmp_path / "tmp"
     temp.mkdir()
     proc = subprocess.Popen(
@@ -59,7 +62,7 @@ def test_ctrl_c_stops_the_sandbox_leaving_no_process_and_no_temp_dir(tmp_path: P
         root = _wait_for(lambda: next(temp.glob("opschecks-sandbox-*/secantusdb.log"), None), proc).parent
         if moment == "while checking":  # the upload drill's set-up is a subprocess, in flight for a while
             _wait_for(lambda: "upload_infra.py" in _descendants_cmdlines(proc.pid), proc)
-        proc.send_signal(signal.SIGINT)
+        os.kill(proc.pid, sig)
         output, _ = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:

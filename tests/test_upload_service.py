@@ -226,15 +226,26 @@ def test_check_drills_configured_envs_and_refuses_prod(sandbox_env, checklist) -
     assert leftovers("ue2eprod") == {}
 
 
-def test_check_without_any_configured_env_says_so(checklist) -> None:
+def test_check_without_any_configured_env_fails_saying_what_to_configure(checklist) -> None:
+    """The shipped config has no upload table: `pytest -m sprint --env dev` must not be a green "1 skipped"."""
     checklist.check("upload_service")
     config = checklist.path / "opschecks.toml"
-    config.write_text(f'[ledger]\npath = "{checklist.path / "ledger.sqlite"}"\n[env.staging]\n[env.prod]\n')
+    config.write_text(f'[ledger]\npath = "{checklist.path / "ledger.sqlite"}"\n[env.dev]\n[env.staging]\n[env.prod]\n')
 
-    result = checklist.run("--config", str(config), "-rs")
+    result = checklist.run(f"--config={config}", "-m", "sprint", "--env", "dev", "--env", "staging")
 
-    result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines([f"SKIPPED * no selected env has an [[]env.<name>.upload[]] table in {config}"])
+    result.assert_outcomes(failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([
+        "the upload_service drill is not configured for any selected env (dev, staging): add an "
+        f"[[]env.<name>.upload[]] table to {config} (see docs/upload_service.md), "
+        'or skip = [[]"upload_service"[]] in the envs that must never run it',
+        "FAILED checks/test_upload_service.py::test_upload_drill[[]no-env-configured[]]*"])
+    assert "1 test took" in checklist.report_html()
+
+    # Opting out everywhere, as the config allows for every area, is a skip and says so.
+    config.write_text('[defaults]\nskip = ["upload_service"]\n[env.dev]\n')
+    checklist.run(f"--config={config}").assert_outcomes(skipped=1)
 
 
 # Inventory: how resources are found, typed and compared.
