@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import sys
 import time
 import tomllib
@@ -180,6 +182,49 @@ def test_ctrl_c_during_teardown_lets_it_finish(sandbox_env, caplog: pytest.LogCa
 
     assert "Ctrl-C: the teardown goes on to its end, then the run stops" in caplog.text
     assert leftovers("uintr2") == {}
+
+
+def test_sigterm_to_the_run_during_setup_still_tears_down(sandbox_env, checklist) -> None:
+    """A real SIGTERM (Kubernetes' activeDeadlineSeconds, CI cancellation) to the pytest process while the set-up
+    runs: the teardown runs, nothing is left in the account, the set-up's process group is gone."""
+    stage = "usigterm"
+    ready = checklist.path / "set-up-done"
+    slow_setup = [sys.executable, "-c", (
+        "import pathlib, subprocess, time; "
+        f"subprocess.run({drill_env(sandbox_env, stage).upload.setup_command!r}, check=True); "
+        f"pathlib.Path({str(ready)!r}).touch(); time.sleep(120)")]
+    checklist.check("upload_service")
+    table = upload_table(stage, stage, sandbox_env.aws_endpoint)
+    table[1] = f"setup_command = {json.dumps(slow_setup)}"
+    checklist.config("\n".join([f'[ledger]\npath = "{checklist.path / "ledger.sqlite"}"', f"[env.{stage}]", *table]))
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-m", "sprint"], cwd=checklist.path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the set-up did not get going"
+            time.sleep(0.05)
+        assert leftovers(stage), "the set-up created the service"
+        os.kill(proc.pid, signal.SIGTERM)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "SIGTERM: stopping as for Ctrl-C" in output
+    assert leftovers(stage) == {}
+    assert not any(str(ready) in cmd for cmd in _all_cmdlines()), "the set-up's process is gone"
+
+
+def _all_cmdlines() -> list[str]:
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:  # it ended while we looked
+            pass
+    return found
 
 
 def test_prod_is_refused_whatever_the_config_says(tmp_path: Path) -> None:
