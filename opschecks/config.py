@@ -84,13 +84,30 @@ class Config:
         return [self.envs[n] for n in dict.fromkeys(names)]
 
 
-def resolve_path(option: str | None) -> Path:
-    """--config, else $OPSCHECKS_CONFIG (set by the sandbox), else ./opschecks.toml."""
-    return Path(option or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_PATH)
+def project_root(start: Path | None = None) -> Path:
+    """The checkout's root: the nearest directory from ``start`` (default: the working directory) upwards that
+    holds opschecks.toml or pyproject.toml, so commands work from any subdirectory; else ``start``."""
+    start = (start or Path.cwd()).resolve()
+    return next((d for d in (start, *start.parents) if (d / DEFAULT_PATH).is_file() or (d / "pyproject.toml").is_file()),
+                start)
 
 
-def load(path: Path) -> Config:
-    return parse(read_toml(path, "config file", " (use --config PATH, or --sandbox for the local stack)"), path)
+def resolve_path(option: str | None, root: Path | None = None) -> Path:
+    """--config (relative to the working directory, as any command-line path), else $OPSCHECKS_CONFIG (set by
+    the sandbox), else opschecks.toml at the project root (``root``, default: found from the working directory),
+    written relative to the working directory."""
+    if option or os.environ.get(CONFIG_ENV_VAR):
+        return Path(option or os.environ[CONFIG_ENV_VAR])
+    return Path(os.path.relpath((root or project_root()) / DEFAULT_PATH))
+
+
+def load(path: Path, root: Path | None = None) -> Config:
+    """The config at ``path``; a relative ledger path is taken from the project root ``root`` when given
+    (else from the working directory), so a run from a subdirectory writes the same ledger."""
+    config = parse(read_toml(path, "config file", " (use --config PATH, or --sandbox for the local stack)"), path)
+    if root is not None and not Path(config.ledger.path).is_absolute():
+        config = replace(config, ledger=replace(config.ledger, path=str(root / config.ledger.path)))
+    return config
 
 
 def parse(data: dict, path: Path) -> Config:

@@ -4,6 +4,8 @@ infrastructure, env parametrization, cadence markers, and skips only where the c
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -164,6 +166,24 @@ def test_x(env, report):
     html = (suite.path / "reports" / "report.html").read_text()
     assert "Newest backup" in html and "&amp;lt;dev&amp;gt;" in html  # escaped once by us, once by pytest-html
     assert (suite.path / "reports" / "junit.xml").exists()
+
+
+def test_a_run_from_a_subdirectory_uses_the_project_root(suite) -> None:
+    """`cd checks && pytest -m daily`: the root's config, and reports/ (report, JUnit, ledger) at the root."""
+    suite.check("pods", "import pytest\npytestmark = pytest.mark.daily\ndef test_pods(env):\n    pass\n")
+    checks = suite.path / "checks"
+    run = subprocess.run([sys.executable, "-m", "pytest", "-m", "daily"], cwd=checks, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed, 1 skipped" in run.stdout  # prod skips pods in this config
+    assert {p.name for p in (suite.path / "reports").iterdir()} >= {"report.html", "junit.xml", "ledger.sqlite"}
+    assert sorted(p.name for p in checks.iterdir() if not p.name.startswith("__")) == ["test_pods.py"], \
+        "nothing written under checks/ (no reports/, no .benchmarks)"
+
+    due = subprocess.run([sys.executable, "-m", "opschecks", "due"], cwd=checks, capture_output=True, text=True,
+                         timeout=300)
+    assert due.returncode == 0, due.stderr
+    assert "checks/test_pods.py::test_pods  dev " in due.stdout and "DONE" in due.stdout
 
 
 def test_daily_selection_lists_only_daily_checks(suite) -> None:
