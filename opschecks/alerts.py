@@ -60,8 +60,16 @@ def message(failures: Sequence[Failure], total: int, where: str, report_link: st
 
 
 def _short(reason: str) -> str:
-    text = " ".join(line.strip() for line in reason.strip().splitlines() if line.strip())
-    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+    """The reason on one line, its lines (the findings) whole: as many as fit, then how many more."""
+    lines = [line.strip() for line in reason.strip().splitlines() if line.strip()]
+    kept: list[str] = []
+    for line in lines:
+        if kept and len(" ".join([*kept, line])) > MAX_REASON:
+            return f"{' '.join(kept)} (+{len(lines) - len(kept)} more)"
+        kept.append(line)
+    text = " ".join(kept)
+    # One line longer than the limit on its own: cut between words.
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1].rsplit(" ", 1)[0] + "…"
 
 
 def send(url: str, payload: dict[str, str], timeout_s: float) -> str | None:

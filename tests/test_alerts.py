@@ -141,6 +141,15 @@ def test_a_long_run_lists_ten_failures_and_counts_the_rest() -> None:
     assert all(len(line) < 260 for line in lines)
 
 
+def test_a_long_reason_quotes_whole_findings_and_counts_the_rest() -> None:
+    findings = [f"[POD001] dev ingest-environment/ingest-{name}-7d9f: waiting: CrashLoopBackOff (restarted 12 times)"
+                for name in ("core", "broker", "validator", "exporter")]
+    reason = "[dev] 4 findings:\n" + "\n".join(f"  {f}" for f in findings)
+    [line] = alerts.message([alerts.Failure("checks/test_pods.py::test_pods_healthy", "dev", reason)], 1, "ops@ci",
+                            None, Redactor())["text"].splitlines()[1:2]
+    assert line == f"• [dev] checks/test_pods.py::test_pods_healthy: 4 findings: {findings[0]} (+3 more)"
+
+
 @pytest.mark.parametrize("url", ["not a url", "hooks.slack.com/services/T0/B0/x", "ftp://hooks.example/x"])
 def test_a_malformed_webhook_url_is_one_warning_and_the_report_is_still_written(
         checklist, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
