@@ -282,3 +282,28 @@ def test_x(env, kube_api):
                                  "(read timeout, tried twice; api_timeout_s in the config sets the wait)"])
     assert silent.sent("/api/v1/namespaces/default/pods") == 2, silent.requests  # urllib3's default makes 4
     assert elapsed < 20
+
+
+def test_mongodb_unreachable_is_one_whole_line() -> None:
+    """pymongo's message is long (configured timeouts, a topology dump); the line keeps each server's whole
+    error and how long it waited, and is never cut mid-bracket."""
+    from pymongo import MongoClient
+
+    from opschecks.errors import describe
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])  # closed once the block ends: connections are refused
+    with MongoClient(f"mongodb://127.0.0.1:{ports[0]},127.0.0.1:{ports[1]}/", serverSelectionTimeoutMS=200) as client:
+        with pytest.raises(Exception) as caught:
+            client.admin.command("ping")
+    line = describe(caught.value)
+    assert line is not None
+    assert line.startswith("cannot reach MongoDB: ")
+    for port in ports:
+        assert f"127.0.0.1:{port}: [Errno 111] Connection refused" in line
+    assert line.endswith(" (gave up after 0.2s)")
+    assert line.count("(") == line.count(")") and line.count("[") == line.count("]")
+    assert "Topology" not in line and "configured timeouts" not in line
