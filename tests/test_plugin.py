@@ -132,6 +132,29 @@ def test_x(env, aws_session):
     result.stdout.fnmatch_lines([f"*[[]dev[]] cannot reach AWS endpoint http://127.0.0.1:{closed_port}/*"])
 
 
+def test_a_check_that_hangs_anyway_fails_at_the_last_resort_limit_and_cleans_up(suite) -> None:
+    """pytest-timeout (timeout in pyproject.toml) ends a check stuck in something with no timeout of its own,
+    as a failure of that check, and its fixtures' clean-up still runs."""
+    suite.check("pods", """
+import pathlib
+import time
+import pytest
+pytestmark = pytest.mark.daily
+@pytest.fixture
+def workdir():
+    yield
+    pathlib.Path("cleaned").write_text("torn down")  # pytester runs in the project's directory
+def test_x(env, workdir):
+    time.sleep(60)
+""")
+    started = time.monotonic()
+    result = suite.run("checks", "--env", "dev", "--timeout=2")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Failed: Timeout (>2.0s) from pytest-timeout*"])
+    assert time.monotonic() - started < 30
+    assert (suite.path / "cleaned").read_text() == "torn down"
+
+
 def test_findings_fail_once_listing_every_one(suite) -> None:
     suite.check("pods", """
 import pytest
