@@ -60,6 +60,24 @@ def test_bad_config_is_one_line_not_a_traceback(suite) -> None:
     result.stderr.fnmatch_lines(["ERROR: config file missing.toml not found*"])
 
 
+def test_config_with_a_space_works_inside_the_project_and_is_one_line_outside(suite, tmp_path_factory) -> None:
+    suite.check("backups", "import pytest\npytestmark = pytest.mark.daily\ndef test_x(env):\n    pass\n")
+    (suite.path / "ops").mkdir()
+    (suite.path / "ops" / "mine.toml").write_text("[env.qa]\n")
+    suite.run("--config", "ops/mine.toml").assert_outcomes(passed=1)
+
+    outside = tmp_path_factory.mktemp("elsewhere") / "mine.toml"
+    outside.write_text("[env.qa]\n")
+    result = suite.run("--config", str(outside), subprocess=True)  # pytest itself picks the project: a real start
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    # (pytester's own --basetemp argument makes pytest look in the common parent of both paths)
+    result.stderr.fnmatch_lines([f"ERROR: --config {outside}: write --config={outside} (with '='): pytest reads "
+                                 f"a path after a space as a test path, and looked for the project in /* "
+                                 f"instead of {suite.path}"], consecutive=True)
+    assert len(result.stderr.str().strip().splitlines()) == 1
+    suite.run(f"--config={outside}").assert_outcomes(passed=1)
+
+
 def test_a_check_without_a_cadence_marker_is_refused(suite) -> None:
     suite.check("backups", "def test_x(env):\n    pass\n")
     result = suite.run("checks")
