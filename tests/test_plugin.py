@@ -348,3 +348,51 @@ def test_mongodb_unreachable_is_one_whole_line() -> None:
     assert line.endswith(" (gave up after 0.2s)")
     assert line.count("(") == line.count(")") and line.count("[") == line.count("]")
     assert "Topology" not in line and "configured timeouts" not in line
+
+
+def test_a_slow_but_answering_kubernetes_api_is_fine(suite) -> None:
+    """Each page comes 0.6 s after its request, with api_timeout_s = 1: three pages take longer than the
+    timeout in all, but every answer comes in time, so the check passes (the limit is on silence, not work)."""
+    served: list[str] = []
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            request = conn.recv(65536).decode()
+            served.append(request.split("\r\n")[0])
+            time.sleep(0.6)
+            page = len(served)
+            body = (b'{"kind": "PodList", "apiVersion": "v1", "metadata": {"continue": "%s"}, "items": []}'
+                    % (b"next" if page < 3 else b""))
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    (suite.path / "kubeconfig").write_text(
+        f"apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: ingest-eks-dev, context: {cluster: c, user: u}}]\n")
+    suite.config("[defaults]\napi_timeout_s = 1\n[env.dev]\nkube_context = 'ingest-eks-dev'\n")
+    suite.check("pods", """
+import pytest
+from kubernetes import client
+from opschecks import kube
+pytestmark = pytest.mark.daily
+def test_x(env, kube_api):
+    assert list(kube.list_paginated(client.CoreV1Api(kube_api).list_namespaced_pod, 1, namespace="default")) == []
+""")
+    try:
+        result = suite.run("checks")
+    finally:
+        listener.close()
+    result.assert_outcomes(passed=1)
+    assert len(served) == 3
