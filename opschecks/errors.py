@@ -69,7 +69,9 @@ def describe(exc: BaseException) -> str | None:
         if isinstance(exc.reason, urllib3.exceptions.ReadTimeoutError):
             return (f"Kubernetes API {where} accepted the connection but did not answer (read timeout, tried twice; "
                     "api_timeout_s in the config sets the wait)")
-        if isinstance(exc.reason, urllib3.exceptions.ConnectTimeoutError):
+        # NewConnectionError (refused, no route) subclasses ConnectTimeoutError in urllib3 2: ask it first.
+        if isinstance(exc.reason, urllib3.exceptions.ConnectTimeoutError) and \
+                not isinstance(exc.reason, urllib3.exceptions.NewConnectionError):
             return f"timed out connecting to {where}"
         return f"cannot reach {where}: {type(exc.reason).__name__}"
     if isinstance(exc, pymongo.errors.ServerSelectionTimeoutError):
