@@ -288,7 +288,11 @@ def test_check_without_any_configured_env_fails_saying_what_to_configure(checkli
         "FAILED checks/test_upload_service.py::test_upload_drill[[]no-env-configured[]]*"])
     assert "1 test took" in checklist.report_html()
 
-    # Opting out everywhere, as the config allows for every area, is a skip and says so.
+    # Only prod selected (where the drill never runs), or every env opting out: one skipped row, saying so.
+    result = checklist.run(f"--config={config}", "--env", "prod", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines([f"SKIPPED * the upload_service drill runs in no selected env: prod is prod or skip "
+                                 f"it in {config}"])
     config.write_text('[defaults]\nskip = ["upload_service"]\n[env.dev]\n')
     checklist.run(f"--config={config}").assert_outcomes(skipped=1)
 
