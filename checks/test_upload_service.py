@@ -12,7 +12,8 @@ import pytest
 from opschecks import protection, upload
 from opschecks.findings import fail_on
 
-pytestmark = [pytest.mark.sprint, pytest.mark.configured("upload")]
+# pytest-timeout's last resort, above the default set-up and teardown timeouts (an hour each) and the probe.
+pytestmark = [pytest.mark.sprint, pytest.mark.configured("upload"), pytest.mark.timeout(3 * 3600)]
 
 COLUMNS = ["type", "id", "found by"]
 

@@ -13,26 +13,29 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from opschecks import due, e2e, ledger
-from opschecks.config import Config, load, resolve_path
+from opschecks.config import Config, load, project_root, resolve_path
 from opschecks.errors import describe
 from opschecks.schema import ConfigError
 
 
 def main(argv: Sequence[str] | None = None, now: dt.datetime | None = None) -> int:
     args = _parser().parse_args(argv)
+    root = project_root()  # config, ledger and checklist from the checkout's root, from any subdirectory
     try:
-        config = load(resolve_path(args.config))
+        config = load(resolve_path(args.config, root), root)
         envs = [e.name for e in config.select(args.env)]
         store = ledger.open_ledger(ledger.shared_location(config.ledger), config.ledger)
         if args.command == "due":
+            checks = Path(args.checks) if args.checks else Path(os.path.relpath(root / "checks"))
             return _due(store, config, envs, now or dt.datetime.now(dt.timezone.utc), args.fail_on_overdue,
-                        Path(args.checks))
+                        checks, root)
         return _history(store, args.check, envs if args.env else None, args.n)
     except ConfigError as exc:
         print(f"opschecks: {exc}", file=sys.stderr)
@@ -55,8 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     due_cmd = commands.add_parser("due", parents=[common], help="each task, when it last passed, due or overdue")
     due_cmd.add_argument("--fail-on-overdue", action="store_true", help="exit 1 when any task is overdue")
-    due_cmd.add_argument("--checks", metavar="DIR", default="checks",
-                         help="the checklist whose tasks are listed even if never run (default: checks)")
+    due_cmd.add_argument("--checks", metavar="DIR",
+                         help="the checklist whose tasks are listed even if never run (default: the project's checks/)")
     history = commands.add_parser("history", parents=[common], help="the last runs of a check")
     history.add_argument("check", help="a check id (checks/test_x.py::test_y) or just its test name")
     history.add_argument("-n", type=int, default=10, help="how many runs (default 10)")
@@ -64,9 +67,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _due(store: ledger.Ledger, config: Config, envs: list[str], now: dt.datetime, fail_on_overdue: bool,
-         checks: Path) -> int:
+         checks: Path, root: Path) -> int:
     if checks.is_dir():
-        from fixtures.tasks import collect  # the repository's pytest plugins: run from the checkout's root
+        if str(root) not in sys.path:  # the checkout's pytest plugins (fixtures/), as pytest's pythonpath has them
+            sys.path.insert(0, str(root))
+        from fixtures.tasks import collect
 
         checklist = [(t.check, t.env, t.cadences) for t in collect(checks, config.path, envs)]
     else:

@@ -7,6 +7,8 @@ the caller to log, because an alert must never hide or change a test outcome.
 
 from __future__ import annotations
 
+import re
+
 import json
 import os
 import urllib.error
@@ -60,20 +62,35 @@ def message(failures: Sequence[Failure], total: int, where: str, report_link: st
 
 
 def _short(reason: str) -> str:
-    text = " ".join(line.strip() for line in reason.strip().splitlines() if line.strip())
-    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+    """The reason on one line, its lines (the findings) whole: as many as fit, then how many more."""
+    lines = [line.strip() for line in reason.strip().splitlines() if line.strip()]
+    # "3 findings:" is only a count: the first finding is quoted whatever the room, or the alert names none.
+    counted = 1 if lines and re.fullmatch(r"\d+ findings?:", lines[0]) else 0
+    kept: list[str] = []
+    for line in lines:
+        if len(kept) > counted and len(" ".join([*kept, line])) > MAX_REASON:
+            return f"{' '.join(kept)} (+{len(lines) - len(kept)} more)"
+        kept.append(line)
+    text = " ".join(kept)
+    # One line longer than the limit on its own: cut between words.
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1].rsplit(" ", 1)[0] + "…"
 
 
 def send(url: str, payload: dict[str, str], timeout_s: float) -> str | None:
     """POST ``payload``; None when delivered, else one line saying why not (the URL itself is never shown)."""
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
     try:
+        # Request() itself raises ValueError on a malformed URL ("unknown url type"): inside the try, too.
+        request = urllib.request.Request(url, data=json.dumps(payload).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        if request.type not in ("http", "https"):
+            raise ValueError(request.type)
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             response.read()
     except urllib.error.HTTPError as exc:
         return f"webhook answered HTTP {exc.code} {exc.reason}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except ValueError:
+        return f"webhook URL is not an http(s) URL: check ${WEBHOOK_ENV_VAR} or [alerts] webhook_url"
+    except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        return f"webhook unreachable: {type(reason).__name__}: {reason}"
+        return f"webhook unreachable: {reason if isinstance(reason, str) else f'{type(reason).__name__}: {reason}'}"
     return None

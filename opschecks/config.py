@@ -26,7 +26,7 @@ from opschecks.ledger import LedgerSettings
 from opschecks.nodes import ClusterSettings
 from opschecks.pods import PodSettings
 from opschecks.restore import RestoreSettings
-from opschecks.schema import ConfigError, build, read_toml
+from opschecks.schema import ConfigError, build, check_partial, read_toml
 from opschecks.upload import UploadSettings
 from opschecks.usage import UsageSettings
 
@@ -47,6 +47,9 @@ class EnvConfig:
     kube_context: str | None = None  # None: the kubeconfig's current context
     namespaces: list[str] = field(default_factory=list)  # default: default, kube-system, <env>-environment
     skip: list[str] = field(default_factory=list)  # areas disabled for this env (see AREAS)
+    # Seconds to wait for an AWS or Kubernetes API to connect, and for each answer: a silent endpoint fails a
+    # check after two such waits (a slow but answering one is fine).
+    api_timeout_s: float = 15.0
     backups: BackupSettings = field(default_factory=BackupSettings)
     restore: RestoreSettings = field(default_factory=RestoreSettings)
     pods: PodSettings = field(default_factory=PodSettings)
@@ -80,13 +83,30 @@ class Config:
         return [self.envs[n] for n in dict.fromkeys(names)]
 
 
-def resolve_path(option: str | None) -> Path:
-    """--config, else $OPSCHECKS_CONFIG (set by the sandbox), else ./opschecks.toml."""
-    return Path(option or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_PATH)
+def project_root(start: Path | None = None) -> Path:
+    """The checkout's root: the nearest directory from ``start`` (default: the working directory) upwards that
+    holds opschecks.toml or pyproject.toml, so commands work from any subdirectory; else ``start``."""
+    start = (start or Path.cwd()).resolve()
+    return next((d for d in (start, *start.parents) if (d / DEFAULT_PATH).is_file() or (d / "pyproject.toml").is_file()),
+                start)
 
 
-def load(path: Path) -> Config:
-    return parse(read_toml(path, "config file", " (use --config PATH, or --sandbox for the local stack)"), path)
+def resolve_path(option: str | None, root: Path | None = None) -> Path:
+    """--config (relative to the working directory, as any command-line path), else $OPSCHECKS_CONFIG (set by
+    the sandbox), else opschecks.toml at the project root (``root``, default: found from the working directory),
+    written relative to the working directory."""
+    if option or os.environ.get(CONFIG_ENV_VAR):
+        return Path(option or os.environ[CONFIG_ENV_VAR])
+    return Path(os.path.relpath((root or project_root()) / DEFAULT_PATH))
+
+
+def load(path: Path, root: Path | None = None) -> Config:
+    """The config at ``path``; a relative ledger path is taken from the project root ``root`` when given
+    (else from the working directory), so a run from a subdirectory writes the same ledger."""
+    config = parse(read_toml(path, "config file", " (use --config PATH, or --sandbox for the local stack)"), path)
+    if root is not None and not Path(config.ledger.path).is_absolute():
+        config = replace(config, ledger=replace(config.ledger, path=str(root / config.ledger.path)))
+    return config
 
 
 def parse(data: dict, path: Path) -> Config:
@@ -96,13 +116,18 @@ def parse(data: dict, path: Path) -> Config:
             f"{path}: unknown top-level table {unknown[0]!r} (known: defaults, env, ledger, cadence, alerts)"
         )
     defaults = data.get("defaults", {})
+    # Checked on their own first, so a mistake in them is reported under [defaults], not under the first env.
+    check_partial(EnvConfig, defaults, f"{path}: defaults", exclude=("name",))
     envs = data.get("env")
     if not isinstance(envs, dict) or not envs:
         raise ConfigError(f"{path}: no environments configured (add an [env.<name>] table)")
     parsed = {name: _env(name, defaults, table, path) for name, table in envs.items()}
-    ledger = build(LedgerSettings, data.get("ledger", {}), f"{path}: ledger")
-    cadence = build(CadenceSettings, data.get("cadence", {}), f"{path}: cadence")
-    alerts = build(AlertSettings, data.get("alerts", {}), f"{path}: alerts")
+    try:
+        ledger = build(LedgerSettings, data.get("ledger", {}), f"{path}: ledger")
+        cadence = build(CadenceSettings, data.get("cadence", {}), f"{path}: cadence")
+        alerts = build(AlertSettings, data.get("alerts", {}), f"{path}: alerts")
+    except ConfigError as exc:  # a settings class's own check (__post_init__) does not know the file
+        raise ConfigError(str(exc) if str(exc).startswith(f"{path}: ") else f"{path}: {exc}") from None
     return Config(path=path, envs=parsed, ledger=ledger, cadence=cadence, alerts=alerts)
 
 

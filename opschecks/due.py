@@ -26,6 +26,7 @@ from opschecks.schema import ConfigError
 
 CADENCES = ("daily", "fortnightly", "monthly", "sprint", "e2e")  # most frequent first (with sprint_days >= 14)
 ON_CHANGE = "e2e"  # due on a major change, not on a calendar
+ANY_ENV = "-"  # the env of a checklist task tied to no environment (a drill no selected env is configured for)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def tasks(latest: Iterable[Latest], now: dt.datetime, settings: CadenceSettings,
                            status=status(cadence, last_pass, now, settings)))
     for check, env, cadences in checklist:
         cadence = cadence_of(cadences, settings)
-        if cadence is None or (check, env) in seen or (wanted is not None and env not in wanted):
+        if cadence is None or (check, env) in seen or (wanted is not None and env not in wanted and env != ANY_ENV):
             continue
         result.append(Task(check=check, env=env, cadence=cadence, last_run=None, last_outcome="", last_pass=None,
                            window=window(cadence, now, settings), status="overdue"))

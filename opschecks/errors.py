@@ -8,6 +8,7 @@ prefixed by the environment, instead of a traceback or a skip.
 from __future__ import annotations
 
 import json
+import re
 
 import botocore.exceptions
 import kubernetes.client.exceptions
@@ -43,6 +44,9 @@ def describe(exc: BaseException) -> str | None:
         return f"cannot reach AWS endpoint {exc.kwargs.get('endpoint_url')}"
     if isinstance(exc, botocore.exceptions.ConnectTimeoutError):
         return f"timed out connecting to AWS endpoint {exc.kwargs.get('endpoint_url')}"
+    if isinstance(exc, botocore.exceptions.ReadTimeoutError):
+        return (f"AWS endpoint {exc.kwargs.get('endpoint_url')} accepted the connection but did not answer "
+                "(read timeout, tried twice; api_timeout_s in the config sets the wait)")
     if isinstance(exc, botocore.exceptions.ClientError):
         err = exc.response.get("Error", {})
         if err.get("Code") in _THROTTLED:
@@ -61,12 +65,28 @@ def describe(exc: BaseException) -> str | None:
                   404: "not found (404)"}.get(exc.status, f"HTTP {exc.status} {exc.reason}")
         return f"Kubernetes API {reason}" + _api_message(exc)
     if isinstance(exc, urllib3.exceptions.MaxRetryError):
-        return f"cannot reach {exc.pool.scheme}://{exc.pool.host}:{exc.pool.port}: {type(exc.reason).__name__}"
+        where = f"{exc.pool.scheme}://{exc.pool.host}:{exc.pool.port}"
+        if isinstance(exc.reason, urllib3.exceptions.ReadTimeoutError):
+            return (f"Kubernetes API {where} accepted the connection but did not answer (read timeout, tried twice; "
+                    "api_timeout_s in the config sets the wait)")
+        # NewConnectionError (refused, no route) subclasses ConnectTimeoutError in urllib3 2: ask it first.
+        if isinstance(exc.reason, urllib3.exceptions.ConnectTimeoutError) and \
+                not isinstance(exc.reason, urllib3.exceptions.NewConnectionError):
+            return f"timed out connecting to {where}"
+        return f"cannot reach {where}: {type(exc.reason).__name__}"
     if isinstance(exc, pymongo.errors.ServerSelectionTimeoutError):
-        return f"cannot reach MongoDB: {str(exc).split(',')[0]}"
+        return f"cannot reach MongoDB: {_mongo_reason(exc)}"
     if isinstance(exc, pymongo.errors.OperationFailure) and exc.code in (13, 18):
         return f"MongoDB refused: {exc.details.get('errmsg') if exc.details else exc}"
     return None
+
+
+def _mongo_reason(exc: pymongo.errors.ServerSelectionTimeoutError) -> str:
+    """Each server's error, whole, without the client's configured timeouts or its topology dump."""
+    servers, _, rest = str(exc).partition(", Timeout: ")
+    servers = re.sub(r",(?! )", ", ", re.sub(r" \(configured timeouts: [^)]*\)", "", servers))
+    waited = rest.split(",")[0]
+    return f"{servers} (gave up after {waited})" if waited else servers
 
 
 def _api_message(exc: kubernetes.client.exceptions.ApiException) -> str:

@@ -63,7 +63,7 @@ def minor(version: str) -> tuple[int, int] | None:
 
 
 def control_plane_version(api: k8s.ApiClient) -> str:
-    return k8s.VersionApi(api).get_code(_request_timeout=kube.REQUEST_TIMEOUT).git_version
+    return k8s.VersionApi(api).get_code().git_version  # within the client's timeouts (kube.api_client)
 
 
 def assess(api: k8s.ApiClient, settings: ClusterSettings, now: dt.datetime, where: str,

@@ -30,6 +30,12 @@ def read_toml(path: Path, what: str, hint: str = "") -> dict[str, Any]:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{what} {path} not found{hint}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a directory, not a TOML file{hint}") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path} is not a text file (not UTF-8): is it the right file?") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from None
 
@@ -50,6 +56,30 @@ def build(cls: type[T], table: Any, where: str) -> T:
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{where}: missing required key {name!r}")
     return cls(**values)
+
+
+def check_partial(cls: type, table: Any, where: str, exclude: tuple[str, ...] = ()) -> None:
+    """Check the keys and types of ``table`` against ``cls`` without requiring its required keys: for a table
+    of defaults that other tables complete, so its mistakes are reported where they are."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table, found {_kind(table)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls) if f.init and f.name not in exclude}
+    unknown = sorted(set(table) - fields)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(fields))})")
+    for name, value in table.items():
+        hint = _dataclass_in(hints[name])
+        if hint is not None and isinstance(value, dict):
+            check_partial(hint, value, f"{where}.{name}")
+        else:
+            _convert(hints[name], value, f"{where}.{name}")
+
+
+def _dataclass_in(hint: Any) -> type | None:
+    """The settings dataclass ``hint`` names (also as ``X | None``), else None."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    return next((o for o in options if dataclasses.is_dataclass(o)), None)
 
 
 def _convert(hint: Any, value: Any, where: str) -> Any:
@@ -88,7 +118,7 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
         return value
     if hint is dt.date:
         if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
-            raise ConfigError(f"{where}: expected a date like 2026-12-31, found {_kind(value)}")
+            raise ConfigError(f"{where}: expected a date like 2026-12-31, found {_kind(value)}{_unquote(value)}")
         return value
     if hint in (str, bool):
         if not isinstance(value, hint):
@@ -99,5 +129,20 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
     raise TypeError(f"unsupported settings type {hint!r} at {where}")
 
 
+def _unquote(value: Any) -> str:
+    """A hint when a date was written as a string: TOML dates are bare."""
+    try:
+        dt.date.fromisoformat(value.strip())
+    except (AttributeError, ValueError):
+        return ""
+    return f" (write it without quotes: {value.strip()})"
+
+
 def _kind(value: Any) -> str:
-    return f"{type(value).__name__} {value!r}"[:80]
+    """The value as found, quoted whole when short; described instead of cut when long."""
+    shown = f"{type(value).__name__} {value!r}"
+    if len(shown) <= 80:
+        return shown
+    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(value)} items" \
+        if isinstance(value, (list, dict)) else "a long value"
+    return f"{type(value).__name__} of {size}"

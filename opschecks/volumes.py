@@ -56,8 +56,8 @@ def read(api: k8s.ApiClient, namespace: str, where: str, page_size: int = 500
     for node in kube.list_paginated(core.list_node, page_size):
         name = node.metadata.name
         try:
-            raw = core.connect_get_node_proxy_with_path(name, "stats/summary", _preload_content=False,
-                                                        _request_timeout=kube.REQUEST_TIMEOUT)
+            # The client's timeouts (kube.api_client) apply: a silent kubelet fails in seconds.
+            raw = core.connect_get_node_proxy_with_path(name, "stats/summary", _preload_content=False)
             summary = json.loads(raw.data)
         except k8s.ApiException as exc:
             unreadable.append(Finding("VOL003", f"{where} node/{name}", f"expected the kubelet's stats summary, "

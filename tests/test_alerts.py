@@ -139,3 +139,32 @@ def test_a_long_run_lists_ten_failures_and_counts_the_rest() -> None:
     assert lines[0] == ":red_circle: opschecks: 13 of 40 checks failed (ops@ci, run r1)"
     assert len(lines) == 12 and lines[-1] == "… and 3 more"
     assert all(len(line) < 260 for line in lines)
+
+
+def test_a_long_reason_quotes_whole_findings_and_counts_the_rest() -> None:
+    findings = [f"[POD001] dev ingest-environment/ingest-{name}-7d9f: waiting: CrashLoopBackOff (restarted 12 times)"
+                for name in ("core", "broker", "validator", "exporter")]
+    reason = "[dev] 4 findings:\n" + "\n".join(f"  {f}" for f in findings)
+    [line] = alerts.message([alerts.Failure("checks/test_pods.py::test_pods_healthy", "dev", reason)], 1, "ops@ci",
+                            None, Redactor())["text"].splitlines()[1:2]
+    assert line == f"• [dev] checks/test_pods.py::test_pods_healthy: 4 findings: {findings[0]} (+3 more)"
+
+
+@pytest.mark.parametrize("url", ["not a url", "hooks.slack.com/services/T0/B0/x", "ftp://hooks.example/x"])
+def test_a_malformed_webhook_url_is_one_warning_and_the_report_is_still_written(
+        checklist, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    checklist.lay_out("[env.dev]\n[env.prod]\n", {"backups": CHECKS})
+    stale = checklist.path / "reports" / "report.html"
+    stale.parent.mkdir()
+    stale.write_text("the previous run's report")
+    monkeypatch.setenv("OPSCHECKS_WEBHOOK_URL", url)
+
+    result = checklist.run(subprocess=True)
+
+    result.assert_outcomes(passed=3, failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["opschecks: alert NOT sent: webhook URL is not an http(s) URL: "
+                                 "check $OPSCHECKS_WEBHOOK_URL or [alerts] webhook_url"])
+    output = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in output and "INTERNALERROR" not in output
+    assert "test_fresh" in checklist.report_html(), "this run's report replaced the stale one"

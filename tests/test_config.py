@@ -100,6 +100,18 @@ waivers = [{ pattern = "ingest-exporter-*", reason = "CrashLoopBackOff", expires
     ("[env.dev.pods]\nwaivers = [{ pattern = 'x', reason = 'y', justification = 'z' }]\n",
      "env.dev.pods.waivers[0]: missing required key 'expires'"),
     ("[defaults]\n", "no environments configured"),
+    # A mistake in [defaults] is reported there, not under the first env that inherits it.
+    ("[defaults]\nbackup_buckett = 'x'\n[env.dev]\n", "opschecks.toml: defaults: unknown key 'backup_buckett'"),
+    ("[defaults.backups]\ngrace_hourz = 2\n[env.dev]\n", "opschecks.toml: defaults.backups: unknown key 'grace_hourz'"),
+    ("[defaults]\nbackups = { grace_hours = 'two' }\n[env.dev]\n",
+     "opschecks.toml: defaults.backups.grace_hours: expected a number"),
+    ("[defaults]\nname = 'x'\n[env.dev]\n", "opschecks.toml: defaults: unknown key 'name'"),
+    ("[env.dev]\n[cadence]\nsprint_days = 0\n", "opschecks.toml: cadence.sprint_days: expected at least 1 day, found 0"),
+    ("[env.dev]\n[ledger]\ns3_uri = 'ledger'\n", "opschecks.toml: ledger.s3_uri: expected s3://bucket/prefix"),
+    ("[env.dev]\n[cadence]\nsprint_start = '2024-01-01'\n",
+     "cadence.sprint_start: expected a date like 2026-12-31, found str '2024-01-01' (write it without quotes: 2024-01-01)"),
+    ("[env.dev]\nkube_context = '" + "x" * 200 + "'\n[env.dev.backups]\ngrace_hours = '" + "y" * 200 + "'\n",
+     "env.dev.backups.grace_hours: expected a number, found str of 200 characters"),
     ("[envs.dev]\n", "unknown top-level table 'envs'"),
     ("[env.dev\n", "is not valid TOML"),
 ])
@@ -108,6 +120,21 @@ def test_invalid_config_is_one_line_naming_the_key(tmp_path: Path, text: str, me
         load(write(tmp_path, text))
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_a_partial_upload_table_in_defaults_is_completed_by_the_env(tmp_path: Path) -> None:
+    config = load(write(tmp_path, "[defaults.upload]\nname_prefixes = ['upload-']\n"
+                                  "[env.dev.upload]\nsetup_command = ['up']\nteardown_command = ['down']\n"))
+    assert config.envs["dev"].upload.name_prefixes == ["upload-"]
+
+
+def test_a_directory_or_binary_file_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^config file .* is a directory, not a TOML file \(use --config PATH"):
+        load(tmp_path)
+    binary = tmp_path / "backup.tar.gz"
+    binary.write_bytes(b"\x1f\x8b\x08\x00\xff\xfe\x00")
+    with pytest.raises(ConfigError, match=r"^config file .*backup.tar.gz is not a text file \(not UTF-8\)"):
+        load(binary)
 
 
 def test_missing_file_says_how_to_fix_it(tmp_path: Path) -> None:

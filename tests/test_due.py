@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 
 import pytest
@@ -142,13 +143,17 @@ def test_history_of_an_unknown_check_and_a_bad_config_exit_2(config_path: Path, 
     bad = tmp_path / "bad.toml"
     bad.write_text("[env.dev]\n[cadence]\nsprint_days = 0\n")
     assert main(["due", "--config", str(bad)]) == 2
-    assert "cadence.sprint_days: expected at least 1 day, found 0" in capsys.readouterr().err
+    assert f"{bad}: cadence.sprint_days: expected at least 1 day, found 0" in capsys.readouterr().err
+    for wrong in (tmp_path, Path(sys.executable)):  # a directory, a binary file: one line each, exit 2
+        assert main(["due", "--config", str(wrong)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"opschecks: config file {wrong} is ") and err.count("\n") == 1, err
 
 
 def test_due_lists_checklist_tasks_that_never_ran_as_overdue(checklist, capsys: pytest.CaptureFixture[str],
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """The checklist (checks/) as pytest collects it: a task the ledger has never seen is overdue, not absent;
-    an env the config skips, or that a drill is not configured for, is not a task."""
+    an env the config skips is not a task; a drill no env is configured for is one task, env "-"."""
     checklist.check("area", """
         import pytest
         pytestmark = pytest.mark.daily
@@ -157,6 +162,7 @@ def test_due_lists_checklist_tasks_that_never_ran_as_overdue(checklist, capsys: 
         """)
     checklist.check("restore", "import pytest\npytestmark = pytest.mark.monthly\ndef test_never_run(env):\n    pass\n")
     checklist.check("pods", "import pytest\npytestmark = pytest.mark.daily\ndef test_pods(env):\n    pass\n")
+    checklist.check("upload_service")  # the real drill; no env has an upload table: one task, env "-"
     store = checklist.path / "ledger.sqlite"
     ledger.append(store, CRAFTED[0])  # test_daily_today passed today in dev
     checklist.config(CONFIG.format(ledger=store).replace("[env.prod]\n", '[env.prod]\nskip = ["pods"]\n'))
@@ -172,5 +178,6 @@ def test_due_lists_checklist_tasks_that_never_ran_as_overdue(checklist, capsys: 
         ("checks/test_restore.py::test_never_run", "dev"): ("monthly", "OVERDUE"),
         ("checks/test_restore.py::test_never_run", "prod"): ("monthly", "OVERDUE"),
         ("checks/test_pods.py::test_pods", "dev"): ("daily", "OVERDUE"),
+        ("checks/test_upload_service.py::test_upload_drill", "-"): ("sprint", "OVERDUE"),
     }
     assert rows[("checks/test_restore.py::test_never_run", "dev")][3:5] == ["never", "never"]

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -324,3 +328,22 @@ def test_prod_refuses_the_round_trip_in_one_line(checklist, ingest: FakeIngest, 
     result.stdout.fnmatch_lines(["*[[]E2E010[]] prod https://localhost:*: refusing the submission round trip: "
                                  "the environment is protected*"])
     assert ingest.requests == []
+
+
+def test_sigterm_mid_round_trip_still_deletes_the_submission(checklist, ingest: FakeIngest, tmp_path: Path,  # noqa: ANN001
+                                                             cluster: str) -> None:
+    """A real SIGTERM (fixtures/signals.py: handled as Ctrl-C) while the round trip waits for the state."""
+    ingest.stuck_in = "Validating"
+    lay_out(checklist, ingest, tmp_path, deadline_s=120)
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-m", "e2e", "-k", "round_trip", "-p", "no:cacheprovider"],
+                            cwd=checklist.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    deadline = time.monotonic() + 60
+    # Once it polls the envelope's state (the create has returned its URL), the interrupt must still delete it.
+    while not any(m == "GET" and p.startswith("/submissionEnvelopes/") for m, p, _ in ingest.requests):
+        assert proc.poll() is None and time.monotonic() < deadline, "the round trip never waited for a state"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=60)[0].decode()
+    assert ingest.envelopes == {}, output[-2000:]
+    assert any(m == "DELETE" for m, _, _ in ingest.requests)

@@ -200,14 +200,16 @@ def test_missing_collection_and_too_few_documents_fail_together(drill: Drill):
 def test_without_any_mongodb_the_drill_fails_in_one_line(drill: Drill):
     drill.put(0)
     result = drill.run("--env", drill.env)
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([f"*[[]{drill.env}[]] no MongoDB to restore into: Docker is not reachable *"
                                  "and no --mongo-uri URI or $OPSCHECKS_MONGO_URI was given*"])
     assert "Traceback" not in result.stdout.str()
 
 
-def test_ctrl_c_during_the_restore_leaves_nothing_behind(drill: Drill):
-    """A real SIGINT while documents are being inserted: temp dir and database are still removed."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_during_the_restore_leaves_nothing_behind(drill: Drill, sig: signal.Signals):
+    """A real SIGINT, or SIGTERM (what Kubernetes and CI cancellation send), while documents are being
+    inserted: temp dir and database are still removed."""
     key = drill.put(0, backup_counts(0) | {"submissionEnvelope": 25_000})
     env = {**os.environ, "TMPDIR": str(drill.tmp)}  # PYTHONPATH: set by the checklist fixture
     proc = subprocess.Popen(
@@ -222,12 +224,12 @@ def test_ctrl_c_during_the_restore_leaves_nothing_behind(drill: Drill):
                 assert proc.poll() is None and time.monotonic() < deadline, "the drill ended before it restored"
                 time.sleep(0.05)
         assert list(drill.tmp.glob("opschecks-restore-*")), "the drill's temp dir should exist mid-restore"
-        proc.send_signal(signal.SIGINT)
+        os.kill(proc.pid, sig)
         output, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
-    assert "KeyboardInterrupt" in output
+    assert ("KeyboardInterrupt" if sig == signal.SIGINT else "SIGTERM: stopping as for Ctrl-C") in output
     assert drill.leftovers() == []

@@ -5,9 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import shutil
 import socket
+import subprocess
+import sys
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 
 import bson
@@ -47,6 +51,41 @@ def test_servers_bind_loopback_and_stop_leaving_nothing() -> None:
     sb.stop()
     assert not root.exists()
     assert not any(_port_open(*e) for e in endpoints)
+
+
+def test_secantusdb_dies_with_a_parent_killed_outright(tmp_path: Path) -> None:
+    """SIGKILL leaves no time for clean-up: the SecantusDB server must still not outlive the process that
+    started it (re-parented to init, holding its port), as it did before opschecks.sandbox.child."""
+    script = ("import sys, time\nfrom opschecks.sandbox import stack\nsb = stack.start(seed=False)\n"
+              "print(sb.mongo_uri, sb.root, flush=True)\ntime.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        uri, root = parent.stdout.readline().split()
+        port = int(uri.rstrip("/").rsplit(":", 1)[1])
+        assert _port_open("127.0.0.1", port)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 20
+        while _port_open("127.0.0.1", port) or _running_with(root):
+            assert time.monotonic() < deadline, "SecantusDB outlived its parent"
+            time.sleep(0.1)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        shutil.rmtree(root, ignore_errors=True)  # the temp dir: what SIGKILL does leave, by its nature
+
+
+def _running_with(text: str) -> bool:
+    """Whether a live (not zombie) process has ``text`` in its command line."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if text in (proc / "cmdline").read_bytes().decode(errors="replace") and \
+                    "\nState:\tZ" not in (proc / "status").read_text():
+                return True
+        except OSError:  # it ended while we looked
+            continue
+    return False
 
 
 def test_start_failure_cleans_up(monkeypatch: pytest.MonkeyPatch) -> None:

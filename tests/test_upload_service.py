@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -193,6 +195,50 @@ def test_ctrl_c_during_teardown_lets_it_finish(sandbox_env, caplog: pytest.LogCa
     assert leftovers("uintr2") == {}
 
 
+def test_sigterm_to_the_run_during_setup_still_tears_down(sandbox_env, checklist) -> None:
+    """A real SIGTERM (Kubernetes' activeDeadlineSeconds, CI cancellation) to the pytest process while the set-up
+    runs: the teardown runs, nothing is left in the account, the set-up's process group is gone."""
+    stage = "usigterm"
+    ready = checklist.path / "set-up-done"
+    slow_setup = [sys.executable, "-c", (
+        "import pathlib, subprocess, time; "
+        f"subprocess.run({drill_env(sandbox_env, stage).upload.setup_command!r}, check=True); "
+        f"pathlib.Path({str(ready)!r}).touch(); time.sleep(120)")]
+    checklist.check("upload_service")
+    table = upload_table(stage, stage, sandbox_env.aws_endpoint)
+    table[1] = f"setup_command = {json.dumps(slow_setup)}"
+    checklist.config("\n".join([f'[ledger]\npath = "{checklist.path / "ledger.sqlite"}"', f"[env.{stage}]",
+                                 f'aws_account_id = "{MOTO_ACCOUNT}"', *table]))
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-m", "sprint"], cwd=checklist.path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the set-up did not get going"
+            time.sleep(0.05)
+        assert leftovers(stage), "the set-up created the service"
+        os.kill(proc.pid, signal.SIGTERM)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "SIGTERM: stopping as for Ctrl-C" in output
+    assert leftovers(stage) == {}
+    assert not any(str(ready) in cmd for cmd in _all_cmdlines()), "the set-up's process is gone"
+
+
+def _all_cmdlines() -> list[str]:
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:  # it ended while we looked
+            pass
+    return found
+
+
 @pytest.mark.parametrize(("name", "table", "why"), [
     ("prod", {}, "its name looks like production"),
     ("production", {}, "its name looks like production"),
@@ -330,15 +376,30 @@ def test_a_leaked_secret_is_named_by_its_arn_everywhere(sandbox_env, checklist) 
         assert "secretsmanager:[redacted]" not in text, where
 
 
-def test_check_without_any_configured_env_says_so(checklist) -> None:
+def test_check_without_any_configured_env_fails_saying_what_to_configure(checklist) -> None:
+    """The shipped config has no upload table: `pytest -m sprint --env dev` must not be a green "1 skipped"."""
     checklist.check("upload_service")
     config = checklist.path / "opschecks.toml"
-    config.write_text(f'[ledger]\npath = "{checklist.path / "ledger.sqlite"}"\n[env.staging]\n[env.prod]\n')
+    config.write_text(f'[ledger]\npath = "{checklist.path / "ledger.sqlite"}"\n[env.dev]\n[env.staging]\n[env.prod]\n')
 
-    result = checklist.run("--config", str(config), "-rs")
+    result = checklist.run(f"--config={config}", "-m", "sprint", "--env", "dev", "--env", "staging")
 
+    result.assert_outcomes(failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([
+        "the upload_service drill is not configured for any selected env (dev, staging): add an "
+        f"[[]env.<name>.upload[]] table to {config} (see docs/upload_service.md), "
+        'or skip = [[]"upload_service"[]] in the envs that must never run it',
+        "FAILED checks/test_upload_service.py::test_upload_drill[[]no-env-configured[]]*"])
+    assert "1 test took" in checklist.report_html()
+
+    # Only prod selected (where the drill never runs), or every env opting out: one skipped row, saying so.
+    result = checklist.run(f"--config={config}", "--env", "prod", "-rs")
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines([f"SKIPPED * no selected env has an [[]env.<name>.upload[]] table in {config}"])
+    result.stdout.fnmatch_lines([f"SKIPPED * the upload_service drill runs in no selected env: prod is protected or skip "
+                                 f"it in {config}"])
+    config.write_text('[defaults]\nskip = ["upload_service"]\n[env.dev]\n')
+    checklist.run(f"--config={config}").assert_outcomes(skipped=1)
 
 
 # Inventory: how resources are found, typed and compared.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -133,12 +134,14 @@ def _start_secantus(root: Path, stack: ExitStack) -> str:
     """Start SecantusDB in its own process on a free port; return its URI.
 
     Its own process, so a restore drill's inserts use the second core and a stop
-    frees the port at once (the in-process server's accept thread holds it).
+    frees the port at once (the in-process server's accept thread holds it). It dies
+    with this process even when that is killed outright (opschecks.sandbox.child).
     """
     log = root / "secantusdb.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", "0",
+            [sys.executable, "-m", "opschecks.sandbox.child", str(os.getpid()), "--",
+             sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", "0",
              "--storage-path", str(root / "mongo"), "--log-level", "INFO"],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
         )
