@@ -10,9 +10,10 @@ namespaces) or :attr:`Restored.unrestorable` (the target refused, e.g. a
 time-series collection) with the reason, never dropped in silence.
 
 Documents stream through as raw BSON, validated by the reader: a reader thread
-decodes the next batches while the server inserts the previous ones, and
-``INSERT_WORKERS`` connections insert in parallel (as mongorestore's insertion
-workers do), so memory stays bounded by a few batches whatever the dump size.
+reads and decodes the next batches while the server inserts the previous ones
+(pymongo releases the GIL while it waits), so memory stays bounded by a few
+batches whatever the dump size. (Parallel insertion connections, measured with
+benchmarks/test_restore_speed.py, only contended on SecantusDB.)
 Indexes listed in the metadata are created after the data, one at a time; an
 index the server cannot build (text, hashed, ... on some servers) is a warning,
 but a unique index the dumped data violates is an error.
@@ -24,11 +25,9 @@ import queue
 import subprocess
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
@@ -41,7 +40,6 @@ from opschecks.dumpformat import Batch, Collection, CorruptArchive, DumpError, D
 __all__ = ["CorruptArchive", "Dump", "DumpError", "Restored", "command", "check_exit", "inventory", "locate",
            "restore", "run_binary"]
 
-INSERT_WORKERS = 2  # measured by benchmarks/test_restore_speed.py: beyond 2, a 2-core machine gains nothing
 READ_AHEAD = 4  # batches decoded ahead of the inserts
 _RAW = CodecOptions(document_class=RawBSONDocument)
 _DUPLICATE_KEY = 11000
@@ -137,12 +135,13 @@ def inventory(dump: Dump) -> Restored:
     return result
 
 
-def restore(db: Database, dump: Dump, workers: int = INSERT_WORKERS) -> Restored:
+def restore(db: Database, dump: Dump) -> Restored:
     """Restore ``dump`` into ``db`` with the built-in restorer; DumpError names what could not be restored."""
     result = Restored(in_dump={})
     with dumpformat.open_dump(_db_path(dump), dump.database, dump.archive) as reader:
         targets = _prepare(db, reader, dump.restore_users, result)
-        with _read_ahead(reader.batches()) as batches, _Inserter(db, workers) as inserter:
+        inserter = _Inserter(db)
+        with _read_ahead(reader.batches()) as batches:
             for batch in batches:
                 target = targets.get(batch.collection.name)
                 if target is not None:
@@ -288,47 +287,26 @@ def _read_ahead(batches: Iterator[Batch]) -> Iterator[Iterator[Batch]]:
 
 
 class _Inserter:
-    """Inserts batches on ``workers`` connections at once, keeping at most two batches per worker in flight."""
+    """Inserts batches, counting what the server acknowledged per collection."""
 
-    def __init__(self, db: Database, workers: int) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restore-insert")
-        self.limit = 2 * workers
-        self.pending: list[Future[tuple[str, int]]] = []
         self.totals: dict[str, int] = {}
         self.refused: dict[str, str] = {}  # users/roles the target would not take: unrestorable, not a broken dump
 
-    def __enter__(self) -> _Inserter:
-        return self
-
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        if exc_type is None:
-            while self.pending:
-                self._collect(self.pending.pop(0))
-        else:
-            for future in self.pending:
-                future.cancel()
-        self.pool.shutdown(wait=True)
-
     def insert(self, namespace: str, batch: Batch) -> None:
-        self.totals.setdefault(batch.collection.name, 0)
-        self.pending.append(self.pool.submit(self._insert, namespace, batch))
-        while len(self.pending) >= self.limit:
-            self._collect(self.pending.pop(0))
+        name = batch.collection.name
+        self.totals[name] = self.totals.get(name, 0) + self._insert(namespace, batch)
 
-    def _collect(self, future: Future[tuple[str, int]]) -> None:
-        name, inserted = future.result()
-        self.totals[name] = self.totals.get(name, 0) + inserted
-
-    def _insert(self, namespace: str, batch: Batch) -> tuple[str, int]:
+    def _insert(self, namespace: str, batch: Batch) -> int:
         collection = self.db.get_collection(namespace, codec_options=_RAW)
         if batch.collection.kind in ("users", "roles"):
             try:
                 collection.insert_many(batch.documents, ordered=False)
             except OperationFailure as exc:  # only a server's own admin database may hold them
                 self.refused[batch.collection.name] = f"the target refused {namespace}: {_errmsg(exc)}"
-                return batch.collection.name, 0
-            return batch.collection.name, len(batch.documents)
+                return 0
+            return len(batch.documents)
         try:
             # Unordered, as mongorestore inserts: the server may apply a batch in any order.
             collection.insert_many(batch.documents, ordered=False)
@@ -339,7 +317,7 @@ class _Inserter:
         except OperationFailure as exc:
             raise DumpError(f"{batch.collection.source}: the server refused documents of {batch.collection.name}: "
                             f"{_errmsg(exc)}") from None
-        return batch.collection.name, len(batch.documents)
+        return len(batch.documents)
 
 
 def _errmsg(exc: OperationFailure) -> str:
