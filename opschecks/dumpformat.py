@@ -79,7 +79,6 @@ class Collection:
     meta: dict[str, Any] = field(default_factory=dict)
     source: str = ""  # where its data is, for messages: a file name or "<archive> namespace <db>.<name>"
     data_name: str = ""  # the namespace its documents are stored under (system.buckets.<name> for time-series)
-    has_data: bool = False
 
 
 @dataclass
@@ -200,7 +199,6 @@ class DumpReader:
         self.collections: dict[str, Collection] = {}  # by real name
         self.counts: dict[str, int] = {}  # documents read so far, by real name
         self.other_files: list[str] = []  # files in <db>/ that are no part of a dump
-        self._labels: dict[str, str] = {}
         self._archive_version: tuple[int, int] = (0, 0)
         if archive:
             self._fh = _labelled_open(path, path.name, CorruptArchive)
@@ -220,7 +218,9 @@ class DumpReader:
             if path.name.endswith(_META):
                 stem = path.name[: -len(next(s for s in _META if path.name.endswith(s)))]
                 with _reading(path.name), open_maybe_gzip(path) as fh:
-                    meta = parse_metadata(fh.read().decode(), path.name)
+                    text = _read_bounded(fh, path.name)
+                with _reading(path.name):
+                    meta = parse_metadata(text.decode(), path.name)
                 name = meta.get("collectionName") or unquote(stem)
                 self.collections[name] = Collection(name, classify(name, meta), meta, source=path.name)
             elif path.name.endswith(_DATA):
@@ -228,13 +228,13 @@ class DumpReader:
             else:
                 self.other_files.append(path.name)
         self._files: dict[str, Path] = {}
+        by_name = {unquote(stem): stem for stem in data}  # for writers that escape a few characters less
         for coll in self.collections.values():
-            stems = [file_stem(coll.name)]
-            if coll.kind == "timeseries":
-                stems.insert(0, file_stem(f"system.buckets.{coll.name}"))
-            for stem in stems:
+            names = [f"system.buckets.{coll.name}", coll.name] if coll.kind == "timeseries" else [coll.name]
+            for name in names:
+                stem = file_stem(name) if file_stem(name) in data else by_name.get(name)
                 if stem in data:
-                    self._attach(coll, data.pop(stem), buckets=stem != stems[-1])
+                    self._attach(coll, data.pop(stem), buckets=name != coll.name)
                     break
         for stem, path in data.items():  # data without metadata: mongodump --collection to a file, old dumps
             name = unquote(stem)
@@ -247,7 +247,7 @@ class DumpReader:
             coll.data_name = coll.data_name or coll.name
 
     def _attach(self, coll: Collection, path: Path, buckets: bool = False) -> None:
-        coll.has_data, coll.source = True, path.name
+        coll.source = path.name
         coll.data_name = f"system.buckets.{coll.name}" if buckets else coll.name
         self._files[coll.name] = path
 
@@ -318,7 +318,6 @@ class DumpReader:
                 where = f"{name} namespace {ns}"
                 coll = by_data.get(header.get("collection")) if header.get("db") == self.database else None
                 if coll is not None:
-                    coll.has_data = True
                     self.counts.setdefault(coll.name, 0)
                 if header.get("EOF") is True:
                     if fh.read(4) != TERMINATOR:
@@ -377,6 +376,18 @@ def inventory(path: Path, database: str, archive: bool) -> DumpReader:
         for _ in reader.batches():
             pass
     return reader
+
+
+def _read_bounded(fh: IO[bytes], where: str) -> bytes:
+    """A whole metadata file, at most MAX_DOCUMENT bytes (an archive carries it inside one BSON document)."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := fh.read(2**16):  # small reads: read(n) would allocate n bytes up front
+        size += len(chunk)
+        if size > MAX_DOCUMENT:
+            raise DumpError(f"{where}: larger than {MAX_DOCUMENT} bytes; not a mongodump metadata file")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _decode(raw: bytes, where: str) -> dict[str, Any]:

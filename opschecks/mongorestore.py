@@ -24,6 +24,7 @@ from __future__ import annotations
 import queue
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ class Restored:
     unrestorable: dict[str, str] = field(default_factory=dict)  # collection -> why the target could not
     users: int = 0  # documents of system.users in the dump
     roles: int = 0  # documents of system.roles in the dump
+    seconds: dict[str, float] = field(default_factory=dict)  # the built-in restorer's phases: documents, indexes
 
 
 def locate(root: Path, database: str) -> Dump:
@@ -138,6 +140,7 @@ def inventory(dump: Dump) -> Restored:
 def restore(db: Database, dump: Dump) -> Restored:
     """Restore ``dump`` into ``db`` with the built-in restorer; DumpError names what could not be restored."""
     result = Restored(in_dump={})
+    started = time.monotonic()
     with dumpformat.open_dump(_db_path(dump), dump.database, dump.archive) as reader:
         targets = _prepare(db, reader, dump.restore_users, result)
         inserter = _Inserter(db)
@@ -149,12 +152,14 @@ def restore(db: Database, dump: Dump) -> Restored:
         result.documents = inserter.totals
         result.unrestorable |= inserter.refused
         _account(reader, result)
+    indexing = time.monotonic()
     for coll in reader.collections.values():
         if coll.name in targets:
             _create_indexes(db, coll, targets[coll.name], result)
     for coll in reader.collections.values():
         if coll.kind == "view":
             _create(db, coll, result)
+    result.seconds = {"documents": indexing - started, "indexes": time.monotonic() - indexing}
     return result
 
 

@@ -119,6 +119,16 @@ def test_a_long_collection_name_restores_under_its_real_name(tmp_path: Path, tar
     assert db[name].count_documents({}) == 4 and "k_1" in db[name].index_information()
 
 
+def test_data_files_match_their_metadata_even_when_escaped_differently(tmp_path: Path, target):
+    db_dir = write_directory(tmp_path / "out", [Coll("a,b", [{"_id": 1}, {"_id": 2}],
+                                                     indexes=[{"v": 2, "key": {"k": 1}, "name": "k_1"}])])
+    (db_dir / "a%2Cb.bson").rename(db_dir / "a,b.bson")  # mongodump escapes ','; an older writer did not
+    restored = mongorestore.restore(target.client[target.database], mongorestore.Dump(tmp_path / "out", "admin",
+                                                                                      False, False))
+    assert restored.in_dump == restored.documents == {"a,b": 2}
+    assert "k_1" in target.client[target.database]["a,b"].index_information()
+
+
 # --- 4. nothing skipped in silence ---------------------------------------------------------------------------
 
 USERS = Coll("system.users", [{"_id": f"admin.u{i}", "user": f"u{i}", "db": "admin"} for i in range(3)])
@@ -233,6 +243,13 @@ def test_a_huge_length_prefix_is_refused_without_reading_on(tmp_path: Path, gz: 
 def test_a_document_just_over_the_limit_is_refused(tmp_path: Path):
     db_dir = write_directory(tmp_path / "out", [Coll("project", [{"_id": 1, "blob": b"x" * (16 * 2**20 + 2**14)}])])
     with pytest.raises(DumpError, match=r"not a valid BSON document length \(5 to 16793600 bytes\)"):
+        dumpformat.inventory(db_dir, "admin", False)
+
+
+def test_a_huge_metadata_file_is_refused_without_reading_it_all(tmp_path: Path):
+    db_dir = write_directory(tmp_path / "out", SMALL)
+    (db_dir / "project.metadata.json").write_bytes(b"{" + b" " * (17 * 2**20) + b"}")
+    with pytest.raises(DumpError, match=r"^project\.metadata\.json: larger than 16793600 bytes"):
         dumpformat.inventory(db_dir, "admin", False)
 
 
