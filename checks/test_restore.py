@@ -30,12 +30,12 @@ def test_restore_drill(env, aws_session, mongo_target, restore_rng, restore_key,
     previous = restore.previous_drill(drill_history, backup.key)
     ledger_details.update(restore.ledger_details(result, env.name, previous))
 
-    report.table(f"Restore drill of {result.url} into {result.target}",
-                 ["collection", "restored count", "previous drilled count", "change"],
+    report.table(f"Restore drill of {result.url} into {result.target}", restore.COUNT_COLUMNS,
                  restore.count_rows(result, settings, previous))
     report.table("Drill", ["step", "value"], [
         *[[f"{step} (s)", f"{seconds:.1f}"] for step, seconds in result.durations.items()],
         ["compared with", previous.details["key"] if previous else None],
+        ["users and roles", restore.users_and_roles(result, settings)],
         *[["index warning", w] for w in result.warnings],
     ])
     fail_on(restore.judge(result, settings, previous))

@@ -1,53 +1,49 @@
 """Restore a mongodump into MongoDB: the ``mongorestore`` binary when there is one, else a built-in restorer.
 
-The built-in restorer reads what ``mongodump`` (100.x) writes:
+The built-in restorer reads the dump with :mod:`opschecks.dumpformat` (directory
+dumps and ``--archive`` files, gzip'd or not, to mongo-tools' specification)
+and accounts for every namespace: :attr:`Restored.in_dump` holds how many
+documents the dump has for each collection, :attr:`Restored.documents` how many
+the server acknowledged, and whatever it does not restore is listed in
+:attr:`Restored.not_restored` (users and roles unless asked, ``system.*``
+namespaces) or :attr:`Restored.unrestorable` (the target refused, e.g. a
+time-series collection) with the reason, never dropped in silence.
 
-- directory dumps, ``<db>/<collection>.bson`` and ``<collection>.metadata.json``,
-  gzip'd (``--gzip``: ``.bson.gz``, ``.metadata.json.gz``) or not, with
-  collection names percent-escaped as mongodump's ``url.PathEscape`` does;
-- ``--archive`` files, gzip'd or not, in the format of mongo-tools'
-  ``common/archive/spec.md`` (magic number, header, collection metadata,
-  terminator, then interleaved namespace segments).
-
-Documents stream through in batches as raw BSON (never decoded, never a whole
-collection in memory). Indexes listed in the metadata are created after the
-data, one at a time, so an index type the server refuses (text, hashed, ... on
-some servers) is reported as a warning instead of failing the restore.
+Documents stream through as raw BSON, validated by the reader: a reader thread
+reads and decodes the next batches while the server inserts the previous ones
+(pymongo releases the GIL while it waits), so memory stays bounded by a few
+batches whatever the dump size. (Parallel insertion connections, measured with
+benchmarks/test_restore_speed.py, only contended on SecantusDB.)
+Indexes listed in the metadata are created after the data, one at a time; an
+index the server cannot build (text, hashed, ... on some servers) is a warning,
+but a unique index the dumped data violates is an error.
 """
 
 from __future__ import annotations
 
-import gzip
+import queue
 import subprocess
-import zlib
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import unquote
 
-import bson
-from bson import json_util
 from bson.codec_options import CodecOptions
-from bson.errors import InvalidBSON
 from bson.raw_bson import RawBSONDocument
 from pymongo.database import Database
-from pymongo.errors import OperationFailure
+from pymongo.errors import BulkWriteError, OperationFailure
 
-ARCHIVE_MAGIC = (0x8199E26D).to_bytes(4, "little")
-GZIP_MAGIC = b"\x1f\x8b"
-TERMINATOR = b"\xff\xff\xff\xff"
-BATCH_DOCS = 1000
-BATCH_BYTES = 8 * 2**20  # well under the 48 MB a single insert message may carry
+from opschecks import dumpformat
+from opschecks.dumpformat import Batch, Collection, CorruptArchive, DumpError, DumpReader
+
+__all__ = ["CorruptArchive", "Dump", "DumpError", "Restored", "command", "check_exit", "inventory", "locate",
+           "restore", "run_binary"]
+
+READ_AHEAD = 4  # batches decoded ahead of the inserts
 _RAW = CodecOptions(document_class=RawBSONDocument)
-_SUFFIXES = ((".bson.gz", "data"), (".bson", "data"), (".metadata.json.gz", "meta"), (".metadata.json", "meta"))
-
-
-class DumpError(Exception):
-    """The dump inside the backup cannot be read or restored; the message names the file."""
-
-    code = "RST012"
+_DUPLICATE_KEY = 11000
 
 
 @dataclass(frozen=True)
@@ -58,34 +54,53 @@ class Dump:
     database: str
     archive: bool
     gzip: bool
+    restore_users: bool = False  # also restore system.users and system.roles (the built-in restorer)
 
 
 @dataclass
 class Restored:
-    documents: dict[str, int] = field(default_factory=dict)  # inserted per collection
+    """What a restore did; ``in_dump`` is None when the binary restored (the drill then counts the dump itself)."""
+
+    in_dump: dict[str, int] | None = None  # documents in the dump, per collection (real name)
+    documents: dict[str, int] = field(default_factory=dict)  # inserted and acknowledged, per collection
+    data_names: dict[str, str] = field(default_factory=dict)  # where each collection's documents live
     warnings: list[str] = field(default_factory=list)  # indexes/options the server refused
+    not_restored: dict[str, str] = field(default_factory=dict)  # collection -> why not (by design)
+    unrestorable: dict[str, str] = field(default_factory=dict)  # collection -> why the target could not
+    users: int = 0  # documents of system.users in the dump
+    roles: int = 0  # documents of system.roles in the dump
+    seconds: dict[str, float] = field(default_factory=dict)  # the built-in restorer's phases: documents, indexes
 
 
 def locate(root: Path, database: str) -> Dump:
-    """The dump of ``database`` under ``root``: a ``<database>/`` directory of .bson files, or an archive file."""
-    for candidate in sorted(root.rglob(database)):
-        if candidate.is_dir() and any(_split(f.name) for f in candidate.iterdir()):
-            gz = any(f.name.endswith(".gz") for f in candidate.iterdir())
-            return Dump(candidate.parent, database, archive=False, gzip=gz)
-    for candidate in sorted(p for p in root.rglob("*") if p.is_file()):
-        with candidate.open("rb") as fh:
-            head = fh.read(4)
-        if head == ARCHIVE_MAGIC:
-            return Dump(candidate, database, archive=True, gzip=False)
-        if head[:2] == GZIP_MAGIC:
-            try:
-                with gzip.open(candidate, "rb") as fh:
-                    if fh.read(4) == ARCHIVE_MAGIC:
-                        return Dump(candidate, database, archive=True, gzip=True)
-            except (OSError, EOFError, zlib.error):
-                continue
-    raise DumpError(f"no mongodump of database {database!r} in the backup "
-                    f"(expected {database}/<collection>.bson or a mongodump --archive file)")
+    """The dump of ``database`` under ``root``: a ``<database>/`` directory of dump files, or an archive file.
+
+    backup.sh writes ``data/db/dump/<stamp>/<database>/``; a backup holding more than one candidate is an
+    error naming them all, since restoring the alphabetically first could drill the wrong data.
+    """
+    candidates: list[Dump] = []
+    for path in sorted(root.rglob("*")):
+        if path.is_dir() and path.name == database and any(_dump_file(f.name) for f in path.iterdir()):
+            gz = any(f.name.endswith(".gz") for f in path.iterdir())
+            candidates.append(Dump(path.parent, database, archive=False, gzip=gz))
+        elif path.is_file() and not _dump_file(path.name) and (gz := dumpformat.is_archive(path)) is not None:
+            candidates.append(Dump(path, database, archive=True, gzip=gz))
+    if not candidates:
+        raise DumpError(f"no mongodump of database {database!r} in the backup (expected "
+                        f"data/db/dump/<stamp>/{database}/<collection>.bson or a mongodump --archive file)")
+    if len(candidates) > 1:
+        found = ", ".join(str(_shown(c).relative_to(root)) for c in candidates)
+        raise DumpError(f"the backup holds {len(candidates)} dumps of database {database!r}: {found}; "
+                        "expected exactly one")
+    return candidates[0]
+
+
+def _shown(dump: Dump) -> Path:
+    return dump.path if dump.archive else dump.path / dump.database
+
+
+def _dump_file(name: str) -> bool:
+    return name.endswith((".bson", ".bson.gz", ".metadata.json", ".metadata.json.gz"))
 
 
 def command(dump: Dump, path: str, to_db: str, connection: list[str]) -> list[str]:
@@ -111,163 +126,203 @@ def check_exit(code: int, output: str) -> None:
         raise DumpError(f"mongorestore exited with {code}: {tail}")
 
 
+def inventory(dump: Dump) -> Restored:
+    """Read the whole dump without restoring it (for the binary's restores): what it holds, per collection."""
+    reader = dumpformat.inventory(_db_path(dump), dump.database, dump.archive)
+    result = Restored(in_dump={})
+    _account(reader, result)
+    for coll in reader.collections.values():
+        if coll.kind in ("users", "roles", "system"):
+            result.not_restored[coll.name] = "left to mongorestore; not counted"
+    return result
+
+
 def restore(db: Database, dump: Dump) -> Restored:
-    """Restore ``dump`` into ``db`` with the built-in restorer."""
-    if dump.archive:
-        return _restore_archive(db, dump)
-    return _restore_directory(db, dump.path / dump.database)
-
-
-def _split(filename: str) -> tuple[str, str] | None:
-    """(collection, "data"|"meta") for a dump file name, or None for anything else."""
-    for suffix, kind in _SUFFIXES:
-        if filename.endswith(suffix):
-            return unquote(filename[: -len(suffix)]), kind
-    return None
-
-
-def _restore_directory(db: Database, db_dir: Path) -> Restored:
-    files: dict[str, dict[str, Path]] = {}
-    for path in sorted(db_dir.iterdir()):
-        split = _split(path.name)
-        if split and not split[0].startswith("system."):
-            files.setdefault(split[0], {})[split[1]] = path
-    result = Restored()
-    for name, found in files.items():
-        meta = _load_metadata(found["meta"]) if "meta" in found else {}
-        _create(db, name, meta, result)
-        if "data" in found:
-            with _labelled(found["data"]), _open(found["data"]) as fh:
-                inserter = _Inserter(db, name)
-                for doc in bson.decode_file_iter(fh, _RAW):
-                    inserter.add(doc)
-                result.documents[name] = inserter.flush()
-        _create_indexes(db, name, meta, result)
+    """Restore ``dump`` into ``db`` with the built-in restorer; DumpError names what could not be restored."""
+    result = Restored(in_dump={})
+    started = time.monotonic()
+    with dumpformat.open_dump(_db_path(dump), dump.database, dump.archive) as reader:
+        targets = _prepare(db, reader, dump.restore_users, result)
+        inserter = _Inserter(db)
+        with _read_ahead(reader.batches()) as batches:
+            for batch in batches:
+                target = targets.get(batch.collection.name)
+                if target is not None:
+                    inserter.insert(target, batch)
+        result.documents = inserter.totals
+        result.unrestorable |= inserter.refused
+        _account(reader, result)
+    indexing = time.monotonic()
+    for coll in reader.collections.values():
+        if coll.name in targets:
+            _create_indexes(db, coll, targets[coll.name], result)
+    for coll in reader.collections.values():
+        if coll.kind == "view":
+            _create(db, coll, result)
+    result.seconds = {"documents": indexing - started, "indexes": time.monotonic() - indexing}
     return result
 
 
-def _restore_archive(db: Database, dump: Dump) -> Restored:
-    result = Restored()
-    with _labelled(dump.path), _open(dump.path) as fh:
-        if fh.read(4) != ARCHIVE_MAGIC:
-            raise DumpError(f"{dump.path.name}: not a mongodump archive (bad magic number)")
-        _read_document(fh)  # the header: format and tool versions
-        metas: dict[str, dict[str, Any]] = {}
-        while (entry := _read_document(fh)) is not None:
-            if entry["db"] == dump.database and not entry["collection"].startswith("system."):
-                metas[entry["collection"]] = _parse_metadata(entry.get("metadata") or "{}")
-        for name, meta in metas.items():
-            _create(db, name, meta, result)
-        inserters: dict[str, _Inserter] = {}
-        while (header := _read_document(fh, eof_ok=True)) is not None:
-            ours = header["db"] == dump.database and not header["collection"].startswith("system.")
-            if header.get("EOF"):
-                if _read_document(fh) is not None:
-                    raise DumpError(f"{dump.path.name}: namespace EOF of {header['collection']} not followed by a terminator")
-                continue
-            inserter = inserters.setdefault(header["collection"], _Inserter(db, header["collection"])) if ours else None
-            while (doc := _read_document(fh, raw=True)) is not None:
-                if inserter is not None:
-                    inserter.add(doc)
-        for name, inserter in inserters.items():
-            result.documents[name] = inserter.flush()
-    for name, meta in metas.items():
-        _create_indexes(db, name, meta, result)
-    return result
+def _db_path(dump: Dump) -> Path:
+    return dump.path if dump.archive else dump.path / dump.database
 
 
-class _Inserter:
-    """Inserts raw documents into one collection in bounded batches."""
-
-    def __init__(self, db: Database, name: str) -> None:
-        self.collection = db.get_collection(name, codec_options=_RAW)
-        self.batch: list[RawBSONDocument] = []
-        self.bytes = 0
-        self.total = 0
-
-    def add(self, doc: RawBSONDocument) -> None:
-        self.batch.append(doc)
-        self.bytes += len(doc.raw)
-        if len(self.batch) >= BATCH_DOCS or self.bytes >= BATCH_BYTES:
-            self._insert()
-
-    def flush(self) -> int:
-        if self.batch:
-            self._insert()
-        return self.total
-
-    def _insert(self) -> None:
-        # Unordered, as mongorestore inserts: the server may apply a batch in any order.
-        self.collection.insert_many(self.batch, ordered=False)
-        self.total += len(self.batch)
-        self.batch, self.bytes = [], 0
+def _account(reader: DumpReader, result: Restored) -> None:
+    """Fill what the dump holds and what was left out, from what the reader read."""
+    assert result.in_dump is not None
+    for coll in reader.collections.values():
+        held = reader.counts.get(coll.name, 0)
+        if coll.kind == "view":
+            continue  # a view holds no documents: it is recreated from its metadata
+        result.in_dump[coll.name] = held
+        result.data_names[coll.name] = f"system.{coll.kind}" if coll.kind in ("users", "roles") else coll.data_name
+        if coll.kind == "users":
+            result.users += held
+        elif coll.kind == "roles":
+            result.roles += held
+    for name in reader.other_files:
+        result.not_restored[name] = "not a mongodump file"
 
 
-def _read_document(fh: IO[bytes], raw: bool = False, eof_ok: bool = False) -> Any:
-    """The next BSON document, None at a terminator (or, with ``eof_ok``, at the end of the file)."""
-    head = fh.read(4)
-    if head == TERMINATOR or (eof_ok and head == b""):
-        return None
-    if len(head) < 4:
-        raise EOFError("archive ends in the middle of a document")
-    size = int.from_bytes(head, "little", signed=True)
-    if size < 5:
-        raise InvalidBSON(f"document size {size} is invalid")
-    body = fh.read(size - 4)
-    if len(body) < size - 4:
-        raise EOFError("archive ends in the middle of a document")
-    data = head + body
-    return RawBSONDocument(data) if raw else bson.decode(data)
+def _prepare(db: Database, reader: DumpReader, restore_users: bool, result: Restored) -> dict[str, str]:
+    """Create the collections to restore; returns collection name -> namespace to insert its documents into."""
+    targets: dict[str, str] = {}
+    for coll in reader.collections.values():
+        if coll.kind in ("users", "roles") and not restore_users:
+            result.not_restored[coll.name] = "users and roles are not restored ([restore] restore_users = false)"
+        elif coll.kind == "system":
+            result.not_restored[coll.name] = "a system collection the server maintains itself; counted, not restored"
+        elif coll.kind == "timeseries":
+            try:
+                db.command({"create": coll.name, **(coll.meta.get("options") or {})})
+            except OperationFailure as exc:
+                result.unrestorable[coll.name] = f"the server cannot create time-series collections: {_errmsg(exc)}"
+            else:
+                targets[coll.name] = coll.data_name
+        elif coll.kind in ("users", "roles"):
+            namespace = f"system.{coll.kind}"  # also for a --db dump's $admin.system.users file
+            try:
+                db.command({"create": namespace})
+            except OperationFailure as exc:
+                # Real servers keep users and roles in admin only: a drill into a fresh database cannot hold them.
+                result.unrestorable[coll.name] = f"the target refused {namespace}: {_errmsg(exc)}"
+            else:
+                targets[coll.name] = namespace
+        elif coll.kind != "view":
+            _create(db, coll, result)
+            targets[coll.name] = coll.name
+    return targets
 
 
-def _create(db: Database, name: str, meta: dict[str, Any], result: Restored) -> None:
+def _create(db: Database, coll: Collection, result: Restored) -> None:
     """Create the collection (or view) with its dumped options, so empty collections exist too."""
-    options = meta.get("options") or {}
+    options = coll.meta.get("options") or {}
     try:
-        db.command({"create": name, **options})
+        db.command({"create": coll.name, **options})
     except OperationFailure as exc:
-        if not options:
-            raise
-        result.warnings.append(f"{name}: server refused collection options {sorted(options)}: {_errmsg(exc)}")
-        db.command({"create": name})
+        if not options or coll.kind == "view":
+            raise DumpError(f"{coll.source}: the server refused to create {coll.kind} {coll.name}: "
+                            f"{_errmsg(exc)}") from None
+        result.warnings.append(f"{coll.name}: server refused collection options {sorted(options)}: {_errmsg(exc)}")
+        try:
+            db.command({"create": coll.name})
+        except OperationFailure as again:
+            raise DumpError(f"{coll.source}: the server refused to create collection {coll.name}: "
+                            f"{_errmsg(again)}") from None
 
 
-def _create_indexes(db: Database, name: str, meta: dict[str, Any], result: Restored) -> None:
-    for spec in meta.get("indexes") or []:
+def _create_indexes(db: Database, coll: Collection, namespace: str, result: Restored) -> None:
+    for spec in coll.meta.get("indexes") or []:
         if spec.get("name") == "_id_":
             continue
         index = {k: v for k, v in spec.items() if k not in ("v", "ns")}
         try:
-            db.command({"createIndexes": name, "indexes": [index]})
+            db.command({"createIndexes": namespace, "indexes": [index]})
         except OperationFailure as exc:
-            result.warnings.append(f"{name}: index {spec.get('name')} {dict(spec.get('key', {}))} refused by the server: {_errmsg(exc)}")
-
-
-def _parse_metadata(text: str) -> dict[str, Any]:
-    # Canonical Extended JSON v2 ({"$numberInt": "1"}, ...); key order matters for index keys.
-    return json_util.loads(text) if text.strip() else {}
-
-
-def _load_metadata(path: Path) -> dict[str, Any]:
-    with _labelled(path), _open(path) as fh:
-        return _parse_metadata(fh.read().decode())
-
-
-def _open(path: Path) -> IO[bytes]:
-    """Open a dump file, transparently un-gzipping; gzip is detected by content, as files may be renamed."""
-    with path.open("rb") as probe:
-        gz = probe.read(2) == GZIP_MAGIC
-    return gzip.open(path, "rb") if gz else path.open("rb")
+            if exc.code == _DUPLICATE_KEY:
+                raise DumpError(f"{coll.source}: the dumped documents violate unique index {spec.get('name')} "
+                                f"of {coll.name}: {_errmsg(exc)}") from None
+            result.warnings.append(f"{coll.name}: index {spec.get('name')} {dict(spec.get('key', {}))} "
+                                   f"refused by the server: {_errmsg(exc)}")
 
 
 @contextmanager
-def _labelled(path: Path) -> Iterator[None]:
-    """Turn a read error in a dump file into a DumpError naming the file."""
+def _read_ahead(batches: Iterator[Batch]) -> Iterator[Iterator[Batch]]:
+    """Read and validate batches in a thread, ``READ_AHEAD`` ahead of the consumer.
+
+    The thread stops (and closes the dump's files) when the consumer leaves, on
+    success, error or Ctrl-C; a read error is raised in the consumer.
+    """
+    pipe: queue.Queue[Batch | BaseException | None] = queue.Queue(maxsize=READ_AHEAD)
+    stop = threading.Event()
+
+    def put(item: Batch | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                pipe.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not put(batch):
+                    return
+            put(None)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(exc)
+        finally:
+            batches.close()  # type: ignore[attr-defined]
+
+    def consume() -> Iterator[Batch]:
+        while (item := pipe.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    reader = threading.Thread(target=produce, name="dump-reader", daemon=True)
+    reader.start()
     try:
-        yield
-    except (InvalidBSON, EOFError, OSError, zlib.error, ValueError) as exc:
-        # ValueError covers malformed metadata JSON (json.JSONDecodeError).
-        raise DumpError(f"{path.name}: unreadable dump data: {exc or type(exc).__name__}") from None
+        yield consume()
+    finally:
+        stop.set()
+        reader.join()
+
+
+class _Inserter:
+    """Inserts batches, counting what the server acknowledged per collection."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.totals: dict[str, int] = {}
+        self.refused: dict[str, str] = {}  # users/roles the target would not take: unrestorable, not a broken dump
+
+    def insert(self, namespace: str, batch: Batch) -> None:
+        name = batch.collection.name
+        self.totals[name] = self.totals.get(name, 0) + self._insert(namespace, batch)
+
+    def _insert(self, namespace: str, batch: Batch) -> int:
+        collection = self.db.get_collection(namespace, codec_options=_RAW)
+        if batch.collection.kind in ("users", "roles"):
+            try:
+                collection.insert_many(batch.documents, ordered=False)
+            except OperationFailure as exc:  # only a server's own admin database may hold them
+                self.refused[batch.collection.name] = f"the target refused {namespace}: {_errmsg(exc)}"
+                return 0
+            return len(batch.documents)
+        try:
+            # Unordered, as mongorestore inserts: the server may apply a batch in any order.
+            collection.insert_many(batch.documents, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors") or [{}]
+            raise DumpError(f"{batch.collection.source}: the server refused {len(errors)} of {len(batch.documents)} "
+                            f"documents of {batch.collection.name}: {errors[0].get('errmsg', exc)}") from None
+        except OperationFailure as exc:
+            raise DumpError(f"{batch.collection.source}: the server refused documents of {batch.collection.name}: "
+                            f"{_errmsg(exc)}") from None
+        return len(batch.documents)
 
 
 def _errmsg(exc: OperationFailure) -> str:

@@ -18,7 +18,13 @@ Finding codes:
 - RST004 nothing to drill: no backups, every backup drilled, or ``--restore-key`` not a backup of the env
 - RST010 the backup is truncated, corrupt, or not the size of the S3 object
 - RST011 the backup holds an unsafe member (absolute path, ``..``, link, device)
-- RST012 the dump inside cannot be restored (unreadable BSON/metadata, mongorestore failed, no dump found)
+- RST012 the dump inside cannot be restored (unreadable BSON/metadata, a document or index the server
+  refuses, mongorestore failed, no dump or more than one found)
+- RST013 a collection in the dump holds a different number of documents than the restore left on the server
+- RST014 part of the dump could not be restored on this target (e.g. time-series collections)
+
+Every namespace of the dump is accounted for: its documents in the dump,
+what the server holds after the restore, or why it was not restored.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +59,7 @@ class RestoreSettings:
     min_counts: dict[str, int] = field(default_factory=lambda: {"submissionEnvelope": 100})
     default_min_count: int = 1
     max_drop_fraction: float = 0.10  # Ingest data only grows
+    restore_users: bool = False  # restore admin.system.users/roles too (else they are counted and listed)
     image: str = "mongo:4.2"  # the major version production runs
 
 
@@ -63,10 +70,20 @@ class Drill:
     bucket: str
     backup: Backup
     target: str = ""
-    counts: dict[str, int | None] = field(default_factory=dict)  # None: collection absent
+    counts: dict[str, int | None] = field(default_factory=dict)  # on the server after the restore; None: absent
+    restored: mongorestore.Restored = field(default_factory=mongorestore.Restored)  # what the dump held
     durations: dict[str, float] = field(default_factory=dict)  # seconds: download, extract, restore
     warnings: list[str] = field(default_factory=list)
     broken: Finding | None = None
+
+    @property
+    def in_dump(self) -> dict[str, int]:
+        return self.restored.in_dump or {}
+
+    def compared(self) -> list[str]:
+        """The dump's collections whose documents must all be on the server."""
+        skipped = self.restored.not_restored.keys() | self.restored.unrestorable.keys()
+        return [name for name in self.in_dump if name not in skipped]
 
     @property
     def url(self) -> str:
@@ -108,20 +125,27 @@ def drill(s3: Any, bucket: str, backup: Backup, target: MongoTarget, settings: R
             with _timed(result, "extract"):
                 archive.extract(tarball, work / "extracted")
             tarball.unlink()  # halve the disk the drill needs
-            dump = mongorestore.locate(work / "extracted", settings.database)
+            dump = replace(mongorestore.locate(work / "extracted", settings.database),
+                           restore_users=settings.restore_users)
             with _timed(result, "restore"):
                 restored = target.restore(dump, work)
+            if restored.in_dump is None:  # the mongorestore binary restored: count the dump ourselves
+                restored = mongorestore.inventory(dump)
         except (archive.BrokenArchive, mongorestore.DumpError) as exc:
             result.broken = Finding(exc.code, result.url, str(exc))
             return result
+    result.restored = restored
     result.warnings = restored.warnings
-    result.counts = count(target.client[target.database], settings.collections)
+    names = {name: name for name in settings.collections}
+    names |= {name: restored.data_names.get(name, name) for name in result.compared()}
+    result.counts = count(target.client[target.database], names)
     return result
 
 
-def count(db: Database, collections: Sequence[str]) -> dict[str, int | None]:
+def count(db: Database, namespaces: dict[str, str]) -> dict[str, int | None]:
+    """Documents on the server per collection (``namespaces``: collection -> namespace holding its documents)."""
     present = set(db.list_collection_names())
-    return {name: db[name].count_documents({}) if name in present else None for name in collections}
+    return {name: db[ns].count_documents({}) if ns in present else None for name, ns in namespaces.items()}
 
 
 def previous_drill(history: Sequence[Record], key: str) -> Record | None:
@@ -138,6 +162,14 @@ def judge(result: Drill, settings: RestoreSettings, previous: Record | None) -> 
     before = previous.details["counts"] if previous else {}
     where = f"{result.url} restored into {result.target}"
     findings = []
+    for name in result.compared():
+        held, restored = result.in_dump[name], result.counts.get(name)
+        if restored != held:
+            findings.append(Finding("RST013", where, f"{settings.database}.{name}: the dump holds {held:,} documents, "
+                                                     f"{restored or 0:,} were restored"))
+    for name, why in result.restored.unrestorable.items():
+        findings.append(Finding("RST014", where, f"{settings.database}.{name}: the drill could not restore its "
+                                                 f"{result.in_dump.get(name, 0):,} documents: {why}"))
     for name in settings.collections:
         restored = result.counts.get(name)
         minimum = settings.min_counts.get(name, settings.default_min_count)
@@ -154,17 +186,33 @@ def judge(result: Drill, settings: RestoreSettings, previous: Record | None) -> 
     return findings
 
 
+COUNT_COLUMNS = ["collection", "documents in the dump", "restored count", "previous drilled count", "change"]
+
+
 def count_rows(result: Drill, settings: RestoreSettings, previous: Record | None) -> list[list[Any]]:
-    """Report rows: collection, restored count, previous drilled count, change."""
+    """Report rows (``COUNT_COLUMNS``): the configured collections, then every other namespace of the dump."""
     before = previous.details["counts"] if previous else {}
     rows = []
-    for name in settings.collections:
+    others = sorted(n for n in result.in_dump if n not in settings.collections)
+    for name in [*settings.collections, *others]:
         now, then = result.counts.get(name), before.get(name)
         change = None
         if now is not None and then:
             change = f"{now - then:+d} ({(now - then) / then:+.1%})"
-        rows.append([name, "missing" if now is None and not result.broken else now, then, change])
+        why = result.restored.not_restored.get(name) or result.restored.unrestorable.get(name)
+        shown: Any = f"not restored: {why}" if why else "missing" if now is None and not result.broken else now
+        rows.append([name, result.in_dump.get(name), shown, then, change])
+    for name, why in result.restored.not_restored.items():
+        if name not in result.in_dump:
+            rows.append([name, None, f"not restored: {why}", None, None])
     return rows
+
+
+def users_and_roles(result: Drill, settings: RestoreSettings) -> str:
+    """``3 users, 2 roles in the dump (not restored)`` for the report."""
+    r = result.restored
+    state = "restored" if settings.restore_users else "not restored: [restore] restore_users = false"
+    return f"{r.users} users, {r.roles} roles in the dump ({state})"
 
 
 def ledger_details(result: Drill, env: str, previous: Record | None) -> dict[str, Any]:
@@ -177,6 +225,11 @@ def ledger_details(result: Drill, env: str, previous: Record | None) -> dict[str
         "target": result.target,
         "verdict": "broken" if result.broken else "restored",
         "counts": result.counts,
+        "in_dump": result.in_dump,
+        "not_restored": result.restored.not_restored,
+        "unrestorable": result.restored.unrestorable,
+        "users": result.restored.users,
+        "roles": result.restored.roles,
         "durations": {k: round(v, 3) for k, v in result.durations.items()},
         "index_warnings": result.warnings,
         "previous_key": previous.details["key"] if previous else None,

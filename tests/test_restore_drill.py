@@ -94,7 +94,8 @@ def test_healthy_drill_passes_records_the_backup_and_leaves_nothing(drill: Drill
     assert details["target"].startswith("MongoDB 127.0.0.1:")
     assert drill.leftovers() == []
     html = (drill.pytester.path / "reports/report.html").read_text()
-    assert "previous drilled count" in html and details["key"] in html
+    assert "previous drilled count" in html and "documents in the dump" in html and details["key"] in html
+    assert details["in_dump"] == backup_counts(day)
 
     # The next drills pick backups not drilled before, until none is left.
     drill.run_with_uri("--env", drill.env).assert_outcomes(passed=1)

@@ -1,0 +1,426 @@
+"""Read what ``mongodump`` (100.x) writes, to its specification, trusting nothing.
+
+Two layouts (mongo-tools ``mongodump/prepare.go`` and ``common/archive/spec.md``):
+
+- a directory ``<db>/``: ``<file>.bson`` and ``<file>.metadata.json`` per
+  collection (``.gz`` with ``--gzip``). ``<file>`` is the collection name
+  escaped as Go's ``url.PathEscape`` does; a name escaping to more than 238
+  bytes is cut to 208 bytes plus ``%24`` and the URL-safe base64 SHA-1 of the
+  real name, which only the metadata's ``collectionName`` then holds. A
+  time-series collection's data is in ``system.buckets.<name>.bson``.
+- an ``--archive``: magic number, header, one metadata document per namespace,
+  a terminator, then interleaved segments (namespace header, documents,
+  terminator); every namespace ends with an EOF header carrying the CRC-64
+  (Go's ``crc64.ECMA`` table, i.e. CRC-64/XZ) of all its documents' bytes.
+
+:class:`DumpReader` lists the collections first (:attr:`DumpReader.collections`),
+then streams their documents in validated batches (:meth:`DumpReader.batches`),
+counting every document it hands out. Every problem is a :class:`DumpError`
+naming the file or namespace: bad BSON (checked by decoding each document), a
+document over MongoDB's size limit (refused before it is read), metadata of the
+wrong shape, and for archives a missing EOF header, a CRC mismatch, a namespace
+the prelude does not list, or bytes after the end.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote, unquote
+
+import bson
+from bson import json_util
+from bson.codec_options import CodecOptions, DatetimeConversion
+from bson.errors import BSONError
+from bson.raw_bson import RawBSONDocument
+from fastcrc import crc64
+
+ARCHIVE_MAGIC = (0x8199E26D).to_bytes(4, "little")
+GZIP_MAGIC = b"\x1f\x8b"
+TERMINATOR = b"\xff\xff\xff\xff"
+# MongoDB's BSONObjMaxUserSize is 16 MiB; the server allows 16 KiB more internally. A length prefix beyond
+# that is corruption, refused before reading a byte of the body.
+MAX_DOCUMENT = 16 * 2**20 + 16 * 2**10
+BATCH_DOCS = 1000
+BATCH_BYTES = 4 * 2**20
+_RAW = CodecOptions(document_class=RawBSONDocument)
+# Validation decodes every value; dates stay integers so a valid date beyond Python's datetime range passes.
+_CHECK = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)
+_DATA = (".bson.gz", ".bson")
+_META = (".metadata.json.gz", ".metadata.json")
+_NAME_LIMIT, _NAME_PREFIX = 238, 208  # mongodump's outputPath
+
+
+class DumpError(Exception):
+    """The dump cannot be read or restored; the message names the file or namespace."""
+
+    code = "RST012"
+
+
+class CorruptArchive(DumpError):
+    """A mongodump --archive is truncated or corrupt (missing EOF header, CRC mismatch, trailing bytes)."""
+
+    code = "RST010"
+
+
+@dataclass
+class Collection:
+    """One namespace of the dumped database, as the dump describes it."""
+
+    name: str  # the real collection name
+    kind: str  # collection | view | timeseries | users | roles | system
+    meta: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # where its data is, for messages: a file name or "<archive> namespace <db>.<name>"
+    data_name: str = ""  # the namespace its documents are stored under (system.buckets.<name> for time-series)
+
+
+@dataclass
+class Batch:
+    collection: Collection
+    documents: list[RawBSONDocument]
+
+
+def file_stem(name: str) -> str:
+    """The file name mongodump gives collection ``name`` (without extension)."""
+    escaped = quote(name, safe="$&+:=@")  # Go's url.PathEscape: '/', ';', ',' and '?' are escaped too
+    if len(escaped.encode()) <= _NAME_LIMIT:
+        return escaped
+    digest = base64.urlsafe_b64encode(hashlib.sha1(name.encode()).digest()).rstrip(b"=").decode()
+    return escaped.encode()[:_NAME_PREFIX].decode(errors="ignore") + "%24" + digest
+
+
+def open_maybe_gzip(path: Path) -> IO[bytes]:
+    """Open a dump file, un-gzipping when it is gzip'd (by content: files may be renamed)."""
+    with path.open("rb") as probe:
+        gz = probe.read(2) == GZIP_MAGIC
+    return gzip.open(path, "rb") if gz else path.open("rb")
+
+
+def is_archive(path: Path) -> bool | None:
+    """None if ``path`` is not a mongodump archive, else whether it is gzip'd."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+        if head == ARCHIVE_MAGIC:
+            return False
+        if head[:2] == GZIP_MAGIC:
+            with gzip.open(path, "rb") as fh:
+                return True if fh.read(4) == ARCHIVE_MAGIC else None
+    except (OSError, EOFError, zlib.error):
+        pass
+    return None
+
+
+def parse_metadata(text: str, where: str) -> dict[str, Any]:
+    """A metadata document (canonical Extended JSON v2), checked for the shape mongodump writes."""
+    if not text.strip():
+        return {}
+    try:
+        meta = json_util.loads(text)
+    except ValueError as exc:
+        raise DumpError(f"{where}: metadata is not valid Extended JSON: {exc}") from None
+    problem = _metadata_problem(meta)
+    if problem:
+        raise DumpError(f"{where}: not a mongodump metadata document: {problem}")
+    return meta
+
+
+def _metadata_problem(meta: Any) -> str | None:
+    if not isinstance(meta, dict):
+        return f"expected an object, found {type(meta).__name__}"
+    for key, kind in (("options", dict), ("indexes", list), ("collectionName", str), ("type", str)):
+        if key in meta and not isinstance(meta[key], kind):
+            return f"{key!r} should be {'an object' if kind is dict else 'a list' if kind is list else 'a string'}"
+    for index in meta.get("indexes") or []:
+        if not isinstance(index, dict) or not isinstance(index.get("key"), dict) or not index["key"] \
+                or not isinstance(index.get("name"), str):
+            return f"index {index!r} lacks a 'key' object or a 'name'"
+    return None
+
+
+def classify(name: str, meta: dict[str, Any]) -> str:
+    kind = meta.get("type")
+    if kind == "timeseries" or "timeseries" in (meta.get("options") or {}):
+        return "timeseries"
+    if kind == "view" or "viewOn" in (meta.get("options") or {}):
+        return "view"
+    if name in ("system.users", "$admin.system.users"):
+        return "users"
+    if name in ("system.roles", "$admin.system.roles"):
+        return "roles"
+    if name.startswith(("system.", "$admin.")) and name != "system.js":
+        return "system"
+    return "collection"
+
+
+def read_document(fh: IO[bytes], where: str, first: bytes | None = None,
+                  error: type[DumpError] = DumpError) -> bytes:
+    """One length-prefixed BSON document's bytes (``first``: its 4 length bytes, already read).
+
+    ``error``: what a cut document is (an archive's own framing makes that corruption of the archive).
+    """
+    head = first if first is not None else fh.read(4)
+    if len(head) < 4:
+        raise _truncated(where, error)
+    size = int.from_bytes(head, "little", signed=True)
+    if size < 5 or size > MAX_DOCUMENT:
+        raise error(f"{where}: {size} is not a valid BSON document length "
+                        f"(5 to {MAX_DOCUMENT} bytes); the data is corrupt")
+    body = fh.read(size - 4)
+    if len(body) < size - 4:
+        raise _truncated(where, error)
+    if body[-1] != 0:
+        raise error(f"{where}: a BSON document does not end with a NUL byte; the data is corrupt")
+    return head + body
+
+
+def validated(raws: list[bytes], where: str) -> list[RawBSONDocument]:
+    """The documents as RawBSONDocument, after a full decode proved each is valid BSON."""
+    blob = b"".join(raws)
+    try:
+        bson.decode_all(blob, _CHECK)  # in C; raises on a bad type byte, unterminated string, bad UTF-8, ...
+    except (BSONError, ValueError, OverflowError, TypeError) as exc:
+        raise DumpError(f"{where}: invalid BSON document: {exc}") from None
+    return [RawBSONDocument(raw, _RAW) for raw in raws]
+
+
+class DumpReader:
+    """Reads one database's dump: a directory ``<db>/`` or an archive file."""
+
+    def __init__(self, path: Path, database: str, archive: bool) -> None:
+        self.path, self.database, self.archive = path, database, archive
+        self.collections: dict[str, Collection] = {}  # by real name
+        self.counts: dict[str, int] = {}  # documents read so far, by real name
+        self.other_files: list[str] = []  # files in <db>/ that are no part of a dump
+        self._archive_version: tuple[int, int] = (0, 0)
+        if archive:
+            self._fh = _labelled_open(path, path.name, CorruptArchive)
+            try:
+                self._read_prelude()
+            except BaseException:
+                self._fh.close()
+                raise
+        else:
+            self._scan_directory()
+
+    # --- directory dumps ---------------------------------------------------------------------------------
+
+    def _scan_directory(self) -> None:
+        data: dict[str, Path] = {}
+        for path in sorted(self.path.iterdir()):
+            if path.name.endswith(_META):
+                stem = path.name[: -len(next(s for s in _META if path.name.endswith(s)))]
+                with _reading(path.name), open_maybe_gzip(path) as fh:
+                    text = _read_bounded(fh, path.name)
+                with _reading(path.name):
+                    meta = parse_metadata(text.decode(), path.name)
+                name = meta.get("collectionName") or unquote(stem)
+                self.collections[name] = Collection(name, classify(name, meta), meta, source=path.name)
+            elif path.name.endswith(_DATA):
+                data[path.name[: -len(next(s for s in _DATA if path.name.endswith(s)))]] = path
+            else:
+                self.other_files.append(path.name)
+        self._files: dict[str, Path] = {}
+        by_name = {unquote(stem): stem for stem in data}  # for writers that escape a few characters less
+        for coll in self.collections.values():
+            names = [f"system.buckets.{coll.name}", coll.name] if coll.kind == "timeseries" else [coll.name]
+            for name in names:
+                stem = file_stem(name) if file_stem(name) in data else by_name.get(name)
+                if stem in data:
+                    self._attach(coll, data.pop(stem), buckets=name != coll.name)
+                    break
+        for stem, path in data.items():  # data without metadata: mongodump --collection to a file, old dumps
+            name = unquote(stem)
+            if name.startswith("system.buckets.") or "%24" in stem and len(stem) > _NAME_PREFIX:
+                raise DumpError(f"{path.name}: no metadata file names the collection this data belongs to")
+            coll = Collection(name, classify(name, {}), source=path.name)
+            self.collections[name] = coll
+            self._attach(coll, path)
+        for coll in self.collections.values():
+            coll.data_name = coll.data_name or coll.name
+
+    def _attach(self, coll: Collection, path: Path, buckets: bool = False) -> None:
+        coll.source = path.name
+        coll.data_name = f"system.buckets.{coll.name}" if buckets else coll.name
+        self._files[coll.name] = path
+
+    def _directory_batches(self) -> Iterator[Batch]:
+        for name, path in self._files.items():
+            coll = self.collections[name]
+            self.counts[name] = 0
+            with _reading(path.name), open_maybe_gzip(path) as fh:
+                pending: list[bytes] = []
+                size = 0
+                while head := fh.read(4):
+                    raw = read_document(fh, path.name, head)
+                    pending.append(raw)
+                    size += len(raw)
+                    if len(pending) >= BATCH_DOCS or size >= BATCH_BYTES:
+                        yield self._batch(coll, pending, path.name)
+                        pending, size = [], 0
+                if pending:
+                    yield self._batch(coll, pending, path.name)
+
+    def _batch(self, coll: Collection, raws: list[bytes], where: str) -> Batch:
+        docs = validated(raws, where)
+        self.counts[coll.name] = self.counts.get(coll.name, 0) + len(docs)
+        return Batch(coll, docs)
+
+    # --- archives ------------------------------------------------------------------------------------------
+
+    def _read_prelude(self) -> None:
+        where = f"{self.path.name} (prelude)"
+        with _reading(self.path.name, CorruptArchive):
+            if self._fh.read(4) != ARCHIVE_MAGIC:
+                raise DumpError(f"{self.path.name}: not a mongodump archive (bad magic number)")
+            header = _decode(read_document(self._fh, where, error=CorruptArchive), where)
+            self._archive_version = _version(header.get("server_version"))
+            self._expected: dict[str, Collection | None] = {}  # data namespace -> ours, or None (other db)
+            while (head := self._fh.read(4)) != TERMINATOR:
+                entry = _decode(read_document(self._fh, where, head, CorruptArchive), where)
+                db, name = entry.get("db"), entry.get("collection")
+                if not isinstance(db, str) or not isinstance(name, str):
+                    raise DumpError(f"{where}: a collection entry without 'db' and 'collection': {entry}")
+                label = f"{self.path.name} namespace {db}.{name}"
+                meta = parse_metadata(entry.get("metadata") or "", label)
+                kind = "timeseries" if entry.get("type") == "timeseries" else classify(name, meta)
+                # Before 8.3 a time-series collection's data is stored, and archived, as system.buckets.<name>.
+                data_name = f"system.buckets.{name}" if kind == "timeseries" and self._archive_version < (8, 3) else name
+                coll = Collection(name, kind, meta, source=f"{self.path.name} namespace {db}.{data_name}",
+                                  data_name=data_name)
+                if db == self.database:
+                    self.collections[name] = coll
+                self._expected[f"{db}.{data_name}"] = coll if db == self.database else None
+
+    def _archive_batches(self) -> Iterator[Batch]:
+        fh, name = self._fh, self.path.name
+        crcs: dict[str, int] = {}
+        closed: set[str] = set()
+        by_data = {c.data_name: c for c in self.collections.values()}
+        with _reading(name, CorruptArchive), fh:
+            while head := fh.read(4):
+                if head == TERMINATOR:
+                    raise CorruptArchive(f"{name}: a terminator where a namespace header should be; "
+                                         "the archive is corrupt")
+                header = _decode(read_document(fh, f"{name} (namespace header)", head, CorruptArchive), name)
+                ns = f"{header.get('db')}.{header.get('collection')}"
+                if ns not in self._expected:
+                    raise CorruptArchive(f"{name}: data for namespace {ns}, which the archive's prelude does not list")
+                if ns in closed:
+                    raise CorruptArchive(f"{name}: namespace {ns} continues after its EOF header")
+                where = f"{name} namespace {ns}"
+                coll = by_data.get(header.get("collection")) if header.get("db") == self.database else None
+                if coll is not None:
+                    self.counts.setdefault(coll.name, 0)
+                if header.get("EOF") is True:
+                    if fh.read(4) != TERMINATOR:
+                        raise CorruptArchive(f"{where}: the EOF header is not followed by a terminator")
+                    crc = crcs.get(ns, 0)
+                    expected = header.get("CRC")
+                    if not isinstance(expected, int) or expected % 2**64 != crc:
+                        raise CorruptArchive(f"{where}: CRC mismatch: the EOF header says {expected}, the data "
+                                             f"has {crc - 2**64 if crc >= 2**63 else crc}")
+                    closed.add(ns)
+                    continue
+                crc = crcs.get(ns, 0)
+                pending: list[bytes] = []
+                size = 0
+                while (head := fh.read(4)) != TERMINATOR:
+                    raw = read_document(fh, where, head, CorruptArchive)
+                    crc = crc64.xz(raw, crc)
+                    if coll is not None:
+                        pending.append(raw)
+                        size += len(raw)
+                        if len(pending) >= BATCH_DOCS or size >= BATCH_BYTES:
+                            yield self._batch(coll, pending, where)
+                            pending, size = [], 0
+                crcs[ns] = crc
+                if pending:
+                    yield self._batch(coll, pending, where)
+            unfinished = sorted(set(self._expected) - closed)
+            if unfinished:
+                raise CorruptArchive(f"{name}: the archive ends before the EOF header of namespace "
+                                     f"{', '.join(unfinished[:5])}{' ...' if len(unfinished) > 5 else ''}; "
+                                     "it is truncated")
+
+    # --- both -----------------------------------------------------------------------------------------------
+
+    def batches(self) -> Iterator[Batch]:
+        """Every document of the dumped database, validated, in batches; counts them in :attr:`counts`."""
+        return self._archive_batches() if self.archive else self._directory_batches()
+
+    def close(self) -> None:
+        if self.archive:
+            self._fh.close()
+
+
+@contextmanager
+def open_dump(path: Path, database: str, archive: bool) -> Iterator[DumpReader]:
+    reader = DumpReader(path, database, archive)
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+def inventory(path: Path, database: str, archive: bool) -> DumpReader:
+    """Read the whole dump without restoring it: its collections and the documents each holds."""
+    with open_dump(path, database, archive) as reader:
+        for _ in reader.batches():
+            pass
+    return reader
+
+
+def _read_bounded(fh: IO[bytes], where: str) -> bytes:
+    """A whole metadata file, at most MAX_DOCUMENT bytes (an archive carries it inside one BSON document)."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := fh.read(2**16):  # small reads: read(n) would allocate n bytes up front
+        size += len(chunk)
+        if size > MAX_DOCUMENT:
+            raise DumpError(f"{where}: larger than {MAX_DOCUMENT} bytes; not a mongodump metadata file")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(raw: bytes, where: str) -> dict[str, Any]:
+    try:
+        return bson.decode(raw)
+    except (BSONError, ValueError, OverflowError, TypeError) as exc:
+        raise DumpError(f"{where}: invalid BSON document: {exc}") from None
+
+
+def _version(text: Any) -> tuple[int, int]:
+    try:
+        major, minor = str(text).split(".")[:2]
+        return int(major), int(minor)
+    except ValueError:
+        return (0, 0)
+
+
+def _truncated(where: str, error: type[DumpError]) -> DumpError:
+    return error(f"{where}: the data ends in the middle of a document; it is truncated")
+
+
+def _labelled_open(path: Path, label: str, error: type[DumpError]) -> IO[bytes]:
+    with _reading(label, error):
+        return open_maybe_gzip(path)
+
+
+@contextmanager
+def _reading(label: str, error: type[DumpError] = DumpError) -> Iterator[None]:
+    """Turn a read error (I/O, gzip) into a DumpError naming the file."""
+    try:
+        yield
+    except DumpError:
+        raise
+    except (EOFError, OSError, zlib.error, UnicodeDecodeError) as exc:
+        # gzip.BadGzipFile is an OSError; a cut .gz ends in EOFError.
+        raise error(f"{label}: unreadable dump data: {exc or type(exc).__name__}") from None

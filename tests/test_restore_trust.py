@@ -1,0 +1,338 @@
+"""A "restored" verdict to trust: every namespace accounted for, every broken dump a finding (issue 11).
+
+Each dump is built here from mongodump's documented formats (tests/mongodump_spec.py), and every
+expected count comes from the documents the test put in, never from the restorer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import io
+import tarfile
+import tracemalloc
+import uuid
+from pathlib import Path
+
+import bson
+import pytest
+from bson import ObjectId
+
+from opschecks import dumpformat, mongorestore, mongotarget, restore
+from opschecks.backups import Backup
+from opschecks.dumpformat import CorruptArchive, DumpError
+from tests.mongodump_spec import (TERMINATOR, Coll, archive_bytes, crc64_go_ecma, file_stem, path_escape,
+                                  write_directory)
+
+SMALL = [Coll("project", [{"_id": i, "name": f"p{i}"} for i in range(3)]),
+         Coll("file", [{"_id": i, "size": i * 10} for i in range(2)]),
+         Coll("empty")]
+
+
+@pytest.fixture
+def target(sandbox):
+    with mongotarget.uri_target(sandbox.mongo_uri, mongotarget.fresh_database_name("trust")) as t:
+        yield t
+
+
+def _archive(tmp_path: Path, data: bytes, name: str = "admin.archive") -> mongorestore.Dump:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return mongorestore.Dump(path, "admin", archive=True, gzip=name.endswith(".gz"))
+
+
+def _directory(tmp_path: Path, colls: list[Coll], gz: bool = False) -> mongorestore.Dump:
+    write_directory(tmp_path / "out", colls, gz=gz)
+    return mongorestore.Dump(tmp_path / "out", "admin", archive=False, gzip=gz)
+
+
+# --- the spec helpers themselves ----------------------------------------------------------------------------
+
+def test_spec_helpers_match_go():
+    assert crc64_go_ecma(b"123456789") == 0x995DC9BBDF1939FA  # CRC-64/XZ check value (Go's crc64.ECMA)
+    assert path_escape("a/b;c,d?e f$&+:=@") == "a%2Fb%3Bc%2Cd%3Fe%20f$&+:=@"
+    assert dumpformat.file_stem("a/b;c,d?e f$&+:=@") == path_escape("a/b;c,d?e f$&+:=@")
+    long = "x" * 250
+    assert file_stem(long) == dumpformat.file_stem(long) and file_stem(long).startswith("x" * 208 + "%24")
+
+
+# --- 2. a cut or corrupt --archive is always caught ---------------------------------------------------------
+
+@pytest.mark.parametrize("gz", [False, True], ids=["archive", "archive-gzip"])
+def test_an_archive_cut_at_every_byte_offset_is_caught(tmp_path: Path, gz: bool):
+    whole = archive_bytes(SMALL)
+    whole = gzip.compress(whole) if gz else whole
+    full = dumpformat.inventory(_archive(tmp_path, whole).path, "admin", True)
+    assert full.counts == {"project": 3, "file": 2, "empty": 0}
+    for cut in range(len(whole)):
+        dump = _archive(tmp_path, whole[:cut])
+        with pytest.raises(DumpError) as err:
+            dumpformat.inventory(dump.path, "admin", True)
+        assert err.value.code in ("RST010", "RST012"), (cut, err.value)
+        assert str(err.value).startswith("admin.archive"), (cut, err.value)
+
+
+def test_an_archive_cut_at_a_segment_boundary_names_the_unfinished_namespaces(tmp_path: Path, target):
+    whole = archive_bytes(SMALL)
+    boundaries = [i + 4 for i in range(len(whole)) if whole[i:i + 4] == TERMINATOR]
+    assert len(boundaries) >= 6  # prelude end and every segment and EOF block
+    for cut in boundaries[:-1]:
+        with pytest.raises(CorruptArchive, match=r"ends before the EOF header of namespace admin\.") as err:
+            mongorestore.restore(target.client[target.database], _archive(tmp_path, whole[:cut]))
+        assert err.value.code == "RST010"
+        target.client.drop_database(target.database)
+    restored = mongorestore.restore(target.client[target.database], _archive(tmp_path, whole))
+    assert restored.in_dump == restored.documents | {"empty": 0} == {"project": 3, "file": 2, "empty": 0}
+
+
+def test_crc_mismatch_names_the_namespace(tmp_path: Path):
+    whole = bytearray(archive_bytes(SMALL))
+    at = whole.index(b"p1\x00")  # a string value inside project's data: still valid BSON after the change
+    whole[at] = ord("q")
+    with pytest.raises(CorruptArchive, match=r"admin\.archive namespace admin\.project: CRC mismatch"):
+        dumpformat.inventory(_archive(tmp_path, bytes(whole)).path, "admin", True)
+
+
+@pytest.mark.parametrize("tail", [b"junk", b"\x00", TERMINATOR, bson.encode({"db": "admin", "collection": "x"})],
+                         ids=["junk", "one-byte", "terminator", "unlisted-namespace"])
+def test_trailing_bytes_after_the_last_namespace_are_corruption(tmp_path: Path, tail: bytes):
+    with pytest.raises(CorruptArchive) as err:
+        dumpformat.inventory(_archive(tmp_path, archive_bytes(SMALL) + tail).path, "admin", True)
+    assert err.value.code == "RST010" and str(err.value).startswith("admin.archive")
+
+
+# --- 3. names from the metadata ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["directory", "directory-gzip", "archive"])
+def test_a_long_collection_name_restores_under_its_real_name(tmp_path: Path, target, fmt: str):
+    name = "submissionEnvelope " + "é y " * 46  # 203 characters, 527 escaped: the file name is shortened
+    colls = [Coll(name, [{"_id": i} for i in range(4)], indexes=[{"v": 2, "key": {"k": 1}, "name": "k_1"}])]
+    if fmt == "archive":
+        dump = _archive(tmp_path, archive_bytes(colls))
+    else:
+        dump = _directory(tmp_path, colls, gz=fmt.endswith("gzip"))
+        assert {p.name.split(".")[0] for p in (tmp_path / "out/admin").iterdir()} == {file_stem(name)}
+        assert "%24" in file_stem(name)
+    restored = mongorestore.restore(target.client[target.database], dump)
+    db = target.client[target.database]
+    assert restored.in_dump == restored.documents == {name: 4}
+    assert db[name].count_documents({}) == 4 and "k_1" in db[name].index_information()
+
+
+def test_data_files_match_their_metadata_even_when_escaped_differently(tmp_path: Path, target):
+    db_dir = write_directory(tmp_path / "out", [Coll("a,b", [{"_id": 1}, {"_id": 2}],
+                                                     indexes=[{"v": 2, "key": {"k": 1}, "name": "k_1"}])])
+    (db_dir / "a%2Cb.bson").rename(db_dir / "a,b.bson")  # mongodump escapes ','; an older writer did not
+    restored = mongorestore.restore(target.client[target.database], mongorestore.Dump(tmp_path / "out", "admin",
+                                                                                      False, False))
+    assert restored.in_dump == restored.documents == {"a,b": 2}
+    assert "k_1" in target.client[target.database]["a,b"].index_information()
+
+
+# --- 4. nothing skipped in silence ---------------------------------------------------------------------------
+
+USERS = Coll("system.users", [{"_id": f"admin.u{i}", "user": f"u{i}", "db": "admin"} for i in range(3)])
+ROLES = Coll("system.roles", [{"_id": "admin.r", "role": "r", "db": "admin", "privileges": [], "roles": []}])
+VERSION = Coll("system.version", [{"_id": "authSchema", "currentVersion": 5}])
+JS = Coll("system.js", [{"_id": "f", "value": bson.Code("function () { return 1; }")}])
+VIEWS = Coll("system.views", [{"_id": "admin.v", "viewOn": "project", "pipeline": []}])
+TS = Coll("readings", [{"_id": ObjectId(), "control": {"version": 1}, "meta": i} for i in range(5)],
+          options={"timeseries": {"timeField": "t", "metaField": "m", "granularity": "seconds"}}, type="timeseries")
+
+
+@pytest.mark.parametrize("fmt", ["directory", "archive"])
+def test_system_namespaces_are_restored_or_listed(tmp_path: Path, target, fmt: str):
+    colls = [*SMALL, USERS, ROLES, VERSION, JS, VIEWS, TS]
+    dump = _archive(tmp_path, archive_bytes(colls)) if fmt == "archive" else _directory(tmp_path, colls)
+    restored = mongorestore.restore(target.client[target.database], dump)
+    db = target.client[target.database]
+    assert restored.in_dump == {"project": 3, "file": 2, "empty": 0, "system.users": 3, "system.roles": 1,
+                                "system.version": 1, "system.js": 1, "system.views": 1, "readings": 5}
+    assert (restored.users, restored.roles) == (3, 1)
+    assert set(restored.not_restored) == {"system.users", "system.roles", "system.version", "system.views"}
+    assert "restore_users = false" in restored.not_restored["system.users"]
+    assert restored.unrestorable == {}
+    assert db["system.js"].count_documents({}) == 1
+    assert db["system.buckets.readings"].count_documents({}) == 5  # the time-series buckets, as mongorestore does
+    assert restored.data_names["readings"] == "system.buckets.readings"
+
+
+def test_users_and_roles_are_restored_when_asked(tmp_path: Path, target):
+    dump = _directory(tmp_path, [*SMALL, USERS, ROLES])
+    restored = mongorestore.restore(target.client[target.database],
+                                    mongorestore.Dump(dump.path, "admin", False, False, restore_users=True))
+    assert restored.not_restored == {}
+    assert restored.documents["system.users"] == 3
+    assert target.client[target.database]["system.users"].count_documents({}) == 3
+    # A server that keeps roles in admin only refuses them in the drill's database: said, not silent.
+    assert restored.unrestorable == {"system.roles": "the target refused system.roles: Invalid system namespace: "
+                                                     f"{target.database}.system.roles"}
+
+
+def test_a_time_series_collection_the_server_refuses_is_unrestorable_not_empty(tmp_path: Path, target):
+    # SecantusDB creates time-series collections; options it refuses stand in for a server without them.
+    refused = Coll("readings", TS.docs, options={"timeseries": "from a newer server"}, type="timeseries")
+    restored = mongorestore.restore(target.client[target.database], _directory(tmp_path, [*SMALL, refused]))
+    assert restored.in_dump["readings"] == 5
+    assert restored.unrestorable["readings"].startswith("the server cannot create time-series collections: ")
+
+
+# --- 5. every failure reaches a verdict ----------------------------------------------------------------------
+
+def _bad_type_byte() -> bytes:
+    raw = bytearray(bson.encode({"_id": 1, "a": 2}))
+    raw[raw.index(b"a\x00") - 1] = 0x77  # no such BSON type
+    return bytes(raw)
+
+
+def _bad_cstring() -> bytes:
+    raw = bytearray(bson.encode({"_id": 1, "ab": True}))
+    raw[raw.index(b"ab\x00") + 2] = ord("c")  # the key's NUL is gone: the key runs into the value
+    return bytes(raw)
+
+
+@pytest.mark.parametrize(("colls", "fmt", "expected"), [
+    ([Coll("project", [{"_id": 1}, _bad_type_byte()])], "directory", r"project\.bson: invalid BSON document: "),
+    ([Coll("project", [_bad_cstring()])], "directory", r"project\.bson: invalid BSON document: "),
+    ([Coll("project", [{"_id": 1}, _bad_type_byte()])], "archive",
+     r"admin\.archive namespace admin\.project: invalid BSON document: "),
+    ([Coll("project", [{"_id": 1}, {"_id": 1}])], "directory",
+     r"project\.bson: the server refused 1 of 2 documents of project: .*duplicate key"),
+    ([Coll("project", [{"_id": 1, "k": 1}, {"_id": 2, "k": 1}],
+           indexes=[{"v": 2, "key": {"k": 1}, "name": "k_1", "unique": True}])], "directory",
+     r"project\.bson: the dumped documents violate unique index k_1 of project: "),
+    ([Coll(".hidden", [{"_id": 1}])], "directory",
+     r"\.hidden\.bson: the server refused to create collection \.hidden: Collection names cannot start with '\.'"),
+], ids=["bad-type-byte", "bad-cstring", "archive-bad-type-byte", "duplicate-id", "unique-index", "refused-collection"])
+def test_broken_dump_content_is_one_rst012_naming_the_file(tmp_path: Path, target, colls, fmt, expected):
+    dump = _archive(tmp_path, archive_bytes(colls)) if fmt == "archive" else _directory(tmp_path, colls)
+    with pytest.raises(DumpError, match=expected) as err:
+        mongorestore.restore(target.client[target.database], dump)
+    assert err.value.code == "RST012"
+
+
+@pytest.mark.parametrize("text", ["[]", '"x"', '{"indexes": {}}', '{"indexes": [{"name": "a"}]}',
+                                  '{"options": []}', "{not json"])
+def test_metadata_of_the_wrong_shape_is_rst012(tmp_path: Path, text: str):
+    dump = _directory(tmp_path, SMALL)
+    (tmp_path / "out/admin/project.metadata.json").write_text(text)
+    with pytest.raises(DumpError, match=r"^project\.metadata\.json: ") as err:
+        dumpformat.inventory(tmp_path / "out/admin", "admin", False)
+    assert err.value.code == "RST012"
+    assert dump.database == "admin"
+
+
+# --- 6. bounded memory on hostile input ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_huge_length_prefix_is_refused_without_reading_on(tmp_path: Path, gz: bool):
+    db_dir = write_directory(tmp_path / "out", SMALL, gz=gz)
+    body = (2**31 - 1).to_bytes(4, "little") + b"\x00" * (40 * 2**20)  # claims 2 GiB, has 40 MiB
+    name = "project.bson.gz" if gz else "project.bson"
+    (db_dir / name).write_bytes(gzip.compress(body, compresslevel=1) if gz else body)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DumpError, match=rf"^{name}: 2147483647 is not a valid BSON document length"):
+            dumpformat.inventory(db_dir, "admin", False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+
+
+def test_a_document_just_over_the_limit_is_refused(tmp_path: Path):
+    db_dir = write_directory(tmp_path / "out", [Coll("project", [{"_id": 1, "blob": b"x" * (16 * 2**20 + 2**14)}])])
+    with pytest.raises(DumpError, match=r"not a valid BSON document length \(5 to 16793600 bytes\)"):
+        dumpformat.inventory(db_dir, "admin", False)
+
+
+def test_a_huge_metadata_file_is_refused_without_reading_it_all(tmp_path: Path):
+    db_dir = write_directory(tmp_path / "out", SMALL)
+    (db_dir / "project.metadata.json").write_bytes(b"{" + b" " * (17 * 2**20) + b"}")
+    with pytest.raises(DumpError, match=r"^project\.metadata\.json: larger than 16793600 bytes"):
+        dumpformat.inventory(db_dir, "admin", False)
+
+
+# --- 7. the dump is found where backup.sh puts it ------------------------------------------------------------
+
+def test_locate_takes_the_backup_layout_and_refuses_two_dumps(tmp_path: Path):
+    write_directory(tmp_path / "data/db/dump/2026-03-01T00_00", SMALL)
+    (tmp_path / "data/db/admin").mkdir(parents=True)  # mongod's directoryPerDB data files are no dump
+    (tmp_path / "data/db/admin/collection-2-123.wt").write_bytes(b"WiredTiger")
+    dump = mongorestore.locate(tmp_path, "admin")
+    assert (dump.path, dump.archive) == (tmp_path / "data/db/dump/2026-03-01T00_00", False)
+
+    write_directory(tmp_path / "data/db/dump/2026-02-28T00_00", SMALL)
+    with pytest.raises(DumpError, match=r"the backup holds 2 dumps of database 'admin': "
+                                        r"data/db/dump/2026-02-28T00_00/admin, data/db/dump/2026-03-01T00_00/admin; "
+                                        r"expected exactly one"):
+        mongorestore.locate(tmp_path, "admin")
+
+
+def test_locate_refuses_a_directory_dump_beside_an_archive(tmp_path: Path):
+    write_directory(tmp_path / "data/db/dump/2026-03-01T00_00", SMALL)
+    (tmp_path / "data/db/dump/extra.archive.gz").write_bytes(gzip.compress(archive_bytes(SMALL)))
+    with pytest.raises(DumpError, match=r"2 dumps of database 'admin': data/db/dump/2026-03-01T00_00/admin, "
+                                        r"data/db/dump/extra\.archive\.gz"):
+        mongorestore.locate(tmp_path, "admin")
+
+
+# --- 1 and 8. the drill accounts for every document ----------------------------------------------------------
+
+def _tarball(root: Path) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(root / "data", arcname="data")
+    return buf.getvalue()
+
+
+def _drill(sandbox, tmp_path: Path, colls: list[Coll], **settings) -> tuple[restore.Drill, list]:
+    write_directory(tmp_path / "src/data/db/dump/2026-03-01T00_00", colls)
+    s3 = sandbox.s3()
+    bucket = f"trust-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    body = _tarball(tmp_path / "src")
+    s3.put_object(Bucket=bucket, Key="dev/2026-03-01T00_00.tar.gz", Body=body)
+    now = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+    backup = Backup("dev/2026-03-01T00_00.tar.gz", now, now, len(body))
+    config = restore.RestoreSettings(collections=["project", "file"], min_counts={}, **settings)
+    with mongotarget.uri_target(sandbox.mongo_uri, mongotarget.fresh_database_name("trust")) as t:
+        result = restore.drill(s3, bucket, backup, t, config)
+    return result, restore.judge(result, config, None)
+
+
+def test_a_capped_collection_that_kept_fewer_documents_is_rst013(sandbox, tmp_path: Path):
+    capped = Coll("file", [{"_id": i} for i in range(1203)], options={"capped": True, "size": 2**20, "max": 700})
+    result, findings = _drill(sandbox, tmp_path, [SMALL[0], capped])
+    assert [(f.code, f.message) for f in findings] == [
+        ("RST013", "admin.file: the dump holds 1,203 documents, 700 were restored")]
+    assert restore.ledger_details(result, "dev", None)["in_dump"] == {"project": 3, "file": 1203}
+    rows = restore.count_rows(result, restore.RestoreSettings(collections=["project", "file"]), None)
+    assert restore.COUNT_COLUMNS[1:3] == ["documents in the dump", "restored count"]
+    assert rows[:2] == [["project", 3, 3, None, None], ["file", 1203, 700, None, None]]
+
+
+def test_a_healthy_drill_lists_what_it_did_not_restore(sandbox, tmp_path: Path):
+    result, findings = _drill(sandbox, tmp_path, [*SMALL, USERS, ROLES, VERSION])
+    assert findings == []
+    rows = {r[0]: r for r in restore.count_rows(result, restore.RestoreSettings(collections=["project"]), None)}
+    assert rows["system.users"][1:3] == [3, "not restored: users and roles are not restored "
+                                            "([restore] restore_users = false)"]
+    assert rows["empty"][1:3] == [0, 0]
+    assert restore.users_and_roles(result, restore.RestoreSettings()) == (
+        "3 users, 1 roles in the dump (not restored: [restore] restore_users = false)")
+
+
+def test_an_unrestorable_time_series_collection_fails_the_drill(sandbox, tmp_path: Path):
+    # SecantusDB creates time-series collections; options it refuses stand in for a server without them.
+    refused = Coll("readings", TS.docs, options={"timeseries": "from a newer server"}, type="timeseries")
+    result, findings = _drill(sandbox, tmp_path, [*SMALL, refused])
+    assert [f.code for f in findings] == ["RST014"]
+    assert findings[0].message.startswith("admin.readings: the drill could not restore its 5 documents: ")
+    assert result.broken is None
+
+
+def test_broken_bson_in_a_backup_is_a_broken_verdict(sandbox, tmp_path: Path):
+    result, findings = _drill(sandbox, tmp_path, [Coll("project", [{"_id": 1}, _bad_type_byte()])])
+    assert [(f.code, f.message.split(":")[0]) for f in findings] == [("RST012", "project.bson")]
+    assert restore.ledger_details(result, "dev", None)["verdict"] == "broken"
