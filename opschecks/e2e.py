@@ -29,10 +29,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
 import socket
 import ssl
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -247,14 +251,16 @@ def round_trip(env: EnvConfig, protected: bool, sleep: Callable[[float], None] =
 
     with ingest_api.session(settings.ca_bundle) as http:
         started = time.monotonic()
-        envelope_url, problem = _create(http, ends, trip, token, timeout)
-        if envelope_url is None:
-            step("create", problem, started)
-            verdict.findings.append(Finding("E2E011", where, problem))
-            return verdict
-        verdict.details["envelope"] = envelope_url
-        step("create", f"created {envelope_url}", started)
+        envelope_url = None
         try:
+            with _signals_held():  # a create cut short by a signal could leave a submission nobody deletes
+                envelope_url, problem = _create(http, ends, trip, token, timeout)
+            if envelope_url is None:
+                step("create", problem, started)
+                verdict.findings.append(Finding("E2E011", where, problem))
+                return verdict
+            verdict.details["envelope"] = envelope_url
+            step("create", f"created {envelope_url}", started)
             started = time.monotonic()
             envelope, problem = _wait(http, envelope_url, trip, timeout, sleep)
             step(f"wait for {trip.expected_state}", problem or f"{trip.expected_state}", started)
@@ -267,13 +273,37 @@ def round_trip(env: EnvConfig, protected: bool, sleep: Callable[[float], None] =
                 step("entities", ", ".join(f"{k}: {v}" for k, v in counts.items()) or "none", started)
                 verdict.findings += [Finding("E2E013", f"{env.name} {envelope_url}", m) for m in missing]
         finally:
-            # Always: a test submission left in staging pollutes the team's dashboards and exports.
-            started = time.monotonic()
-            problem = _delete(http, envelope_url, token, timeout)
-            step("delete", problem or "deleted", started)
-            if problem:
-                verdict.findings.append(Finding("E2E014", f"{env.name} {envelope_url}", problem))
+            if envelope_url is not None:
+                # Always: a test submission left in staging pollutes the team's dashboards and exports.
+                started = time.monotonic()
+                problem = _delete(http, envelope_url, token, timeout)
+                step("delete", problem or "deleted", started)
+                if problem:
+                    verdict.findings.append(Finding("E2E014", f"{env.name} {envelope_url}", problem))
     return verdict
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block ends, then act as they would have (the handlers in force are
+    called: KeyboardInterrupt, or the suite's SIGTERM handling), so the caller's ``finally`` knows what exists."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if caught:
+            handler = previous[caught[0]]
+            if callable(handler):
+                handler(caught[0], None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), caught[0])
 
 
 def _create(http: requests.Session, ends: Endpoints, trip: RoundTripSettings, token: str,

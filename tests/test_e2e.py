@@ -330,20 +330,27 @@ def test_prod_refuses_the_round_trip_in_one_line(checklist, ingest: FakeIngest, 
     assert ingest.requests == []
 
 
+@pytest.mark.parametrize("moment", ["while it waits for a state", "while the create is in flight"])
 def test_sigterm_mid_round_trip_still_deletes_the_submission(checklist, ingest: FakeIngest, tmp_path: Path,  # noqa: ANN001
-                                                             cluster: str) -> None:
-    """A real SIGTERM (fixtures/signals.py: handled as Ctrl-C) while the round trip waits for the state."""
+                                                             cluster: str, moment: str) -> None:
+    """A real SIGTERM (fixtures/signals.py: handled as Ctrl-C) mid round trip. In flight, the create's
+    request has reached the API but not returned the submission's URL: the signal waits for it."""
     ingest.stuck_in = "Validating"
     lay_out(checklist, ingest, tmp_path, deadline_s=120)
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "-m", "e2e", "-k", "round_trip", "-p", "no:cacheprovider"],
                             cwd=checklist.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    if moment == "while the create is in flight":
+        ingest.delay_s = 2.0  # every answer 2 s late: the POST is recorded on arrival, answered after the delay
+        wanted = ("POST", "/submissionEnvelopes")
+    else:
+        wanted = ("GET", "/submissionEnvelopes/")
     deadline = time.monotonic() + 60
-    # Once it polls the envelope's state (the create has returned its URL), the interrupt must still delete it.
-    while not any(m == "GET" and p.startswith("/submissionEnvelopes/") for m, p, _ in ingest.requests):
-        assert proc.poll() is None and time.monotonic() < deadline, "the round trip never waited for a state"
-        time.sleep(0.05)
+    while not any(m == wanted[0] and p.startswith(wanted[1]) for m, p, _ in ingest.requests):
+        assert proc.poll() is None and time.monotonic() < deadline, f"the round trip never sent {wanted}"
+        time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
-    output = proc.communicate(timeout=60)[0].decode()
+    output = proc.communicate(timeout=90)[0].decode()
     assert ingest.envelopes == {}, output[-2000:]
     assert any(m == "DELETE" for m, _, _ in ingest.requests)
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output[-2000:]
