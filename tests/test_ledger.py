@@ -214,3 +214,32 @@ def test_drill_history_is_read_from_the_shared_ledger(checklist, s3_ledger: str)
     result = checklist.run()
 
     result.assert_outcomes(passed=1)
+
+
+def test_a_pass_whose_teardown_failed_is_recorded_with_the_teardown_error(checklist) -> None:
+    project = checklist.lay_out('[env.dev]\n[ledger]\npath = "reports/ledger.sqlite"\n', {"restore": """
+        import pytest
+        pytestmark = pytest.mark.monthly
+
+        @pytest.fixture
+        def scratch_db():
+            yield "restore_drill_1a2b"
+            raise RuntimeError("dropDatabase restore_drill_1a2b: not authorized on restore_drill_1a2b")
+
+        def test_drill(env, scratch_db, ledger_details):
+            ledger_details["db"] = scratch_db
+
+        def test_clean(env):
+            pass
+        """})
+
+    result = checklist.run()
+
+    result.assert_outcomes(passed=2, errors=1)
+    records = {r.check.split("::")[1]: r for r in ledger.query(project / "reports" / "ledger.sqlite")}
+    assert len(records) == 2
+    assert records["test_drill"].outcome == "error"
+    assert records["test_drill"].details == {
+        "db": "restore_drill_1a2b",
+        "teardown_error": "RuntimeError: dropDatabase restore_drill_1a2b: not authorized on restore_drill_1a2b"}
+    assert (records["test_clean"].outcome, records["test_clean"].details) == ("passed", {})
