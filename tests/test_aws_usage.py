@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import boto3
+from botocore.exceptions import ClientError
 import pytest
 
 from opschecks import aws, cleanup, unused, usage, waivers
@@ -597,3 +598,65 @@ def test_cleanup_rejects_a_malformed_plan(tmp_path):
     bad.write_text("[]")
     with pytest.raises(ConfigError, match="--cleanup-plan"):
         cleanup.read_plan(bad)
+
+
+def _alb(client, name: str) -> str:
+    ec2 = client("ec2")
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
+    return client("elbv2").create_load_balancer(Name=name, Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+
+
+def test_a_load_balancer_that_only_redirects_or_answers_itself_is_in_use(usage_env, client):
+    """An ALB with no target group (HTTP->HTTPS redirect, a maintenance page) is in use; moto answers
+    TargetGroupNotFound for its target groups, which once ended the whole scan in a traceback."""
+    elbv2 = client("elbv2")
+    redirect = _alb(client, "alb-redirect")
+    elbv2.create_listener(LoadBalancerArn=redirect, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}])
+    fixed = _alb(client, "alb-maintenance")
+    elbv2.create_listener(LoadBalancerArn=fixed, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "503", "ContentType": "text/plain",
+                                                           "MessageBody": "down for maintenance"}}])
+    bare = _alb(client, "alb-bare")  # no listener, no target group: unused
+    volume = client("ec2").create_volume(AvailabilityZone=_az(client), Size=10, VolumeType="gp3")["VolumeId"]
+
+    verdicts = unused.scan(aws.session(usage_env), usage_env.usage, LATER, [])
+
+    assert {v.resource.id for v in verdicts["USG104"]} == {bare}
+    assert {v.resource.id for v in verdicts["USG101"]} == {volume}  # the other rules ran too
+    assert not any(v.resource.error for found in verdicts.values() for v in found)
+
+
+def test_one_resources_odd_answer_never_hides_the_others(usage_env, client):
+    """An API error about one load balancer, or one whole rule, is a USG100 finding naming it; the rest is judged."""
+    odd, empty = _alb(client, "alb-odd"), _alb(client, "alb-empty")
+    sess = aws.session(usage_env)
+
+    def answer_oddly(params, **kwargs):
+        if params.get("LoadBalancerArn") == odd:
+            raise ClientError({"Error": {"Code": "InternalFailure", "Message": "Request processing has failed "
+                                                                               "due to an unknown error"}},
+                              "DescribeListeners")
+
+    def deny(params, **kwargs):
+        raise ClientError({"Error": {"Code": "UnauthorizedOperation",
+                                     "Message": "You are not authorized to perform this operation."}},
+                          "DescribeNatGateways")
+
+    sess.events.register("before-parameter-build.elastic-load-balancing-v2.DescribeListeners", answer_oddly)
+    sess.events.register("before-parameter-build.ec2.DescribeNatGateways", deny)
+
+    verdicts = unused.scan(sess, usage_env.usage, LATER, [])
+    found = unused.findings(verdicts, usage_env.usage, "dev here")
+
+    assert {(v.resource.id, v.resource.error is None) for v in verdicts["USG104"]} == {(odd, False), (empty, True)}
+    by_code = sorted((f.code, f.message) for f in found)
+    assert ("USG100", f"load-balancer {odd} (alb-odd): USG104 (Load balancers without targets) could not judge it: "
+                      "AWS DescribeListeners answered InternalFailure: Request processing has failed due to an "
+                      "unknown error") in by_code
+    assert ("USG100", "rule USG106 (NAT gateways without traffic) could not run: AWS DescribeNatGateways answered "
+                      "UnauthorizedOperation: You are not authorized to perform this operation.") in by_code
+    assert any(code == "USG104" and empty in message for code, message in by_code)
+    # What could not be judged is never planned for deletion.
+    plan = cleanup.plan_entries(usage_env, "123456789012", verdicts)
+    assert {e.id for e in plan} == {empty}
