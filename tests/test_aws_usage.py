@@ -165,6 +165,64 @@ def test_stale_bucket_metrics_fail():
     assert [f.code for f in findings] == ["USG004"] and "6 days ago" in findings[0].message
 
 
+def _without(series, storage_type: str, days: set[dt.date]):
+    return [(day, {t: v for t, v in by_class.items() if not (t == storage_type and day in days)}, objects)
+            for day, by_class, objects in series]
+
+
+def test_a_storage_class_without_its_datapoint_is_a_named_gap_not_zero_bytes(usage_env, client):
+    """Standard-IA holds most of the bucket; a day it has no datapoint (a mid-window gap, or yesterday's
+    figure not yet published) once summed as 0 bytes: a ~70% overnight 'shrink'."""
+    series = backup_bucket_series(NOW)
+    gap, yesterday = series[-10][0], series[-1][0]
+    put_bucket_metrics(client("cloudwatch"), usage_env.backup_bucket,
+                       _without(series, "StandardIAStorage", {gap, yesterday}))
+
+    history = usage.bucket_history(client("cloudwatch"), usage_env.backup_bucket, usage_env.usage, NOW)
+
+    by_day = {d.day: d for d in history}
+    assert by_day[gap].size_bytes is None and by_day[gap].missing == ("StandardIAStorage",)
+    assert by_day[yesterday].size_bytes is None and by_day[yesterday].missing == ("StandardIAStorage",)
+    assert by_day[gap - DAY].size_bytes == sum(series[-11][1].values())
+    assert usage.judge(history, usage_env.usage, "here", NOW) == []
+    # Once the gap outlasts max_metric_age_days, the staleness finding names it.
+    stale = usage.judge(history, replace(usage_env.usage, max_metric_age_days=0), "here", NOW)
+    assert [f.code for f in stale] == ["USG004"]
+    assert f"since then StandardIAStorage has no datapoint on {yesterday}" in stale[0].message
+
+
+def _aws_list_metrics(cloudwatch, recent: set[str], bucket: str) -> None:
+    """ListMetrics as AWS answers it: only series with a datapoint in the last two weeks (moto lists them all)."""
+    from botocore.awsrequest import AWSResponse
+
+    def answer(**kwargs):
+        metrics = [{"Namespace": "AWS/S3", "MetricName": "BucketSizeBytes",
+                    "Dimensions": [{"Name": "StorageType", "Value": t}, {"Name": "BucketName", "Value": bucket}]}
+                   for t in sorted(recent)]
+        return AWSResponse("https://monitoring.amazonaws.com/", 200, {}, None), {
+            "Metrics": metrics, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    cloudwatch.meta.events.register("before-call.cloudwatch.ListMetrics", answer)
+
+
+def test_a_storage_class_that_stopped_reporting_stays_in_the_history(usage_env, client):
+    """Standard-IA backups moved to Glacier 20 days ago: ListMetrics no longer lists Standard-IA, which once
+    dropped it from the whole history, so the bucket seemed to have grown 200% (USG001)."""
+    moved = NOW.date() - 20 * DAY
+    series = [(day, {"StandardStorage": 100 * 2**30,
+                     **({"StandardIAStorage": 200 * 2**30} if day < moved else {"GlacierStorage": 200 * 2**30})},
+               270 + i % 2)
+              for i, day in ((i, NOW.date() - i * DAY) for i in range(90, 0, -1))]
+    put_bucket_metrics(client("cloudwatch"), usage_env.backup_bucket, series)
+    cloudwatch = client("cloudwatch")
+    _aws_list_metrics(cloudwatch, {"StandardStorage", "GlacierStorage"}, usage_env.backup_bucket)
+
+    history = usage.bucket_history(cloudwatch, usage_env.backup_bucket, usage_env.usage, NOW)
+
+    assert {d.size_bytes for d in history} == {300 * 2**30}
+    assert usage.judge(history, usage_env.usage, "here", NOW) == []
+
+
 # --- unused resources: one test per rule, flagged and not flagged ---------------------------------------
 
 def test_unattached_volumes(usage_env, client):
