@@ -132,7 +132,7 @@ def _resolve(store: ledger.Ledger, check: str) -> str | None:
     """A full check id, from itself or from its bare test name (test_backup_is_fresh)."""
     if "::" in check:
         return check
-    known = sorted({(item.last_run or item.future).check for item in store.latest()})
+    known = sorted({item.any.check for item in store.latest()})
     matches = [c for c in known if c.endswith(f"::{check}")]
     if len(matches) > 1:
         raise ConfigError(f"{check!r} names several checks: {', '.join(matches)}")

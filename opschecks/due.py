@@ -109,9 +109,9 @@ def tasks(latest: Iterable[Latest], now: dt.datetime, settings: CadenceSettings,
     Checks without cadence are left out; a checklist task that never ran is overdue. ``latest`` should be
     read up to ``now`` (``Ledger.latest(until=now)``); a pass later than ``now`` is not counted anyway."""
     wanted = set(envs) if envs is not None else None
-    history = {((item.last_run or item.future).check, (item.last_run or item.future).env): item for item in latest}
+    history = {(item.any.check, item.any.env): item for item in latest}
     if checklist is None:
-        checklist = [(check, env, (item.last_run or item.future).cadences) for (check, env), item in history.items()]
+        checklist = [(check, env, item.any.cadences) for (check, env), item in history.items()]
     result = []
     for check, env, cadences in checklist:
         cadence = cadence_of(cadences, settings)

@@ -72,6 +72,11 @@ class Latest:
     last_pass: Record | None
     future: Record | None = None
 
+    @property
+    def any(self) -> Record:
+        """A record of the task (its check, env, cadences): the newest run, else the one from the future."""
+        return self.last_run or self.future
+
 
 class Ledger(Protocol):
     location: str  # the file path or s3:// URI, for messages

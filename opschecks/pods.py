@@ -243,8 +243,7 @@ def _readiness(pod: k8s.V1Pod, stuck: set[str], settings: PodSettings, now: dt.d
         return [f"{ready}/{total} containers ready; not ready: {', '.join(unready) or 'all'} {how_long}"]
     if done:
         running = [c.name for c in statuses if c.name not in done]
-        finished = max(t.finished_at for t in done.values() if t.finished_at) if any(
-            t.finished_at for t in done.values()) else since
+        finished = max((t.finished_at for t in done.values() if t.finished_at), default=since)
         partial = now - finished
         limit = _minutes(settings.partial_completion_grace_minutes)
         if running and partial > limit:
