@@ -100,8 +100,7 @@ def _due_by(task: due.Task, config: Config) -> str:
 def _on_change(tasks: list[due.Task], latest: list[ledger.Latest],
                config: Config) -> tuple[list[due.Task], list[str]]:
     """Passed e2e tasks become due where a major change (new images) happened since their pass; one note each."""
-    passes = {((item.last_run or item.future).check, (item.last_run or item.future).env): item.last_pass
-              for item in latest}
+    passes = {(item.any.check, item.any.env): item.last_pass for item in latest}
     result, notes = [], []
     for task in tasks:
         if task.cadence == due.ON_CHANGE and task.status == "done":
