@@ -138,10 +138,13 @@ def idle_load_balancers(c: Clients, s: UsageSettings, now: dt.datetime) -> Itera
         for lb in page["LoadBalancerDescriptions"]:
             age = _days(now - lb["CreatedTime"])
             if not lb["Instances"] and age >= s.lb_min_age_days:
-                tags = _tags(c.elb.describe_tags(LoadBalancerNames=[lb["LoadBalancerName"]])
-                             ["TagDescriptions"][0].get("Tags"))
-                yield Unused("USG104", "classic-load-balancer", lb["LoadBalancerName"], lb["LoadBalancerName"], age,
-                             f"classic, ~${LB_MONTHLY['classic']:.2f}/month", tags)
+                name, hint = lb["LoadBalancerName"], f"classic, ~${LB_MONTHLY['classic']:.2f}/month"
+                try:
+                    tags = _tags(c.elb.describe_tags(LoadBalancerNames=[name])["TagDescriptions"][0].get("Tags"))
+                except ClientError as exc:
+                    yield Unused("USG104", "classic-load-balancer", name, name, age, hint, {}, error=_answer(exc))
+                    continue
+                yield Unused("USG104", "classic-load-balancer", name, name, age, hint, tags)
     for page in c.elbv2.get_paginator("describe_load_balancers").paginate():
         for lb in page["LoadBalancers"]:
             age = _days(now - lb["CreatedTime"])
