@@ -242,7 +242,8 @@ class SqliteLedger:
             runs = self._newest(conn, until=bound)
             passes = self._newest(conn, outcome="passed", until=bound)
             future = self._newest(conn, after=bound) if bound is not None else {}
-        return [Latest(runs.get(task), passes.get(task), future.get(task)) for task in sorted(runs.keys() | future.keys())]
+        return [Latest(runs.get(task), passes.get(task), future.get(task))
+                for task in sorted(runs.keys() | future.keys())]
 
     @staticmethod
     def _newest(conn: sqlite3.Connection, outcome: str | None = None, until: str | None = None,
@@ -334,7 +335,8 @@ class S3Ledger:
         def record(keys: dict[tuple[str, str], _Key], task: tuple[str, str]) -> Record | None:
             return records[keys[task].key] if task in keys else None
 
-        return [Latest(record(runs, t), record(passes, t), record(future, t)) for t in sorted(runs.keys() | future.keys())]
+        return [Latest(record(runs, t), record(passes, t), record(future, t))
+                for t in sorted(runs.keys() | future.keys())]
 
     def _task_prefix(self, check: str, env: str) -> str:
         return f"{self.prefix}{_segment(check)}/{_segment(env)}/"

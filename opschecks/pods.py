@@ -427,7 +427,8 @@ def _unavailable_since(obj: Workload, now: dt.datetime | None) -> str:
     available = _condition(obj.status.conditions if obj.status else None, "Available")
     if now is None or available is None or available.status == "True" or not available.last_transition_time:
         return ""
-    return f" (Available False for {_age(now - available.last_transition_time)}, since {_ts(available.last_transition_time)})"
+    since = available.last_transition_time
+    return f" (Available False for {_age(now - since)}, since {_ts(since)})"
 
 
 def workload_row(obj: Workload) -> WorkloadRow:
