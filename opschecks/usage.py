@@ -86,6 +86,7 @@ class DayUsage:
     size_bytes: int | None  # summed over every storage class reporting then; None when one of them has no datapoint
     objects: int | None
     missing: tuple[str, ...] = ()  # the storage classes without a datapoint that day (a gap: the size is not judged)
+    stopped: tuple[str, ...] = ()  # storage classes that stopped reporting since the previous day (count 0 from now)
 
 
 def bucket_history(cloudwatch: Any, bucket: str, settings: UsageSettings, now: dt.datetime) -> list[DayUsage]:
@@ -115,11 +116,12 @@ def bucket_history(cloudwatch: Any, bucket: str, settings: UsageSettings, now: d
         stopped = (newest - last).days > settings.max_metric_age_days
         spans[storage_type] = (min(points), last if stopped else newest)
     history = []
-    for day in days:
+    for previous, day in zip([None, *days], days):
         expected = [t for t, (first, last) in spans.items() if first <= day <= last]
         missing = tuple(t for t in expected if day not in by_type[t])
         size = None if missing or not expected else sum(by_type[t][day] for t in expected)
-        history.append(DayUsage(day, size, objects.get(day), missing))
+        stopped = tuple(t for t, (_, last) in spans.items() if last < day and (previous is None or last >= previous))
+        history.append(DayUsage(day, size, objects.get(day), missing, stopped))
     return history
 
 
@@ -162,10 +164,13 @@ def judge(history: list[DayUsage], settings: UsageSettings, where: str, now: dt.
     for before, after in zip(sized, sized[1:]):
         shrink = (before.size_bytes - after.size_bytes) / before.size_bytes * 100 if before.size_bytes else 0.0
         if shrink > settings.max_shrink_percent:
+            stopped = sorted({t for d in history if before.day < d.day <= after.day for t in d.stopped})
             findings.append(Finding("USG005", where, (
                 f"shrank {shrink:.1f}% from {human_bytes(before.size_bytes)} on {before.day} to "
                 f"{human_bytes(after.size_bytes)} on {after.day} (expected at most {settings.max_shrink_percent:g}% "
-                "a day: were backups deleted, or does a lifecycle rule expire them too early?)")))
+                "a day: were backups deleted, or does a lifecycle rule expire them too early?)"
+                + (f"; {', '.join(stopped)} stopped reporting after {before.day} and counts 0 (S3 stops publishing "
+                   "a storage class with no bytes; or its metrics stopped)" if stopped else ""))))
     recent = [d for d in history if d.size_bytes is not None and d.objects is not None][-(settings.stall_days + 1):]
     if len(recent) == settings.stall_days + 1:
         if len({(d.size_bytes, d.objects) for d in recent}) == 1:

@@ -223,6 +223,23 @@ def test_a_storage_class_that_stopped_reporting_stays_in_the_history(usage_env, 
     assert usage.judge(history, usage_env.usage, "here", NOW) == []
 
 
+def test_a_storage_class_that_stops_reporting_counts_zero_and_the_shrink_says_so(usage_env, client):
+    """Standard-IA silent for longer than metrics can be late has stopped: its bytes left the bucket."""
+    stop = NOW.date() - 10 * DAY
+    series = [(day, {"StandardStorage": 100 * 2**30, **({"StandardIAStorage": 200 * 2**30} if day < stop else {})},
+               270 + i % 2)
+              for i, day in ((i, NOW.date() - i * DAY) for i in range(90, 0, -1))]
+    put_bucket_metrics(client("cloudwatch"), usage_env.backup_bucket, series)
+
+    history = usage.bucket_history(client("cloudwatch"), usage_env.backup_bucket, usage_env.usage, NOW)
+
+    assert history[-1].size_bytes == 100 * 2**30 and history[-1].missing == ()
+    [finding] = usage.judge(history, usage_env.usage, "here", NOW)
+    assert finding.code == "USG005" and "shrank 66.7%" in finding.message
+    assert finding.message.endswith(f"; StandardIAStorage stopped reporting after {stop - DAY} and counts 0 (S3 "
+                                    "stops publishing a storage class with no bytes; or its metrics stopped)")
+
+
 # --- unused resources: one test per rule, flagged and not flagged ---------------------------------------
 
 def test_unattached_volumes(usage_env, client):
