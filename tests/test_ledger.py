@@ -243,3 +243,20 @@ def test_a_pass_whose_teardown_failed_is_recorded_with_the_teardown_error(checkl
         "db": "restore_drill_1a2b",
         "teardown_error": "RuntimeError: dropDatabase restore_drill_1a2b: not authorized on restore_drill_1a2b"}
     assert (records["test_clean"].outcome, records["test_clean"].details) == ("passed", {})
+
+
+def test_an_unreadable_shared_ledger_fails_the_drill_in_one_line_naming_the_ledger(checklist, sandbox_env) -> None:
+    missing = "s3://no-such-ledger-bucket/ledger"
+    checklist.lay_out(f'[env.dev]\n[ledger]\npath = "reports/ledger.sqlite"\ns3_uri = "{missing}"\n', {"restore": """
+        import pytest
+        pytestmark = pytest.mark.monthly
+        def test_restore_drill(env, drill_history):
+            pass
+        """})
+
+    result = checklist.run()
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*[[]dev[]] ledger s3://no-such-ledger-bucket/ledger: AWS ListObjectsV2 refused: "
+                                 "NoSuchBucket*"])
+    assert "Traceback" not in result.stdout.str()
