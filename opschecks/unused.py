@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -226,18 +226,23 @@ def idle_nat_gateways(c: Clients, s: UsageSettings, now: dt.datetime) -> Iterato
             age = _days(now - nat["CreateTime"])
             if age < s.nat_idle_days:
                 continue
-            traffic = sum(
-                point["Sum"]
-                for metric in ("BytesOutToDestination", "BytesInFromDestination")
-                for point in c.cloudwatch.get_metric_statistics(
-                    Namespace="AWS/NATGateway", MetricName=metric, StartTime=start, EndTime=now, Period=86400,
-                    Statistics=["Sum"], Dimensions=[{"Name": "NatGatewayId", "Value": nat["NatGatewayId"]}],
-                )["Datapoints"]
-            )
-            if traffic == 0:
-                tags = _tags(nat.get("Tags"))
-                yield Unused("USG106", "nat-gateway", nat["NatGatewayId"], tags.get("Name", nat["NatGatewayId"]), age,
+            tags = _tags(nat.get("Tags"))
+            flagged = Unused("USG106", "nat-gateway", nat["NatGatewayId"], tags.get("Name", nat["NatGatewayId"]), age,
                              f"~${NAT_MONTHLY:.2f}/month", tags)
+            try:
+                traffic = sum(
+                    point["Sum"]
+                    for metric in ("BytesOutToDestination", "BytesInFromDestination")
+                    for point in c.cloudwatch.get_metric_statistics(
+                        Namespace="AWS/NATGateway", MetricName=metric, StartTime=start, EndTime=now, Period=86400,
+                        Statistics=["Sum"], Dimensions=[{"Name": "NatGatewayId", "Value": nat["NatGatewayId"]}],
+                    )["Datapoints"]
+                )
+            except ClientError as exc:
+                yield replace(flagged, error=_answer(exc))
+                continue
+            if traffic == 0:
+                yield flagged
 
 
 def idle_log_groups(c: Clients, s: UsageSettings, now: dt.datetime) -> Iterator[Unused]:
@@ -245,21 +250,24 @@ def idle_log_groups(c: Clients, s: UsageSettings, now: dt.datetime) -> Iterator[
         for group in page["logGroups"]:
             if group.get("retentionInDays"):
                 continue
-            name = group["logGroupName"]
-            latest = next(iter(
-                stream
-                for page in c.logs.get_paginator("describe_log_streams").paginate(
-                    logGroupName=name, orderBy="LastEventTime", descending=True, PaginationConfig={"MaxItems": 1})
-                for stream in page["logStreams"]
-            ), {})
-            last_ms = latest.get("lastEventTimestamp") or group["creationTime"]
-            idle = _days(now - dt.datetime.fromtimestamp(last_ms / 1000, dt.timezone.utc))
-            if idle >= s.log_idle_days:
-                stored = group.get("storedBytes", 0)
-                arn = group["arn"].removesuffix(":*")
-                tags = c.logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
-                yield Unused("USG107", "log-group", name, name, idle,
-                             f"{stored / 1e9:.2f} GB stored, ~${stored / 1e9 * LOG_STORAGE_PRICE:.2f}/month", tags)
+            name, stored = group["logGroupName"], group.get("storedBytes", 0)
+            hint = f"{stored / 1e9:.2f} GB stored, ~${stored / 1e9 * LOG_STORAGE_PRICE:.2f}/month"
+            try:
+                latest = next(iter(
+                    stream
+                    for page in c.logs.get_paginator("describe_log_streams").paginate(
+                        logGroupName=name, orderBy="LastEventTime", descending=True, PaginationConfig={"MaxItems": 1})
+                    for stream in page["logStreams"]
+                ), {})
+                last_ms = latest.get("lastEventTimestamp") or group["creationTime"]
+                idle = _days(now - dt.datetime.fromtimestamp(last_ms / 1000, dt.timezone.utc))
+                if idle < s.log_idle_days:
+                    continue
+                tags = c.logs.list_tags_for_resource(resourceArn=group["arn"].removesuffix(":*")).get("tags", {})
+            except ClientError as exc:
+                yield Unused("USG107", "log-group", name, name, None, hint, {}, error=_answer(exc))
+                continue
+            yield Unused("USG107", "log-group", name, name, idle, hint, tags)
 
 
 RULES = [
