@@ -26,9 +26,10 @@ def test_backup_bucket_usage(env, aws_session, report, ledger_details):
     if history:
         report.png(f"{env.backup_bucket}: size and objects, last {env.usage.window_days} days",
                    usage.plot(history, f"s3://{env.backup_bucket} ({env.name})"))
-    report.table(f"s3://{env.backup_bucket} daily (CloudWatch AWS/S3)", ["day", "size", "bytes", "objects"],
-                 [[d.day, None if d.size_bytes is None else usage.human_bytes(d.size_bytes), d.size_bytes, d.objects]
-                  for d in reversed(history)])
+    report.table(f"s3://{env.backup_bucket} daily (CloudWatch AWS/S3)",
+                 ["day", "size", "bytes", "objects", "no datapoint (size not judged)"],
+                 [[d.day, None if d.size_bytes is None else usage.human_bytes(d.size_bytes), d.size_bytes, d.objects,
+                   ", ".join(d.missing) or None] for d in reversed(history)])
     if history:
         ledger_details.update(days=len(history), size_bytes=history[-1].size_bytes, objects=history[-1].objects)
     fail_on(usage.judge(history, env.usage, where, now))

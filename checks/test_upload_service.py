@@ -18,8 +18,9 @@ pytestmark = [pytest.mark.sprint, pytest.mark.configured("upload"), pytest.mark.
 COLUMNS = ["type", "id", "found by"]
 
 
-def test_upload_drill(env, ops_config, report, ledger_details) -> None:
-    result = upload.drill(env, protection.guard(ops_config, env))  # refuses protected envs; always tears down
+def test_upload_drill(env, ops_config, report, past_runs, ledger_details) -> None:
+    # Refuses protected envs; always tears down; past_runs date earlier drills' leftovers.
+    result = upload.drill(env, protection.guard(ops_config, env), past_runs)
     report.table("Commands (their output is in this row's log)", ["step", "command", "result", "seconds"],
                  [(r.step, " ".join(r.argv), r.problem or "ok", f"{r.seconds:.1f}") for r in result.runs])
     for r in result.runs:
@@ -27,6 +28,11 @@ def test_upload_drill(env, ops_config, report, ledger_details) -> None:
     report.table(f"Health: {env.upload.health_url or 'no health_url configured'}", ["result"], [(result.health,)])
     report.table(f"Created by the set-up ({len(result.created)})", COLUMNS, _rows(result.created))
     report.table(f"Left behind by the teardown ({len(result.left_behind)})", COLUMNS, _rows(result.left_behind))
+    if result.earlier:
+        report.table(f"Left by earlier drills, still there ({len(result.earlier)})", COLUMNS, _rows(result.earlier))
+    if result.cleaned:
+        report.table(f"Left by earlier drills, removed by this teardown ({len(result.cleaned)})", COLUMNS,
+                     _rows(result.cleaned))
     if result.gone:
         report.table(f"Existed before, gone after ({len(result.gone)})", COLUMNS, _rows(result.gone))
     ledger_details.update(result.summary())

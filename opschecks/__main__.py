@@ -75,15 +75,20 @@ def _due(store: ledger.Ledger, config: Config, envs: list[str], now: dt.datetime
 
         checklist = [(t.check, t.env, t.cadences) for t in collect(checks, config.path, envs)]
     else:
-        checklist = []
-        print(f"opschecks: no checklist at {checks}/: listing only the tasks in the ledger", file=sys.stderr)
-    latest = store.latest()
+        checklist = None
+        print(f"opschecks: no checklist at {checks}/: listing the tasks in the ledger, with the cadence of their "
+              "last record", file=sys.stderr)
+    latest = store.latest(until=now)
     tasks, notes = _on_change(due.tasks(latest, now, config.cadence, envs, checklist), latest, config)
     rows = [(t.check, t.env, t.cadence, _when(t.last_pass), f"{_when(t.last_run)} {t.last_outcome}".rstrip(),
              _due_by(t, config), t.status.upper()) for t in tasks]
     print(_table(("CHECK", "ENV", "CADENCE", "LAST PASSED", "LAST RUN", "DUE BY", "STATUS"), rows))
     for note in notes:
         print(note)
+    for t in tasks:
+        if t.future is not None:
+            print(f"opschecks: {t.check} [{t.env}]: a record stamped {_when(t.future)}, after now, is ignored "
+                  "(the clock of the runner that wrote it is ahead)", file=sys.stderr)
     overdue = sum(t.status == "overdue" for t in tasks)
     print(f"\n{len(tasks)} tasks: {overdue} overdue, {sum(t.status == 'due' for t in tasks)} due, "
           f"{sum(t.status == 'done' for t in tasks)} done (as of {_when(now)})")
@@ -100,7 +105,7 @@ def _due_by(task: due.Task, config: Config) -> str:
 def _on_change(tasks: list[due.Task], latest: list[ledger.Latest],
                config: Config) -> tuple[list[due.Task], list[str]]:
     """Passed e2e tasks become due where a major change (new images) happened since their pass; one note each."""
-    passes = {(item.last_run.check, item.last_run.env): item.last_pass for item in latest}
+    passes = {(item.any.check, item.any.env): item.last_pass for item in latest}
     result, notes = [], []
     for task in tasks:
         if task.cadence == due.ON_CHANGE and task.status == "done":
@@ -128,10 +133,10 @@ def _history(store: ledger.Ledger, check: str, envs: list[str] | None, n: int) -
 
 
 def _resolve(store: ledger.Ledger, check: str) -> str | None:
-    """A full check id, from itself or from its bare test name (test_backup_fresh)."""
+    """A full check id, from itself or from its bare test name (test_backup_is_fresh)."""
     if "::" in check:
         return check
-    known = sorted({item.last_run.check for item in store.latest()})
+    known = sorted({item.any.check for item in store.latest()})
     matches = [c for c in known if c.endswith(f"::{check}")]
     if len(matches) > 1:
         raise ConfigError(f"{check!r} names several checks: {', '.join(matches)}")

@@ -69,12 +69,13 @@ class PlanEntry:
 
 
 def plan_entries(env: EnvConfig, account: str, verdicts: dict[str, list[unused.Verdict]]) -> list[PlanEntry]:
-    """What a person could delete in ``env``: every flagged resource no active waiver covers."""
+    """What a person could delete in ``env``: every flagged resource no active waiver covers (never one the scan
+    could not judge)."""
     return [
         PlanEntry(env=env.name, account=account, region=env.aws_region, rule=code, kind=v.resource.kind,
                   id=v.resource.id, name=v.resource.name, reason=unused.RULES_BY_CODE[code].reason(env.usage),
                   hint=v.resource.hint)
-        for code, found in verdicts.items() for v in found if not v.waived
+        for code, found in verdicts.items() for v in found if not v.waived and not v.resource.error
     ]
 
 

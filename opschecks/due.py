@@ -13,6 +13,12 @@ A check with several cadence markers follows the most frequent one.
 ``e2e`` is the checklist's "whenever major changes occur": it has no window. Such a task is ``done``
 once it passed, ``overdue`` when it never did, and ``due`` when ``python -m opschecks due`` sees a
 major change since its last pass (the deployed images differ: opschecks.e2e.image_changes).
+
+The checklist as collected now decides which tasks exist and their cadence (a
+check moved from monthly to daily is due daily from the next run of ``due``);
+the ledger only says when each task last ran and passed. Records stamped later
+than now (a runner whose clock is ahead) never count as a pass: they are
+reported with the task instead.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ class Task:
     last_pass: dt.datetime | None
     window: Window
     status: str  # done, due, overdue
+    future: dt.datetime | None = None  # the newest record stamped after now (ignored: a clock ahead)
 
 
 def window(cadence: str, moment: dt.datetime, settings: CadenceSettings) -> Window:
@@ -96,28 +103,30 @@ def status(cadence: str, last_pass: dt.datetime | None, now: dt.datetime, settin
 
 
 def tasks(latest: Iterable[Latest], now: dt.datetime, settings: CadenceSettings,
-          envs: Iterable[str] | None = None, checklist: Iterable[tuple[str, str, tuple[str, ...]]] = ()) -> list[Task]:
-    """One Task per (check, env) in the ledger or in ``checklist`` (check, env, cadences), limited to ``envs``
-    when given; checks without cadence are left out. A checklist task that never ran is overdue."""
+          envs: Iterable[str] | None = None,
+          checklist: Iterable[tuple[str, str, tuple[str, ...]]] | None = None) -> list[Task]:
+    """One Task per (check, env) of ``checklist`` (check, env, cadences as collected now), limited to ``envs``
+    when given; without a checklist, one per task in the ledger, with the cadence its last record carried.
+    Checks without cadence are left out; a checklist task that never ran is overdue. ``latest`` should be
+    read up to ``now`` (``Ledger.latest(until=now)``); a pass later than ``now`` is not counted anyway."""
     wanted = set(envs) if envs is not None else None
+    history = {(item.any.check, item.any.env): item for item in latest}
+    if checklist is None:
+        checklist = [(check, env, item.any.cadences) for (check, env), item in history.items()]
     result = []
-    seen = set()
-    for item in latest:
-        run = item.last_run
-        cadence = cadence_of(run.cadences, settings)
-        if cadence is None or (wanted is not None and run.env not in wanted):
-            continue
-        last_pass = item.last_pass.started if item.last_pass else None
-        seen.add((run.check, run.env))
-        result.append(Task(check=run.check, env=run.env, cadence=cadence, last_run=run.started,
-                           last_outcome=run.outcome, last_pass=last_pass, window=window(cadence, now, settings),
-                           status=status(cadence, last_pass, now, settings)))
     for check, env, cadences in checklist:
         cadence = cadence_of(cadences, settings)
-        if cadence is None or (check, env) in seen or (wanted is not None and env not in wanted and env != ANY_ENV):
+        if cadence is None or (wanted is not None and env not in wanted and env != ANY_ENV):
             continue
-        result.append(Task(check=check, env=env, cadence=cadence, last_run=None, last_outcome="", last_pass=None,
-                           window=window(cadence, now, settings), status="overdue"))
+        item = history.get((check, env))
+        run = item.last_run if item else None
+        last_pass = item.last_pass.started if item and item.last_pass else None
+        if last_pass is not None and last_pass > now:
+            last_pass = None
+        result.append(Task(check=check, env=env, cadence=cadence, last_run=run.started if run else None,
+                           last_outcome=run.outcome if run else "", last_pass=last_pass,
+                           window=window(cadence, now, settings), status=status(cadence, last_pass, now, settings),
+                           future=item.future.started if item and item.future else None))
     return ordered(result)
 
 

@@ -15,6 +15,7 @@ is one resource that remembers both ways.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class Resource:
     type: str  # from the ARN, e.g. "s3:bucket", "iam:role", "apigateway:restapis"
     id: str  # the ARN
     found_by: tuple[str, ...]  # e.g. ("tags Env=dev, Name=upload", "name prefix 'upload-dev-' (IAM roles)")
+    created: dt.datetime | None = None  # when the listing says (IAM roles, secrets, log groups, REST APIs)
 
     @property
     def how(self) -> str:
@@ -73,11 +75,14 @@ def matches(name: str, prefixes: Iterable[str]) -> str | None:
 def take(sess: boto3.Session, tag_filters: dict[str, list[str]], prefixes: list[str]) -> Inventory:
     """Everything in the session's account and region that the tag filters or the name prefixes find."""
     found: dict[str, list[str]] = {}
-    for arn, how in _found(sess, tag_filters, prefixes):
+    created: dict[str, dt.datetime] = {}
+    for arn, how, when in _found(sess, tag_filters, prefixes):
         ways = found.setdefault(arn, [])
         if how not in ways:
             ways.append(how)
-    return {arn: Resource(arn_type(arn), arn, tuple(ways)) for arn, ways in found.items()}
+        if when is not None:
+            created.setdefault(arn, when)
+    return {arn: Resource(arn_type(arn), arn, tuple(ways), created.get(arn)) for arn, ways in found.items()}
 
 
 def diff(before: Inventory, after: Inventory) -> Diff:
@@ -87,15 +92,18 @@ def diff(before: Inventory, after: Inventory) -> Diff:
     return Diff(added=ordered(set(after) - set(before), after), removed=ordered(set(before) - set(after), before))
 
 
-def _found(sess: boto3.Session, tag_filters: dict[str, list[str]], prefixes: list[str]) -> Iterator[tuple[str, str]]:
+Found = tuple[str, str, "dt.datetime | None"]  # ARN, how it was found, when it was created if the listing says
+
+
+def _found(sess: boto3.Session, tag_filters: dict[str, list[str]], prefixes: list[str]) -> Iterator[Found]:
     if tag_filters:  # no filter at all would list every tagged resource of the account
-        yield from _by_tags(client(sess, "resourcegroupstaggingapi"), tag_filters)
+        yield from ((arn, how, None) for arn, how in _by_tags(client(sess, "resourcegroupstaggingapi"), tag_filters))
     if prefixes:
         for lister in _PREFIX_LISTERS:
-            for name, arn, what in lister(sess):
+            for name, arn, what, when in lister(sess):
                 prefix = matches(name, prefixes)
                 if prefix is not None:
-                    yield arn, f"name prefix {prefix!r} ({what})"
+                    yield arn, f"name prefix {prefix!r} ({what})", when
 
 
 def _by_tags(tagging, tag_filters: dict[str, list[str]]) -> Iterator[tuple[str, str]]:  # noqa: ANN001 (boto3 client)
@@ -106,44 +114,51 @@ def _by_tags(tagging, tag_filters: dict[str, list[str]]) -> Iterator[tuple[str, 
             yield mapping["ResourceARN"], how
 
 
-# Each lister yields (name, ARN, what was listed) for every resource of its type in the account and region.
-def _rest_apis(sess: boto3.Session) -> Iterator[tuple[str, str, str]]:
+# Each lister yields (name, ARN, what was listed, created when the listing says) for every resource of its type
+# in the account and region.
+Listed = tuple[str, str, str, "dt.datetime | None"]
+
+
+def _rest_apis(sess: boto3.Session) -> Iterator[Listed]:
     partition = sess.get_partition_for_region(sess.region_name)
     for page in client(sess, "apigateway").get_paginator("get_rest_apis").paginate():
         for api in page["items"]:
-            yield api["name"], f"arn:{partition}:apigateway:{sess.region_name}::/restapis/{api['id']}", "REST APIs"
+            yield (api["name"], f"arn:{partition}:apigateway:{sess.region_name}::/restapis/{api['id']}", "REST APIs",
+                   api.get("createdDate"))
 
 
-def _job_definitions(sess: boto3.Session) -> Iterator[tuple[str, str, str]]:
+def _job_definitions(sess: boto3.Session) -> Iterator[Listed]:
     paginator = client(sess, "batch").get_paginator("describe_job_definitions")
     for page in paginator.paginate(status="ACTIVE"):
         for jd in page["jobDefinitions"]:
-            yield jd["jobDefinitionName"], jd["jobDefinitionArn"], "ACTIVE Batch job definitions"
+            yield jd["jobDefinitionName"], jd["jobDefinitionArn"], "ACTIVE Batch job definitions", None
 
 
-def _roles(sess: boto3.Session) -> Iterator[tuple[str, str, str]]:
+def _roles(sess: boto3.Session) -> Iterator[Listed]:
     for page in client(sess, "iam").get_paginator("list_roles").paginate():
         for role in page["Roles"]:
-            yield role["RoleName"], role["Arn"], "IAM roles"
+            yield role["RoleName"], role["Arn"], "IAM roles", role.get("CreateDate")
 
 
-def _secrets(sess: boto3.Session) -> Iterator[tuple[str, str, str]]:
+def _secrets(sess: boto3.Session) -> Iterator[Listed]:
     paginator = client(sess, "secretsmanager").get_paginator("list_secrets")
     for page in paginator.paginate(IncludePlannedDeletion=True):
         for secret in page["SecretList"]:
             pending = secret.get("DeletedDate")
             what = f"secrets, pending deletion on {pending:%Y-%m-%d}" if pending else "secrets"
-            yield secret["Name"], secret["ARN"], what
+            yield secret["Name"], secret["ARN"], what, secret.get("CreatedDate")
 
 
-def _log_groups(sess: boto3.Session) -> Iterator[tuple[str, str, str]]:
+def _log_groups(sess: boto3.Session) -> Iterator[Listed]:
     for page in client(sess, "logs").get_paginator("describe_log_groups").paginate():
         for group in page["logGroups"]:
             # "arn" ends with ":*"; the Tagging API reports the ARN without it, as "logGroupArn" is.
             arn = group.get("logGroupArn") or group["arn"].removesuffix(":*")
-            yield group["logGroupName"], arn, "log groups"
+            created = group.get("creationTime")
+            yield (group["logGroupName"], arn, "log groups",
+                   dt.datetime.fromtimestamp(created / 1000, dt.timezone.utc) if created else None)
 
 
-_PREFIX_LISTERS: tuple[Callable[[boto3.Session], Iterator[tuple[str, str, str]]], ...] = (
+_PREFIX_LISTERS: tuple[Callable[[boto3.Session], Iterator[Listed]], ...] = (
     _rest_apis, _job_definitions, _roles, _secrets, _log_groups,
 )

@@ -51,7 +51,7 @@ class LedgerSettings:
 
 @dataclass(frozen=True)
 class Record:
-    check: str  # the check's id without parameters, e.g. "checks/test_backups.py::test_backup_fresh"
+    check: str  # the check's id without parameters, e.g. "checks/test_backups.py::test_backup_is_fresh"
     env: str
     outcome: str  # passed, failed, skipped, error
     started: dt.datetime  # UTC
@@ -65,10 +65,17 @@ class Record:
 
 @dataclass(frozen=True)
 class Latest:
-    """What ``due`` needs of a task (check x env): its newest run and its newest passing run."""
+    """What ``due`` needs of a task (check x env): its newest run and its newest passing run, both at or before
+    the moment asked for, and the newest record stamped later than that moment (a runner's clock ahead)."""
 
-    last_run: Record
+    last_run: Record | None  # None: every record of the task is from the future
     last_pass: Record | None
+    future: Record | None = None
+
+    @property
+    def any(self) -> Record:
+        """A record of the task (its check, env, cadences): the newest run, else the one from the future."""
+        return self.last_run or self.future
 
 
 class Ledger(Protocol):
@@ -79,7 +86,7 @@ class Ledger(Protocol):
     def query(self, check: str | None = None, env: str | None = None, outcome: str | None = None,
               limit: int | None = None) -> list[Record]: ...
 
-    def latest(self) -> list[Latest]: ...
+    def latest(self, until: dt.datetime | None = None) -> list[Latest]: ...
 
 
 def open_ledger(location: Path | str, settings: LedgerSettings | None = None) -> Ledger:
@@ -94,6 +101,13 @@ def open_ledger(location: Path | str, settings: LedgerSettings | None = None) ->
 def shared_location(settings: LedgerSettings) -> Path | str:
     """Where to read the history from: the shared store when there is one, else the local file."""
     return settings.s3_uri or Path(settings.path)
+
+
+def open_history(settings: LedgerSettings) -> Ledger:
+    """The store every reader uses (drill history, ``due``, ``history``, run-to-run comparisons): the shared
+    store when ``s3_uri`` is set, with the ledger's own credentials, else the local file. A throwaway CI runner
+    or CronJob pod has an empty local file, so reading it there would make every run look like the first."""
+    return open_ledger(shared_location(settings), settings)
 
 
 def append(location: Path | str, record: Record) -> None:
@@ -220,17 +234,26 @@ class SqliteLedger:
         with self._connect() as conn:
             return [_row_record(row) for row in conn.execute(sql, params)]
 
-    def latest(self) -> list[Latest]:
+    def latest(self, until: dt.datetime | None = None) -> list[Latest]:
         if not self.path.exists():
             return []
+        bound = _utc(until).isoformat() if until is not None else None
         with self._connect() as conn:
-            runs = self._newest(conn)
-            passes = self._newest(conn, outcome="passed")
-        return [Latest(run, passes.get(task)) for task, run in sorted(runs.items())]
+            runs = self._newest(conn, until=bound)
+            passes = self._newest(conn, outcome="passed", until=bound)
+            future = self._newest(conn, after=bound) if bound is not None else {}
+        return [Latest(runs.get(task), passes.get(task), future.get(task))
+                for task in sorted(runs.keys() | future.keys())]
 
     @staticmethod
-    def _newest(conn: sqlite3.Connection, outcome: str | None = None) -> dict[tuple[str, str], Record]:
+    def _newest(conn: sqlite3.Connection, outcome: str | None = None, until: str | None = None,
+                after: str | None = None) -> dict[tuple[str, str], Record]:
         where, params = _where(outcome=outcome)
+        for op, bound in (("<=", until), (">", after)):
+            if bound is not None:
+                # Every start time is written as UTC isoformat, so the text compares in time order.
+                where += (" AND" if where else " WHERE") + f" started {op} ?"
+                params.append(bound)
         sql = (f"SELECT {_COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY check_name, env"
                f" ORDER BY started DESC, id DESC) AS rank FROM runs{where}) WHERE rank = 1")
         return {(r.check, r.env): r for r in map(_row_record, conn.execute(sql, params))}
@@ -291,19 +314,29 @@ class S3Ledger:
         keys.sort(key=lambda k: k.started, reverse=True)
         return self._fetch(keys[:limit] if limit is not None else keys)
 
-    def latest(self) -> list[Latest]:
+    def latest(self, until: dt.datetime | None = None) -> list[Latest]:
+        bound = _utc(until).strftime(_STAMP) if until is not None else None
         runs: dict[tuple[str, str], _Key] = {}
         passes: dict[tuple[str, str], _Key] = {}
+        future: dict[tuple[str, str], _Key] = {}
         for k in self._keys(self.prefix):
             task = (k.check, k.env)
+            if bound is not None and k.started > bound:
+                if task not in future or k.started > future[task].started:
+                    future[task] = k
+                continue
             if task not in runs or k.started > runs[task].started:
                 runs[task] = k
             if k.outcome == "passed" and (task not in passes or k.started > passes[task].started):
                 passes[task] = k
-        wanted = list(runs.values()) + [k for t, k in passes.items() if k is not runs[t]]
+        wanted = list({k.key: k for k in [*runs.values(), *passes.values(), *future.values()]}.values())
         records = dict(zip((k.key for k in wanted), self._fetch(wanted)))
-        return [Latest(records[k.key], records[passes[t].key] if t in passes else None)
-                for t, k in sorted(runs.items())]
+
+        def record(keys: dict[tuple[str, str], _Key], task: tuple[str, str]) -> Record | None:
+            return records[keys[task].key] if task in keys else None
+
+        return [Latest(record(runs, t), record(passes, t), record(future, t))
+                for t in sorted(runs.keys() | future.keys())]
 
     def _task_prefix(self, check: str, env: str) -> str:
         return f"{self.prefix}{_segment(check)}/{_segment(env)}/"

@@ -1,8 +1,17 @@
 """How a pod, Deployment, StatefulSet or DaemonSet is judged healthy.
 
-A pod is healthy when it is Running with every container ready, or Succeeded
-(a finished Job's pod). Phase alone is not enough: a pod in CrashLoopBackOff is
-usually Running with its container waiting. Every rule has a stable code:
+A pod is healthy when it is Running with every container ready and its ``Ready``
+condition True (readiness gates count), or Succeeded (a finished Job's pod).
+Phase alone is not enough: a pod in CrashLoopBackOff is usually Running with its
+container waiting. Native sidecars (init containers with ``restartPolicy: Always``,
+Kubernetes 1.28+) are judged like containers. A pod owned by a Job is judged by
+its Job: a failed attempt of a Job that then succeeded, or that is still within
+its ``backoffLimit``, is not a problem. The normal churn of a live cluster has
+grace windows (settings): a pod not ready for less than ``ready_grace_seconds``,
+a Job pod with some containers done and others running for less than
+``partial_completion_grace_minutes``, a Deployment rolling out within its
+``maxUnavailable`` that progressed within ``rollout_grace_minutes``. Every rule
+has a stable code:
 
 - POD001 a container is waiting for a reason other than starting up (CrashLoopBackOff, ImagePullBackOff,
   ErrImagePull, CreateContainerConfigError, ...)
@@ -55,6 +64,9 @@ class PodSettings:
     restart_window_minutes: float = 60.0
     pending_grace_minutes: float = 10.0
     terminating_grace_minutes: float = 10.0
+    ready_grace_seconds: float = 120.0  # a starting or restarted pod whose readiness probe has not passed yet
+    partial_completion_grace_minutes: float = 60.0  # a Job pod with some containers done, others still running
+    rollout_grace_minutes: float = 10.0  # a rolling update within maxUnavailable (progressDeadlineSeconds' default)
     page_size: int = 500
     waivers: list[Waiver] = field(default_factory=list)
 
@@ -103,30 +115,33 @@ class NamespaceHealth:
 def assess(api: k8s.ApiClient, namespaces: list[str], settings: PodSettings,
            now: dt.datetime) -> list[NamespaceHealth]:
     """List every pod, Deployment, StatefulSet and DaemonSet of each namespace and judge them as of ``now``."""
-    core, apps = k8s.CoreV1Api(api), k8s.AppsV1Api(api)
-    return [_namespace(core, apps, ns, settings, now) for ns in namespaces]
+    core, apps, batch = k8s.CoreV1Api(api), k8s.AppsV1Api(api), k8s.BatchV1Api(api)
+    return [_namespace(core, apps, batch, ns, settings, now) for ns in namespaces]
 
 
-def _namespace(core: k8s.CoreV1Api, apps: k8s.AppsV1Api, namespace: str, settings: PodSettings,
-               now: dt.datetime) -> NamespaceHealth:
+def _namespace(core: k8s.CoreV1Api, apps: k8s.AppsV1Api, batch: k8s.BatchV1Api, namespace: str,
+               settings: PodSettings, now: dt.datetime) -> NamespaceHealth:
     page = settings.page_size
     pods = list(kube.list_paginated(core.list_namespaced_pod, page, namespace=namespace))
     workloads = [*kube.list_paginated(apps.list_namespaced_deployment, page, namespace=namespace),
                  *kube.list_paginated(apps.list_namespaced_stateful_set, page, namespace=namespace),
                  *kube.list_paginated(apps.list_namespaced_daemon_set, page, namespace=namespace)]
-    per_pod = {p.metadata.name: pod_problems(p, settings, now) for p in pods}
+    jobs = {j.metadata.uid: j for j in kube.list_paginated(batch.list_namespaced_job, page, namespace=namespace)}
+    owning = {p.metadata.name: owner_job(p, jobs) for p in pods}
+    per_pod = {p.metadata.name: pod_problems(p, settings, now, owning[p.metadata.name]) for p in pods}
     problems = [pr for found in per_pod.values() for pr in found]
-    problems += [pr for w in workloads for pr in workload_problems(w)]
+    problems += [pr for w in workloads for pr in workload_problems(w, settings, now)]
     active, waived = apply_waivers(problems, settings.waivers, now.date())
     waived_keys = {(p.kind, p.name, p.code) for p, _ in waived}
-    rows = [pod_row(p, per_pod[p.metadata.name], waived_keys, now) for p in pods]
+    rows = [pod_row(p, per_pod[p.metadata.name], waived_keys, now, owning[p.metadata.name]) for p in pods]
     return NamespaceHealth(namespace, rows, [workload_row(w) for w in workloads], active, waived)
 
 
 # --- pods ------------------------------------------------------------------------------------------
 
-def pod_problems(pod: k8s.V1Pod, settings: PodSettings, now: dt.datetime) -> list[Problem]:
-    """Everything wrong with one pod as of ``now`` (empty when healthy)."""
+def pod_problems(pod: k8s.V1Pod, settings: PodSettings, now: dt.datetime,
+                 job: k8s.V1Job | None = None) -> list[Problem]:
+    """Everything wrong with one pod as of ``now`` (empty when healthy); ``job`` is the Job that owns it, if any."""
     meta, status = pod.metadata, pod.status
 
     def problem(code: str, reason: str, message: str) -> Problem:
@@ -144,36 +159,40 @@ def pod_problems(pod: k8s.V1Pod, settings: PodSettings, now: dt.datetime) -> lis
     phase = status.phase
     if phase == "Succeeded":
         return []
+    if phase == "Failed" and job is not None and job_outcome(job) != "Failed":
+        # One attempt of a Job that then succeeded, or that is still retrying within its backoffLimit: the
+        # Job's outcome is the verdict (the failed-jobs history keeps such pods long after).
+        return []
     if phase in ("Failed", "Unknown"):
         why = status.reason or phase
         detail = status.message.strip() if status.message else _terminations(status.container_statuses)
-        return [problem("POD005", why, f"phase {phase}, reason {why}" + (f": {detail}" if detail else ""))]
+        failed_job = f"; Job {job.metadata.name} failed{_job_failure(job)}" if job is not None else ""
+        return [problem("POD005", why, f"phase {phase}, reason {why}" + (f": {detail}" if detail else "")
+                        + failed_job)]
 
+    sidecars = _sidecar_names(pod)
+    init_statuses = status.init_container_statuses or []
     found = [problem("POD007", f"Init:{reason}", message)
-             for reason, message in _init_failures(status.init_container_statuses)]
+             for reason, message in _init_failures([c for c in init_statuses if c.name not in sidecars])]
+    statuses = _statuses(pod)
     stuck = set()  # containers already flagged as waiting: not reported again as not ready
-    for c in status.container_statuses or []:
+    for c in statuses:
         waiting = c.state.waiting if c.state else None
         if waiting is not None and waiting.reason not in STARTING:
             stuck.add(c.name)
             last = _last_exit(c)
             found.append(problem("POD001", waiting.reason or "Waiting",
-                                 f"container {c.name} waiting: {waiting.reason}"
+                                 f"{_what(c, sidecars)} {c.name} waiting: {waiting.reason}"
                                  + (f" ({waiting.message})" if waiting.message else "")
                                  + (f"; last run {last}" if last else "")))
     if phase == "Running":
-        total = len(pod.spec.containers)
-        ready = sum(1 for c in status.container_statuses or [] if c.ready)
-        unready = [c.name for c in status.container_statuses or [] if not c.ready and c.name not in stuck]
-        if ready < total and (unready or not status.container_statuses):
-            found.append(problem("POD002", "NotReady",
-                                 f"{ready}/{total} containers ready; not ready: {', '.join(unready) or 'all'}"))
+        found += [problem("POD002", "NotReady", message) for message in _readiness(pod, stuck, settings, now)]
     limit, window = settings.restart_limit, _minutes(settings.restart_window_minutes)
-    for c in status.container_statuses or []:
+    for c in statuses:
         last = c.last_state.terminated if c.last_state else None
         if c.restart_count > limit and last is not None and last.finished_at and now - last.finished_at <= window:
             found.append(problem("POD003", "Restarts",
-                                 f"container {c.name} restarted {c.restart_count} times (limit {limit}), "
+                                 f"{_what(c, sidecars)} {c.name} restarted {c.restart_count} times (limit {limit}), "
                                  f"the last {_age(now - last.finished_at)} ago within the {_age(window)} window: "
                                  f"{_exit(last)}"))
     if phase == "Pending" and not found:
@@ -183,6 +202,89 @@ def pod_problems(pod: k8s.V1Pod, settings: PodSettings, now: dt.datetime) -> lis
                                  f"Pending for {_age(pending)} (grace {_age(_minutes(settings.pending_grace_minutes))})"
                                  + _unscheduled(status.conditions)))
     return found
+
+
+def _sidecar_names(pod: k8s.V1Pod) -> set[str]:
+    """Native sidecars: init containers with restartPolicy Always, which run beside the containers."""
+    return {c.name for c in pod.spec.init_containers or [] if c.restart_policy == "Always"}
+
+
+def _statuses(pod: k8s.V1Pod) -> list[k8s.V1ContainerStatus]:
+    """The statuses judged as containers: the native sidecars' and the containers'."""
+    sidecars = _sidecar_names(pod)
+    return ([c for c in pod.status.init_container_statuses or [] if c.name in sidecars]
+            + list(pod.status.container_statuses or []))
+
+
+def _what(c: k8s.V1ContainerStatus, sidecars: set[str]) -> str:
+    return "sidecar container" if c.name in sidecars else "container"
+
+
+def _readiness(pod: k8s.V1Pod, stuck: set[str], settings: PodSettings, now: dt.datetime) -> list[str]:
+    """Why a Running pod is not ready (empty when it is, or when it is within a grace window)."""
+    status, sidecars = pod.status, _sidecar_names(pod)
+    statuses = _statuses(pod)
+    total = len(pod.spec.containers) + len(sidecars)
+    ready = sum(1 for c in statuses if c.ready)
+    # A Job's pod (restartPolicy Never/OnFailure) whose container exited 0 is done, not unready.
+    done = {c.name: c.state.terminated for c in statuses
+            if pod.spec.restart_policy in ("Never", "OnFailure") and c.name not in sidecars
+            and c.state and c.state.terminated and c.state.terminated.exit_code == 0}
+    unready = [c.name for c in statuses if not c.ready and c.name not in stuck and c.name not in done]
+    condition = _condition(status.conditions, "Ready")
+    since = (condition.last_transition_time if condition is not None and condition.status != "True"
+             and condition.last_transition_time else status.start_time or pod.metadata.creation_timestamp)
+    lasted = now - since
+    grace = dt.timedelta(seconds=settings.ready_grace_seconds)
+    how_long = f"for {_age(lasted)} (since {_ts(since)}; grace {_age(grace)})"
+    if unready or not statuses:
+        if lasted <= grace:
+            return []  # starting, or just restarted: its readiness probe has not passed yet
+        return [f"{ready}/{total} containers ready; not ready: {', '.join(unready) or 'all'} {how_long}"]
+    if done:
+        running = [c.name for c in statuses if c.name not in done]
+        finished = max((t.finished_at for t in done.values() if t.finished_at), default=since)
+        partial = now - finished
+        limit = _minutes(settings.partial_completion_grace_minutes)
+        if running and partial > limit:
+            return [f"container(s) {', '.join(done)} completed {_age(partial)} ago ({_ts(finished)}) while "
+                    f"{', '.join(running)} still run(s) (grace {_age(limit)}): a container that never exits keeps "
+                    "the Job from completing"]
+        return []
+    if condition is not None and condition.status != "True" and not stuck:
+        if lasted <= grace:
+            return []
+        # Every container is ready, yet the pod is not: a readiness gate (e.g. the load balancer's target health).
+        return [f"Ready condition {condition.status}: {condition.reason or '-'}"
+                + (f" ({condition.message})" if condition.message else "") + f", {how_long}; "
+                f"all {total} containers ready"]
+    return []
+
+
+def _condition(conditions: list[Any] | None, kind: str) -> Any:
+    return next((c for c in conditions or [] if c.type == kind), None)
+
+
+def owner_job(pod: k8s.V1Pod, jobs: dict[str, k8s.V1Job]) -> k8s.V1Job | None:
+    """The Job that controls ``pod``, when it is still there."""
+    for ref in pod.metadata.owner_references or []:
+        if ref.kind == "Job" and ref.controller:
+            return jobs.get(ref.uid)
+    return None
+
+
+def job_outcome(job: k8s.V1Job) -> str:
+    """``Complete``, ``Failed``, or ``""`` while it runs (or retries within its backoffLimit)."""
+    terminal = {"Complete": "Complete", "SuccessCriteriaMet": "Complete", "Failed": "Failed", "FailureTarget": "Failed"}
+    for cond in (job.status.conditions if job.status else None) or []:
+        if cond.type in terminal and cond.status == "True":
+            return terminal[cond.type]
+    return ""
+
+
+def _job_failure(job: k8s.V1Job) -> str:
+    cond = next((c for c in job.status.conditions or [] if c.type == "Failed" and c.status == "True"), None)
+    return f": {cond.reason}: {cond.message}" if cond is not None and cond.reason else ""
 
 
 def _init_failures(statuses: list[k8s.V1ContainerStatus] | None) -> list[tuple[str, str]]:
@@ -222,19 +324,22 @@ def _unscheduled(conditions: list[k8s.V1PodCondition] | None) -> str:
     return "; scheduled, containers not started"
 
 
-def pod_row(pod: k8s.V1Pod, problems: list[Problem], waived: set[tuple[str, str, str]], now: dt.datetime) -> PodRow:
-    """One line of the report, as ``kubectl get pods`` would show it."""
-    statuses = pod.status.container_statuses or []
+def pod_row(pod: k8s.V1Pod, problems: list[Problem], waived: set[tuple[str, str, str]], now: dt.datetime,
+            job: k8s.V1Job | None = None) -> PodRow:
+    """One line of the report, as ``kubectl get pods`` would show it (native sidecars count as containers)."""
+    statuses = _statuses(pod)
     reasons = [p.reason + (" (waived)" if (p.kind, p.name, p.code) in waived else "") for p in problems]
     if not reasons:
         if pod.metadata.deletion_timestamp is not None:
             reasons = ["Terminating"]
         elif pod.status.phase == "Succeeded":
             reasons = ["Completed"]
+        elif pod.status.phase == "Failed" and job is not None:
+            reasons = [f"{pod.status.reason or 'Failed'} (Job {job_outcome(job) or 'retrying'})"]
     return PodRow(
         pod=pod.metadata.name,
         phase=pod.status.phase,
-        ready=f"{sum(1 for c in statuses if c.ready)}/{len(pod.spec.containers)}",
+        ready=f"{sum(1 for c in statuses if c.ready)}/{len(pod.spec.containers) + len(_sidecar_names(pod))}",
         restarts=sum(c.restart_count for c in statuses),
         reason=", ".join(dict.fromkeys(reasons)),
         age=_age(now - pod.metadata.creation_timestamp),
@@ -261,7 +366,8 @@ def _replicas(obj: Workload) -> tuple[int, int]:
     return desired, available or 0
 
 
-def workload_problems(obj: Workload) -> list[Problem]:
+def workload_problems(obj: Workload, settings: PodSettings = PodSettings(),
+                      now: dt.datetime | None = None) -> list[Problem]:
     kind = _kind(obj)
     desired, available = _replicas(obj)
     where = (kind.lower(), obj.metadata.namespace, obj.metadata.name)
@@ -275,9 +381,54 @@ def workload_problems(obj: Workload) -> list[Problem]:
         return [Problem("WKL002", *where, "ScaledToZero",
                         f"{kind} scaled to 0 replicas: nothing runs it (waive it if that is intended)")]
     if available < desired:
+        rollout = _rollout(obj, desired, available, settings, now) if isinstance(obj, k8s.V1Deployment) else None
+        if rollout == "":
+            return []  # an ordinary rolling update, within maxUnavailable and still progressing
         return [Problem("WKL001", *where, "Unavailable",
-                        f"{kind} has {available}/{desired} desired replicas available")]
+                        f"{kind} has {available}/{desired} desired replicas available"
+                        + (f" {rollout}" if rollout else _unavailable_since(obj, now)))]
     return []
+
+
+def _rollout(dep: k8s.V1Deployment, desired: int, available: int, settings: PodSettings,
+             now: dt.datetime | None) -> str | None:
+    """None when no rolling update is under way; "" when it is within maxUnavailable and progressed within
+    ``rollout_grace_minutes``; else what is wrong with it."""
+    status, spec = dep.status, dep.spec
+    updating = ((status.updated_replicas or 0) < desired or (status.replicas or 0) > desired
+                or (status.observed_generation or 0) < (dep.metadata.generation or 0))
+    strategy = spec.strategy
+    if not updating or now is None or (strategy is not None and strategy.type == "Recreate"):
+        return None
+    rolling = strategy.rolling_update if strategy is not None else None
+    max_unavailable = _scaled(rolling.max_unavailable if rolling is not None else None, desired)
+    progressing = _condition(status.conditions, "Progressing")
+    updated = f"rolling update: {status.updated_replicas or 0}/{desired} updated, maxUnavailable {max_unavailable}"
+    if progressing is not None and progressing.status == "False":
+        return f"({updated}; stalled: {progressing.reason}: {progressing.message})"
+    last = progressing.last_update_time if progressing is not None else None
+    grace = _minutes(settings.rollout_grace_minutes)
+    if desired - available > max_unavailable:
+        return f"({updated}: more unavailable than it allows)"
+    if last is not None and now - last > grace:
+        return f"({updated}; no progress for {_age(now - last)} since {_ts(last)}, grace {_age(grace)})"
+    return ""
+
+
+def _scaled(value: int | str | None, desired: int) -> int:
+    """maxUnavailable as a count: an int, or a percentage of the replicas rounded down (the default is 25%)."""
+    value = "25%" if value is None else value
+    if isinstance(value, str) and value.endswith("%"):
+        return desired * int(value[:-1]) // 100
+    return int(value)
+
+
+def _unavailable_since(obj: Workload, now: dt.datetime | None) -> str:
+    available = _condition(obj.status.conditions if obj.status else None, "Available")
+    if now is None or available is None or available.status == "True" or not available.last_transition_time:
+        return ""
+    since = available.last_transition_time
+    return f" (Available False for {_age(now - since)}, since {_ts(since)})"
 
 
 def workload_row(obj: Workload) -> WorkloadRow:

@@ -5,6 +5,10 @@ paginators where the API pages at all (DescribeAddresses and
 DescribeTargetHealth return everything in one response), and yields what it
 flags with an age and a rough monthly cost hint at us-east-1 list prices (a
 hint for prioritising, not a bill).
+
+One resource's odd answer never hides the others: an API error about one
+resource (or one whole rule) becomes a USG100 finding naming it, and the scan
+goes on. Only an unreachable endpoint or missing credentials stop the check.
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from opschecks import aws
 from opschecks.findings import Finding
@@ -42,6 +47,7 @@ class Unused:
     age_days: float | None  # None when AWS does not say
     hint: str
     tags: dict[str, str]
+    error: str | None = None  # it could not be judged: what AWS answered (a USG100 finding, never in a plan)
 
 
 class Clients:
@@ -132,27 +138,62 @@ def idle_load_balancers(c: Clients, s: UsageSettings, now: dt.datetime) -> Itera
         for lb in page["LoadBalancerDescriptions"]:
             age = _days(now - lb["CreatedTime"])
             if not lb["Instances"] and age >= s.lb_min_age_days:
-                tags = _tags(c.elb.describe_tags(LoadBalancerNames=[lb["LoadBalancerName"]])
-                             ["TagDescriptions"][0].get("Tags"))
-                yield Unused("USG104", "classic-load-balancer", lb["LoadBalancerName"], lb["LoadBalancerName"], age,
-                             f"classic, ~${LB_MONTHLY['classic']:.2f}/month", tags)
+                name, hint = lb["LoadBalancerName"], f"classic, ~${LB_MONTHLY['classic']:.2f}/month"
+                try:
+                    tags = _tags(c.elb.describe_tags(LoadBalancerNames=[name])["TagDescriptions"][0].get("Tags"))
+                except ClientError as exc:
+                    yield Unused("USG104", "classic-load-balancer", name, name, age, hint, {}, error=_answer(exc))
+                    continue
+                yield Unused("USG104", "classic-load-balancer", name, name, age, hint, tags)
     for page in c.elbv2.get_paginator("describe_load_balancers").paginate():
         for lb in page["LoadBalancers"]:
             age = _days(now - lb["CreatedTime"])
-            if age < s.lb_min_age_days or _registered_targets(c, lb["LoadBalancerArn"]):
+            if age < s.lb_min_age_days:
                 continue
-            tags = _tags(c.elbv2.describe_tags(ResourceArns=[lb["LoadBalancerArn"]])["TagDescriptions"][0].get("Tags"))
-            price = LB_MONTHLY.get(lb["Type"], LB_MONTHLY["application"])
-            yield Unused("USG104", "load-balancer", lb["LoadBalancerArn"], lb["LoadBalancerName"], age,
-                         f"{lb['Type']}, ~${price:.2f}/month", tags)
+            arn, price = lb["LoadBalancerArn"], LB_MONTHLY.get(lb["Type"], LB_MONTHLY["application"])
+            hint = f"{lb['Type']}, ~${price:.2f}/month"
+            try:
+                if _registered_targets(c, arn) or _answers_itself(c, arn):
+                    continue
+                tags = _tags(c.elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0].get("Tags"))
+            except ClientError as exc:
+                yield Unused("USG104", "load-balancer", arn, lb["LoadBalancerName"], age, hint, {}, error=_answer(exc))
+                continue
+            yield Unused("USG104", "load-balancer", arn, lb["LoadBalancerName"], age, hint, tags)
 
 
 def _registered_targets(c: Clients, lb_arn: str) -> int:
-    return sum(
-        len(c.elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"])
-        for page in c.elbv2.get_paginator("describe_target_groups").paginate(LoadBalancerArn=lb_arn)
-        for group in page["TargetGroups"]
-    )
+    try:
+        groups = [group for page in c.elbv2.get_paginator("describe_target_groups").paginate(LoadBalancerArn=lb_arn)
+                  for group in page["TargetGroups"]]
+    except ClientError as exc:
+        # moto answers TargetGroupNotFound for a load balancer without target groups; AWS an empty list.
+        if exc.response.get("Error", {}).get("Code") != "TargetGroupNotFound":
+            raise
+        return 0
+    return sum(len(c.elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"])
+               for group in groups)
+
+
+_SELF_ANSWERING = {"redirect", "fixed-response"}
+
+
+def _answers_itself(c: Clients, lb_arn: str) -> bool:
+    """Whether a listener (by default or by a rule) redirects or returns a fixed response: an ALB that only
+    redirects HTTP to HTTPS, or serves a maintenance page, is in use without any target."""
+    for page in c.elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=lb_arn):
+        for listener in page["Listeners"]:
+            if any(a["Type"] in _SELF_ANSWERING for a in listener.get("DefaultActions", [])):
+                return True
+            rules = c.elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+            if any(a["Type"] in _SELF_ANSWERING for rule in rules for a in rule.get("Actions", [])):
+                return True
+    return False
+
+
+def _answer(exc: ClientError) -> str:
+    err = exc.response.get("Error", {})
+    return f"AWS {exc.operation_name} answered {err.get('Code', '?')}: {err.get('Message', '')}".rstrip(": ")
 
 
 _STOPPED_AT = re.compile(r"\((\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (?:GMT|UTC)\)")
@@ -185,18 +226,23 @@ def idle_nat_gateways(c: Clients, s: UsageSettings, now: dt.datetime) -> Iterato
             age = _days(now - nat["CreateTime"])
             if age < s.nat_idle_days:
                 continue
-            traffic = sum(
-                point["Sum"]
-                for metric in ("BytesOutToDestination", "BytesInFromDestination")
-                for point in c.cloudwatch.get_metric_statistics(
-                    Namespace="AWS/NATGateway", MetricName=metric, StartTime=start, EndTime=now, Period=86400,
-                    Statistics=["Sum"], Dimensions=[{"Name": "NatGatewayId", "Value": nat["NatGatewayId"]}],
-                )["Datapoints"]
-            )
-            if traffic == 0:
-                tags = _tags(nat.get("Tags"))
-                yield Unused("USG106", "nat-gateway", nat["NatGatewayId"], tags.get("Name", nat["NatGatewayId"]), age,
+            tags = _tags(nat.get("Tags"))
+            flagged = Unused("USG106", "nat-gateway", nat["NatGatewayId"], tags.get("Name", nat["NatGatewayId"]), age,
                              f"~${NAT_MONTHLY:.2f}/month", tags)
+            try:
+                traffic = sum(
+                    point["Sum"]
+                    for metric in ("BytesOutToDestination", "BytesInFromDestination")
+                    for point in c.cloudwatch.get_metric_statistics(
+                        Namespace="AWS/NATGateway", MetricName=metric, StartTime=start, EndTime=now, Period=86400,
+                        Statistics=["Sum"], Dimensions=[{"Name": "NatGatewayId", "Value": nat["NatGatewayId"]}],
+                    )["Datapoints"]
+                )
+            except ClientError as exc:
+                yield replace(flagged, error=_answer(exc))
+                continue
+            if traffic == 0:
+                yield flagged
 
 
 def idle_log_groups(c: Clients, s: UsageSettings, now: dt.datetime) -> Iterator[Unused]:
@@ -204,21 +250,24 @@ def idle_log_groups(c: Clients, s: UsageSettings, now: dt.datetime) -> Iterator[
         for group in page["logGroups"]:
             if group.get("retentionInDays"):
                 continue
-            name = group["logGroupName"]
-            latest = next(iter(
-                stream
-                for page in c.logs.get_paginator("describe_log_streams").paginate(
-                    logGroupName=name, orderBy="LastEventTime", descending=True, PaginationConfig={"MaxItems": 1})
-                for stream in page["logStreams"]
-            ), {})
-            last_ms = latest.get("lastEventTimestamp") or group["creationTime"]
-            idle = _days(now - dt.datetime.fromtimestamp(last_ms / 1000, dt.timezone.utc))
-            if idle >= s.log_idle_days:
-                stored = group.get("storedBytes", 0)
-                arn = group["arn"].removesuffix(":*")
-                tags = c.logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
-                yield Unused("USG107", "log-group", name, name, idle,
-                             f"{stored / 1e9:.2f} GB stored, ~${stored / 1e9 * LOG_STORAGE_PRICE:.2f}/month", tags)
+            name, stored = group["logGroupName"], group.get("storedBytes", 0)
+            hint = f"{stored / 1e9:.2f} GB stored, ~${stored / 1e9 * LOG_STORAGE_PRICE:.2f}/month"
+            try:
+                latest = next(iter(
+                    stream
+                    for page in c.logs.get_paginator("describe_log_streams").paginate(
+                        logGroupName=name, orderBy="LastEventTime", descending=True, PaginationConfig={"MaxItems": 1})
+                    for stream in page["logStreams"]
+                ), {})
+                last_ms = latest.get("lastEventTimestamp") or group["creationTime"]
+                idle = _days(now - dt.datetime.fromtimestamp(last_ms / 1000, dt.timezone.utc))
+                if idle < s.log_idle_days:
+                    continue
+                tags = c.logs.list_tags_for_resource(resourceArn=group["arn"].removesuffix(":*")).get("tags", {})
+            except ClientError as exc:
+                yield Unused("USG107", "log-group", name, name, None, hint, {}, error=_answer(exc))
+                continue
+            yield Unused("USG107", "log-group", name, name, idle, hint, tags)
 
 
 RULES = [
@@ -252,27 +301,44 @@ class Verdict:
 
 def scan(sess: boto3.Session, settings: UsageSettings, now: dt.datetime,
          waivers: list[Waiver]) -> dict[str, list[Verdict]]:
-    """Every rule's flagged resources in the session's account and region, each with its waiver if any."""
+    """Every rule's flagged resources in the session's account and region, each with its waiver if any; a rule
+    that AWS answered with an error is one unjudged entry, and the other rules still run."""
     clients = Clients(sess)
-    return {
-        rule.code: [Verdict(r, waiver_for(waivers, rule.code, [r.id, r.name], r.tags, now.date()))
-                    for r in rule.find(clients, settings, now)]
-        for rule in RULES
-    }
+    verdicts: dict[str, list[Verdict]] = {}
+    for rule in RULES:
+        found: list[Unused] = []
+        try:
+            for r in rule.find(clients, settings, now):
+                found.append(r)
+        except ClientError as exc:
+            found.append(Unused(rule.code, "rule", rule.code, rule.title, None, "", {}, error=_answer(exc)))
+        verdicts[rule.code] = [Verdict(r, None if r.error else waiver_for(waivers, rule.code, [r.id, r.name], r.tags,
+                                                                          now.date()))
+                               for r in found]
+    return verdicts
 
 
 def findings(verdicts: dict[str, list[Verdict]], settings: UsageSettings, where: str) -> list[Finding]:
-    """One finding per flagged resource that no active waiver covers."""
+    """One finding per flagged resource that no active waiver covers; USG100 for what could not be judged."""
     return [
+        Finding("USG100", where, _unjudged(code, v.resource)) if v.resource.error else
         Finding(code, where, f"{v.resource.kind} {_label(v.resource)} {RULES_BY_CODE[code].reason(settings)} "
                              f"({_age(v.resource.age_days)}; {v.resource.hint})")
         for code, found in verdicts.items() for v in found if not v.waived
     ]
 
 
+def _unjudged(code: str, r: Unused) -> str:
+    title = RULES_BY_CODE[code].title
+    if r.kind == "rule":
+        return f"rule {code} ({title}) could not run: {r.error}"
+    return f"{r.kind} {_label(r)}: {code} ({title}) could not judge it: {r.error}"
+
+
 def table_rows(found: list[Verdict]) -> list[list[Any]]:
     """Report rows: resource id, age, size/cost hint, tags, waiver."""
-    return [[_label(v.resource), _age(v.resource.age_days), v.resource.hint,
+    return [[_label(v.resource), _age(v.resource.age_days),
+             f"could not judge: {v.resource.error}" if v.resource.error else v.resource.hint,
              ", ".join(f"{k}={val}" for k, val in sorted(v.resource.tags.items())) or None,
              v.waiver.describe() if v.waiver else None] for v in found]
 

@@ -8,19 +8,25 @@ The drill, Terratest style:
 3. run the set-up command; probe the health URL; check the set-up created the expected resource types;
 4. run the teardown command, ALWAYS: after a failed set-up, a failed probe, an error, or Ctrl-C
    (a Ctrl-C during the teardown does not stop it; the interrupt is re-raised once it is done);
-5. take the inventory again: it must equal the first one.
+5. take the inventory again and judge it against an empty expectation: after a drill, nothing the filters
+   find may remain but the declared ``shared_resources``. The "before" inventory is not a baseline (a leak of
+   an earlier drill is in both and would otherwise pass for ever); it only tells this drill's leftovers from
+   earlier drills' ones, which are named with their age (from the ledger's earlier drills, else the creation
+   time the listing gives).
 
 Finding codes:
   UPL001  the set-up command failed (exit status, timeout, or could not start)
   UPL002  the health URL did not answer 2xx in time
   UPL003  the set-up did not create the expected resources (or nothing the filters find)
   UPL004  the teardown command failed
-  UPL005  a resource is left behind: found after the teardown, not before the set-up
-  UPL006  a resource that existed before the drill is gone after it
+  UPL005  a resource is left behind by this drill: found after the teardown, not before the set-up
+  UPL006  a declared shared resource that existed before the drill is gone after it
+  UPL007  a resource left behind by an earlier drill (or never declared shared) is still there, with its age
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import signal
@@ -29,11 +35,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from opschecks import aws, inventory
 from opschecks.findings import Finding
+from opschecks.ledger import Record
 from opschecks.protection import Guard, Refused
 
 if TYPE_CHECKING:  # config imports this module for UploadSettings
@@ -60,6 +69,9 @@ class UploadSettings:
     tag_filters: dict[str, str | list[str]] = field(default_factory=dict)  # e.g. {Name = "upload", Env = "dev"}
     name_prefixes: list[str] = field(default_factory=list)  # e.g. ["upload-dev-", "dcp-upload-dev-"]
     expected_types: list[str] = field(default_factory=list)  # types the set-up must create, e.g. "sqs:queue"
+    # ARNs (fnmatch patterns) of long-lived resources the filters find that are not the drill's: they must be
+    # there before and after; anything else found after the teardown is a leftover.
+    shared_resources: list[str] = field(default_factory=list)
 
     @property
     def filters(self) -> dict[str, list[str]]:
@@ -87,8 +99,10 @@ class Drill:
     before: inventory.Inventory = field(default_factory=dict)
     created: tuple[inventory.Resource, ...] = ()  # found after set-up, not before
     after: inventory.Inventory = field(default_factory=dict)
-    left_behind: tuple[inventory.Resource, ...] = ()
-    gone: tuple[inventory.Resource, ...] = ()
+    left_behind: tuple[inventory.Resource, ...] = ()  # by this drill
+    earlier: tuple[inventory.Resource, ...] = ()  # found before this drill's set-up and still there, not shared
+    cleaned: tuple[inventory.Resource, ...] = ()  # earlier leftovers this drill's teardown removed
+    gone: tuple[inventory.Resource, ...] = ()  # declared shared, existed before, gone after
     runs: list[CommandRun] = field(default_factory=list)
     health: str | None = None  # "200 from <url>", or what went wrong; None when not configured or not probed
     findings: list[Finding] = field(default_factory=list)
@@ -98,6 +112,8 @@ class Drill:
         return {
             "before": len(self.before), "created": len(self.created), "after": len(self.after),
             "left_behind": [f"{r.type} {r.id}" for r in self.left_behind],
+            "earlier_leftovers": [f"{r.type} {r.id}" for r in self.earlier],
+            "cleaned": [f"{r.type} {r.id}" for r in self.cleaned],
             "gone": [f"{r.type} {r.id}" for r in self.gone],
             "commands": {r.step: r.problem or "ok" for r in self.runs},
             "health": self.health,
@@ -116,11 +132,12 @@ def refuse(env: EnvConfig) -> None:
                       "the teardown leaves behind")
 
 
-def drill(env: EnvConfig, guard: Guard) -> Drill:
+def drill(env: EnvConfig, guard: Guard, history: Sequence[Record] = (), now: dt.datetime | None = None) -> Drill:
     """Run the whole drill in ``env``; the teardown runs whatever happens (see the module docstring).
 
     ``guard`` (opschecks.protection) refuses a protected env, and credentials that STS says reach another
-    account than the env's ``aws_account_id``, before anything runs.
+    account than the env's ``aws_account_id``, before anything runs. ``history`` is this check's earlier runs
+    in ``env`` (the ledger, newest first): it dates earlier drills' leftovers.
     """
     refuse(env)
     settings = env.upload
@@ -161,12 +178,56 @@ def drill(env: EnvConfig, guard: Guard) -> Drill:
                                        f"{_last_line(teardown.output)}"))
 
     result.after = take()
-    changes = inventory.diff(result.before, result.after)
-    result.left_behind, result.gone = changes.added, changes.removed
-    result.findings += [Finding("UPL005", where, f"left behind by the teardown: {r}") for r in changes.added]
-    result.findings += [Finding("UPL006", where, f"existed before the drill, gone after it: {r}")
-                        for r in changes.removed]
+    result.findings += judge_after(result, settings, where, history, now or dt.datetime.now(dt.timezone.utc))
     return result
+
+
+def judge_after(result: Drill, settings: UploadSettings, where: str, history: Sequence[Record],
+                now: dt.datetime) -> list[Finding]:
+    """Judge the "after" inventory against an empty expectation (only the declared shared resources may remain);
+    the "before" inventory only tells this drill's leftovers from earlier ones. Fills the drill's lists."""
+    def shared(r: inventory.Resource) -> bool:
+        return any(fnmatchcase(r.id, pattern) for pattern in settings.shared_resources)
+
+    changes = inventory.diff(result.before, result.after)
+    remaining = inventory.diff({}, result.after).added
+    result.left_behind = tuple(r for r in changes.added if not shared(r))
+    result.earlier = tuple(r for r in remaining if r.id in result.before and not shared(r))
+    result.cleaned = tuple(r for r in changes.removed if not shared(r))
+    result.gone = tuple(r for r in changes.removed if shared(r))
+    first_reported = _first_reported(history)
+    return ([Finding("UPL005", where, f"left behind by the teardown: {r}") for r in result.left_behind]
+            + [Finding("UPL007", where, f"still there after this drill's teardown: {r}; {_age(r, first_reported, now)}")
+               for r in result.earlier]
+            + [Finding("UPL006", where, f"declared shared, existed before the drill, gone after it: {r}")
+               for r in result.gone])
+
+
+def _first_reported(history: Sequence[Record]) -> dict[str, Record]:
+    """ARN -> the oldest earlier drill that reported it left behind (or still there)."""
+    first: dict[str, Record] = {}
+    for record in sorted(history, key=lambda r: r.started):
+        for entry in [*record.details.get("left_behind", []), *record.details.get("earlier_leftovers", [])]:
+            first.setdefault(entry.split(" ", 1)[-1], record)
+    return first
+
+
+def _age(r: inventory.Resource, first_reported: dict[str, Record], now: dt.datetime) -> str:
+    record = first_reported.get(r.id)
+    if record is not None:
+        return (f"left behind by an earlier drill: first reported by the drill of {record.started:%Y-%m-%d %H:%M} UTC "
+                f"by {record.runner}, {_days(now - record.started)} ago")
+    if r.created is not None:
+        return (f"found before this drill's set-up, in no earlier drill's record: created "
+                f"{r.created.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {_days(now - r.created)} ago "
+                "(an earlier drill's leak, or a long-lived resource to declare in shared_resources)")
+    return ("found before this drill's set-up, in no earlier drill's record, age unknown (AWS does not say when it "
+            "was created): an earlier drill's leak, or a long-lived resource to declare in shared_resources")
+
+
+def _days(delta: dt.timedelta) -> str:
+    days = delta.total_seconds() / 86400
+    return f"{days:.0f} days" if days >= 2 else f"{delta.total_seconds() / 3600:.0f} hours"
 
 
 def run(step: str, argv: list[str], timeout_s: float, workdir: str | None, env: EnvConfig,

@@ -16,6 +16,16 @@ every day. So the bucket is judged on three shapes:
   (backups deleted by hand, or a lifecycle rule that expires far too early);
 
 plus metrics missing or older than ``max_metric_age_days``.
+
+The size of a day is the sum over storage classes, so a day is judged only
+when every class that reports in the window has its datapoint that day: a
+class without one (S3 publishes late, or skipped a day) is a named gap, never
+0 bytes. A class reports from its first datapoint; one silent for longer than
+``max_metric_age_days`` before the newest datapoint has stopped (emptied: S3
+stops publishing a class with no bytes) and counts 0 from then on. The series
+asked for are the dimension values S3 documents (``storage_types``) plus any
+ListMetrics finds: ListMetrics alone omits a series without data in the last
+two weeks, which would drop a class from the whole history.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from matplotlib.figure import Figure  # not pyplot: no global state, no display needed
@@ -31,6 +41,15 @@ from matplotlib.figure import Figure  # not pyplot: no global state, no display 
 from opschecks.findings import Finding
 
 DAY = dt.timedelta(days=1)
+# BucketSizeBytes' StorageType values as S3 documents them (Amazon S3 User Guide, "Metrics and dimensions").
+S3_STORAGE_TYPES = (
+    "StandardStorage", "IntelligentTieringFAStorage", "IntelligentTieringIAStorage", "IntelligentTieringAAStorage",
+    "IntelligentTieringAIAStorage", "IntelligentTieringDAAStorage", "StandardIAStorage", "StandardIASizeOverhead",
+    "StandardIAObjectOverhead", "OneZoneIAStorage", "OneZoneIASizeOverhead", "ReducedRedundancyStorage",
+    "GlacierInstantRetrievalStorage", "GlacierInstantRetrievalSizeOverhead", "GlacierStorage",
+    "GlacierStagingStorage", "GlacierObjectOverhead", "GlacierS3ObjectOverhead", "DeepArchiveStorage",
+    "DeepArchiveObjectOverhead", "DeepArchiveS3ObjectOverhead", "DeepArchiveStagingStorage",
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +61,8 @@ class UsageSettings:
     stall_days: int = 3
     max_shrink_percent: float = 20.0  # from one day to the next; a plateau loses one night in 90 (~1%)
     max_metric_age_days: float = 3.0  # S3 storage metrics arrive once a day, a day or two late
+    # BucketSizeBytes series always asked for, whether or not ListMetrics still lists them.
+    storage_types: list[str] = field(default_factory=lambda: list(S3_STORAGE_TYPES))
     # Unused resources (opschecks/unused.py); each rule's threshold.
     volume_unattached_days: int = 7
     snapshot_days: int = 90
@@ -62,8 +83,10 @@ class UsageSettings:
 @dataclass(frozen=True)
 class DayUsage:
     day: dt.date
-    size_bytes: int | None  # summed over every storage class reported that day
+    size_bytes: int | None  # summed over every storage class reporting then; None when one of them has no datapoint
     objects: int | None
+    missing: tuple[str, ...] = ()  # the storage classes without a datapoint that day (a gap: the size is not judged)
+    stopped: tuple[str, ...] = ()  # storage classes that stopped reporting since the previous day (count 0 from now)
 
 
 def bucket_history(cloudwatch: Any, bucket: str, settings: UsageSettings, now: dt.datetime) -> list[DayUsage]:
@@ -72,20 +95,34 @@ def bucket_history(cloudwatch: Any, bucket: str, settings: UsageSettings, now: d
     # S3 publishes a day's storage metrics after the day is over, so a point stamped today can only be
     # partial (moto's server makes one up from the live bucket): the history ends with yesterday.
     end = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    storage_types = sorted({
+    listed = {
         dim["Value"]
         for page in cloudwatch.get_paginator("list_metrics").paginate(
             Namespace="AWS/S3", MetricName="BucketSizeBytes",
             Dimensions=[{"Name": "BucketName", "Value": bucket}])
         for metric in page["Metrics"]
         for dim in metric["Dimensions"] if dim["Name"] == "StorageType"
-    })
-    sizes: dict[dt.date, int] = defaultdict(int)
-    for storage_type in storage_types:
-        for day, value in _daily(cloudwatch, "BucketSizeBytes", bucket, storage_type, start, end).items():
-            sizes[day] += value
+    }
+    by_type = {t: points for t in sorted(listed | set(settings.storage_types))
+               if (points := _daily(cloudwatch, "BucketSizeBytes", bucket, t, start, end))}
     objects = _daily(cloudwatch, "NumberOfObjects", bucket, "AllStorageTypes", start, end)
-    return [DayUsage(day, sizes.get(day), objects.get(day)) for day in sorted(set(sizes) | set(objects))]
+    days = sorted({d for points in by_type.values() for d in points} | set(objects))
+    if not days:
+        return []
+    newest = max((d for points in by_type.values() for d in points), default=days[-1])
+    spans = {}  # storage class -> the days it is expected to report
+    for storage_type, points in by_type.items():
+        last = max(points)
+        stopped = (newest - last).days > settings.max_metric_age_days
+        spans[storage_type] = (min(points), last if stopped else newest)
+    history = []
+    for previous, day in zip([None, *days], days):
+        expected = [t for t, (first, last) in spans.items() if first <= day <= last]
+        missing = tuple(t for t in expected if day not in by_type[t])
+        size = None if missing or not expected else sum(by_type[t][day] for t in expected)
+        stopped = tuple(t for t, (_, last) in spans.items() if last < day and (previous is None or last >= previous))
+        history.append(DayUsage(day, size, objects.get(day), missing, stopped))
+    return history
 
 
 def _daily(cloudwatch: Any, metric: str, bucket: str, storage_type: str,
@@ -103,14 +140,19 @@ def judge(history: list[DayUsage], settings: UsageSettings, where: str, now: dt.
     """Findings USG001-USG005 for the bucket's history (see the module docstring)."""
     sized = [d for d in history if d.size_bytes is not None]
     if not sized:
+        gaps = _gaps(history)
         return [Finding("USG004", where, f"no AWS/S3 BucketSizeBytes data in CloudWatch for the last "
-                                         f"{settings.window_days} days (is the bucket in this region?)")]
+                                         f"{settings.window_days} days (is the bucket in this region?)" if not gaps
+                        else f"no day of the last {settings.window_days} has a BucketSizeBytes datapoint for every "
+                             f"storage class: {gaps}")]
     findings = []
     last = sized[-1]
     age_days = (now.date() - last.day).days
     if age_days > settings.max_metric_age_days:
-        findings.append(Finding("USG004", where, f"latest BucketSizeBytes datapoint is from {last.day}, "
-                                                 f"{age_days} days ago (expected within {settings.max_metric_age_days:g})"))
+        later = _gaps([d for d in history if d.day > last.day])
+        findings.append(Finding("USG004", where, f"latest complete BucketSizeBytes day is {last.day}, "
+                                                 f"{age_days} days ago (expected within {settings.max_metric_age_days:g})"
+                                + (f"; since then {later}" if later else "")))
     base = _at_or_before(sized, last.day - settings.growth_window_days * DAY) or sized[0]
     if base.size_bytes and base is not last:
         growth = (last.size_bytes - base.size_bytes) / base.size_bytes * 100
@@ -122,10 +164,13 @@ def judge(history: list[DayUsage], settings: UsageSettings, where: str, now: dt.
     for before, after in zip(sized, sized[1:]):
         shrink = (before.size_bytes - after.size_bytes) / before.size_bytes * 100 if before.size_bytes else 0.0
         if shrink > settings.max_shrink_percent:
+            stopped = sorted({t for d in history if before.day < d.day <= after.day for t in d.stopped})
             findings.append(Finding("USG005", where, (
                 f"shrank {shrink:.1f}% from {human_bytes(before.size_bytes)} on {before.day} to "
                 f"{human_bytes(after.size_bytes)} on {after.day} (expected at most {settings.max_shrink_percent:g}% "
-                "a day: were backups deleted, or does a lifecycle rule expire them too early?)")))
+                "a day: were backups deleted, or does a lifecycle rule expire them too early?)"
+                + (f"; {', '.join(stopped)} stopped reporting after {before.day} and counts 0 (S3 stops publishing "
+                   "a storage class with no bytes; or its metrics stopped)" if stopped else ""))))
     recent = [d for d in history if d.size_bytes is not None and d.objects is not None][-(settings.stall_days + 1):]
     if len(recent) == settings.stall_days + 1:
         if len({(d.size_bytes, d.objects) for d in recent}) == 1:
@@ -138,6 +183,15 @@ def judge(history: list[DayUsage], settings: UsageSettings, where: str, now: dt.
                 f"object count fell every day from {recent[0].objects} on {recent[0].day} to {recent[-1].objects} "
                 f"on {recent[-1].day}: expected it steady (backups stopped while expiry goes on?)")))
     return findings
+
+
+def _gaps(days: list[DayUsage]) -> str:
+    """The named gaps: which storage class had no datapoint on which days."""
+    by_class: dict[str, list[dt.date]] = defaultdict(list)
+    for d in days:
+        for storage_type in d.missing:
+            by_class[storage_type].append(d.day)
+    return "; ".join(f"{t} has no datapoint on {', '.join(map(str, ds))}" for t, ds in sorted(by_class.items()))
 
 
 def _at_or_before(history: list[DayUsage], day: dt.date) -> DayUsage | None:

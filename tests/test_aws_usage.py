@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import boto3
+from botocore.exceptions import ClientError
 import pytest
 
 from opschecks import aws, cleanup, unused, usage, waivers
@@ -162,6 +163,81 @@ def test_stale_bucket_metrics_fail():
     history = [replace(d, size_bytes=d.size_bytes + i) for i, d in enumerate(history)]
     findings = usage.judge(history, UsageSettings(), "b", NOW)
     assert [f.code for f in findings] == ["USG004"] and "6 days ago" in findings[0].message
+
+
+def _without(series, storage_type: str, days: set[dt.date]):
+    return [(day, {t: v for t, v in by_class.items() if not (t == storage_type and day in days)}, objects)
+            for day, by_class, objects in series]
+
+
+def test_a_storage_class_without_its_datapoint_is_a_named_gap_not_zero_bytes(usage_env, client):
+    """Standard-IA holds most of the bucket; a day it has no datapoint (a mid-window gap, or yesterday's
+    figure not yet published) once summed as 0 bytes: a ~70% overnight 'shrink'."""
+    series = backup_bucket_series(NOW)
+    gap, yesterday = series[-10][0], series[-1][0]
+    put_bucket_metrics(client("cloudwatch"), usage_env.backup_bucket,
+                       _without(series, "StandardIAStorage", {gap, yesterday}))
+
+    history = usage.bucket_history(client("cloudwatch"), usage_env.backup_bucket, usage_env.usage, NOW)
+
+    by_day = {d.day: d for d in history}
+    assert by_day[gap].size_bytes is None and by_day[gap].missing == ("StandardIAStorage",)
+    assert by_day[yesterday].size_bytes is None and by_day[yesterday].missing == ("StandardIAStorage",)
+    assert by_day[gap - DAY].size_bytes == sum(series[-11][1].values())
+    assert usage.judge(history, usage_env.usage, "here", NOW) == []
+    # Once the gap outlasts max_metric_age_days, the staleness finding names it.
+    stale = usage.judge(history, replace(usage_env.usage, max_metric_age_days=0), "here", NOW)
+    assert [f.code for f in stale] == ["USG004"]
+    assert f"since then StandardIAStorage has no datapoint on {yesterday}" in stale[0].message
+
+
+def _aws_list_metrics(cloudwatch, recent: set[str], bucket: str) -> None:
+    """ListMetrics as AWS answers it: only series with a datapoint in the last two weeks (moto lists them all)."""
+    from botocore.awsrequest import AWSResponse
+
+    def answer(**kwargs):
+        metrics = [{"Namespace": "AWS/S3", "MetricName": "BucketSizeBytes",
+                    "Dimensions": [{"Name": "StorageType", "Value": t}, {"Name": "BucketName", "Value": bucket}]}
+                   for t in sorted(recent)]
+        return AWSResponse("https://monitoring.amazonaws.com/", 200, {}, None), {
+            "Metrics": metrics, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    cloudwatch.meta.events.register("before-call.cloudwatch.ListMetrics", answer)
+
+
+def test_a_storage_class_that_stopped_reporting_stays_in_the_history(usage_env, client):
+    """Standard-IA backups moved to Glacier 20 days ago: ListMetrics no longer lists Standard-IA, which once
+    dropped it from the whole history, so the bucket seemed to have grown 200% (USG001)."""
+    moved = NOW.date() - 20 * DAY
+    series = [(day, {"StandardStorage": 100 * 2**30,
+                     **({"StandardIAStorage": 200 * 2**30} if day < moved else {"GlacierStorage": 200 * 2**30})},
+               270 + i % 2)
+              for i, day in ((i, NOW.date() - i * DAY) for i in range(90, 0, -1))]
+    put_bucket_metrics(client("cloudwatch"), usage_env.backup_bucket, series)
+    cloudwatch = client("cloudwatch")
+    _aws_list_metrics(cloudwatch, {"StandardStorage", "GlacierStorage"}, usage_env.backup_bucket)
+
+    history = usage.bucket_history(cloudwatch, usage_env.backup_bucket, usage_env.usage, NOW)
+
+    assert {d.size_bytes for d in history} == {300 * 2**30}
+    assert usage.judge(history, usage_env.usage, "here", NOW) == []
+
+
+def test_a_storage_class_that_stops_reporting_counts_zero_and_the_shrink_says_so(usage_env, client):
+    """Standard-IA silent for longer than metrics can be late has stopped: its bytes left the bucket."""
+    stop = NOW.date() - 10 * DAY
+    series = [(day, {"StandardStorage": 100 * 2**30, **({"StandardIAStorage": 200 * 2**30} if day < stop else {})},
+               270 + i % 2)
+              for i, day in ((i, NOW.date() - i * DAY) for i in range(90, 0, -1))]
+    put_bucket_metrics(client("cloudwatch"), usage_env.backup_bucket, series)
+
+    history = usage.bucket_history(client("cloudwatch"), usage_env.backup_bucket, usage_env.usage, NOW)
+
+    assert history[-1].size_bytes == 100 * 2**30 and history[-1].missing == ()
+    [finding] = usage.judge(history, usage_env.usage, "here", NOW)
+    assert finding.code == "USG005" and "shrank 66.7%" in finding.message
+    assert finding.message.endswith(f"; StandardIAStorage stopped reporting after {stop - DAY} and counts 0 (S3 "
+                                    "stops publishing a storage class with no bytes; or its metrics stopped)")
 
 
 # --- unused resources: one test per rule, flagged and not flagged ---------------------------------------
@@ -597,3 +673,65 @@ def test_cleanup_rejects_a_malformed_plan(tmp_path):
     bad.write_text("[]")
     with pytest.raises(ConfigError, match="--cleanup-plan"):
         cleanup.read_plan(bad)
+
+
+def _alb(client, name: str) -> str:
+    ec2 = client("ec2")
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
+    return client("elbv2").create_load_balancer(Name=name, Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+
+
+def test_a_load_balancer_that_only_redirects_or_answers_itself_is_in_use(usage_env, client):
+    """An ALB with no target group (HTTP->HTTPS redirect, a maintenance page) is in use; moto answers
+    TargetGroupNotFound for its target groups, which once ended the whole scan in a traceback."""
+    elbv2 = client("elbv2")
+    redirect = _alb(client, "alb-redirect")
+    elbv2.create_listener(LoadBalancerArn=redirect, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}])
+    fixed = _alb(client, "alb-maintenance")
+    elbv2.create_listener(LoadBalancerArn=fixed, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "503", "ContentType": "text/plain",
+                                                           "MessageBody": "down for maintenance"}}])
+    bare = _alb(client, "alb-bare")  # no listener, no target group: unused
+    volume = client("ec2").create_volume(AvailabilityZone=_az(client), Size=10, VolumeType="gp3")["VolumeId"]
+
+    verdicts = unused.scan(aws.session(usage_env), usage_env.usage, LATER, [])
+
+    assert {v.resource.id for v in verdicts["USG104"]} == {bare}
+    assert {v.resource.id for v in verdicts["USG101"]} == {volume}  # the other rules ran too
+    assert not any(v.resource.error for found in verdicts.values() for v in found)
+
+
+def test_one_resources_odd_answer_never_hides_the_others(usage_env, client):
+    """An API error about one load balancer, or one whole rule, is a USG100 finding naming it; the rest is judged."""
+    odd, empty = _alb(client, "alb-odd"), _alb(client, "alb-empty")
+    sess = aws.session(usage_env)
+
+    def answer_oddly(params, **kwargs):
+        if params.get("LoadBalancerArn") == odd:
+            raise ClientError({"Error": {"Code": "InternalFailure", "Message": "Request processing has failed "
+                                                                               "due to an unknown error"}},
+                              "DescribeListeners")
+
+    def deny(params, **kwargs):
+        raise ClientError({"Error": {"Code": "UnauthorizedOperation",
+                                     "Message": "You are not authorized to perform this operation."}},
+                          "DescribeNatGateways")
+
+    sess.events.register("before-parameter-build.elastic-load-balancing-v2.DescribeListeners", answer_oddly)
+    sess.events.register("before-parameter-build.ec2.DescribeNatGateways", deny)
+
+    verdicts = unused.scan(sess, usage_env.usage, LATER, [])
+    found = unused.findings(verdicts, usage_env.usage, "dev here")
+
+    assert {(v.resource.id, v.resource.error is None) for v in verdicts["USG104"]} == {(odd, False), (empty, True)}
+    by_code = sorted((f.code, f.message) for f in found)
+    assert ("USG100", f"load-balancer {odd} (alb-odd): USG104 (Load balancers without targets) could not judge it: "
+                      "AWS DescribeListeners answered InternalFailure: Request processing has failed due to an "
+                      "unknown error") in by_code
+    assert ("USG100", "rule USG106 (NAT gateways without traffic) could not run: AWS DescribeNatGateways answered "
+                      "UnauthorizedOperation: You are not authorized to perform this operation.") in by_code
+    assert any(code == "USG104" and empty in message for code, message in by_code)
+    # What could not be judged is never planned for deletion.
+    plan = cleanup.plan_entries(usage_env, "123456789012", verdicts)
+    assert {e.id for e in plan} == {empty}

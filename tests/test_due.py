@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -120,9 +121,12 @@ def test_due_command_prints_each_task_and_fails_on_overdue(config_path: Path,
     assert "9 tasks: 3 overdue, 4 due, 2 done (as of 2025-03-20 10:00)" in plain
 
 
-def test_fail_on_overdue_passes_when_nothing_is_overdue(config_path: Path) -> None:
-    assert main(["due", "--config", str(config_path), "--env", "prod", "--fail-on-overdue"],
-                now=dt.datetime(2025, 2, 10, tzinfo=UTC)) == 0
+def test_fail_on_overdue_passes_when_nothing_is_overdue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    ledger.append(tmp_path / "ledger.sqlite", CRAFTED[0])  # test_daily_today passed today in dev
+    path = tmp_path / "opschecks.toml"
+    path.write_text(f'[env.dev]\n[ledger]\npath = "{tmp_path / "ledger.sqlite"}"\n')
+    assert main(["due", "--config", str(path), "--fail-on-overdue"], now=NOW) == 0
 
 
 def test_history_shows_the_last_runs_newest_first(config_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -165,6 +169,10 @@ def test_due_lists_checklist_tasks_that_never_ran_as_overdue(checklist, capsys: 
     checklist.check("upload_service")  # the real drill; no env has an upload table: one task, env "-"
     store = checklist.path / "ledger.sqlite"
     ledger.append(store, CRAFTED[0])  # test_daily_today passed today in dev
+    # Not on the checklist as collected now: a renamed check, and a skipped area's "skipped" record.
+    ledger.append(store, record("test_backup_fresh", "dev", "passed", at(30), "daily"))
+    ledger.append(store, ledger.Record(check="checks/test_pods.py::test_pods", env="prod", outcome="skipped",
+                                       started=at(20), duration_s=0.0, runner="ci@runner", cadences=("daily",)))
     checklist.config(CONFIG.format(ledger=store).replace("[env.prod]\n", '[env.prod]\nskip = ["pods"]\n'))
     monkeypatch.chdir(checklist.path)
 
@@ -181,3 +189,45 @@ def test_due_lists_checklist_tasks_that_never_ran_as_overdue(checklist, capsys: 
         ("checks/test_upload_service.py::test_upload_drill", "-"): ("sprint", "OVERDUE"),
     }
     assert rows[("checks/test_restore.py::test_never_run", "dev")][3:5] == ["never", "never"]
+
+
+def test_cadence_is_the_checks_current_marker_not_the_last_records(tmp_path: Path) -> None:
+    """A check moved from monthly to daily is due daily at once, though its last record said monthly."""
+    store = ledger.open_ledger(tmp_path / "l.sqlite")
+    store.append(record("test_moved", "dev", "passed", dt.datetime(2025, 3, 3, tzinfo=UTC), "monthly"))
+
+    [task] = due.tasks(store.latest(), NOW, CADENCE, ["dev"],
+                       checklist=[("checks/test_area.py::test_moved", "dev", ("daily",))])
+
+    assert (task.cadence, task.status, task.last_pass) == ("daily", "overdue", dt.datetime(2025, 3, 3, tzinfo=UTC))
+
+
+@pytest.fixture(params=["sqlite", "s3"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """(ledger location, the [ledger] lines that make it the store readers use): local SQLite, or S3 on moto."""
+    if request.param == "sqlite":
+        return str(tmp_path / "l.sqlite"), f'path = "{tmp_path / "l.sqlite"}"'
+    sandbox = request.getfixturevalue("sandbox_env")
+    bucket = f"ledger-{uuid.uuid4().hex[:8]}"
+    sandbox.s3().create_bucket(Bucket=bucket)
+    uri = f"s3://{bucket}/ledger"
+    return uri, f'path = "{tmp_path / "empty.sqlite"}"\ns3_uri = "{uri}"'
+
+
+def test_a_pass_from_the_future_does_not_keep_a_task_done(tmp_path: Path, any_store: tuple[str, str],
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A laptop clock 40 days ahead wrote a pass: it is ignored and named; the real last pass decides."""
+    location, ledger_lines = any_store
+    for r in (record("test_daily_today", "dev", "passed", at(3), "daily"),
+              record("test_daily_today", "dev", "passed", NOW + dt.timedelta(days=40), "daily")):
+        ledger.append(location, r)
+    path = tmp_path / "opschecks.toml"
+    path.write_text(f"[env.dev]\n[ledger]\n{ledger_lines}\n")
+
+    assert main(["due", "--config", str(path), "--checks", str(tmp_path / "none")], now=NOW) == 0
+
+    out, err = capsys.readouterr()
+    [row] = [line.split() for line in out.splitlines() if line.startswith("checks/")]
+    assert row[3:5] == ["2025-03-17", "09:00"] and row[-1] == "OVERDUE"
+    assert ("checks/test_area.py::test_daily_today [dev]: a record stamped 2025-04-29 10:00, after now, is ignored"
+            in err)

@@ -192,3 +192,71 @@ def test_an_unwritable_shared_ledger_warns_and_keeps_the_outcome_and_the_local_r
     result.stdout.fnmatch_lines(["*LedgerWarning: ledger s3://no-such-ledger-bucket/ledger:"
                                  " checks/test_backups.py::test_many [[]dev[]] not recorded: AWS PutObject refused*"])
     assert len(ledger.query(project / "reports" / "ledger.sqlite")) == 2
+
+
+def test_drill_history_is_read_from_the_shared_ledger(checklist, s3_ledger: str) -> None:
+    """On a throwaway runner the local file is empty: the restore drill's history (what was drilled, the previous
+    counts) comes from the shared store, so the drill keeps its baseline and does not repeat a drilled backup."""
+    drilled = ledger.Record(check="checks/test_restore.py::test_restore_drill", env="dev", outcome="passed",
+                            started=T0, duration_s=60.0, runner="ci@runner-1",
+                            details={"key": "dev/2025-03-01T0000.tar.gz", "verdict": "restored",
+                                     "counts": {"project": 12}}, cadences=("monthly",))
+    ledger.append(s3_ledger, drilled)
+    config = f'[env.dev]\n[ledger]\npath = "reports/ledger.sqlite"\ns3_uri = "{s3_ledger}"\n'
+    checklist.lay_out(config, {"restore": """
+        import pytest
+        pytestmark = pytest.mark.monthly
+        def test_restore_drill(env, drill_history):
+            assert [(r.runner, r.details["key"]) for r in drill_history] == [
+                ("ci@runner-1", "dev/2025-03-01T0000.tar.gz")]
+        """})
+
+    result = checklist.run()
+
+    result.assert_outcomes(passed=1)
+
+
+def test_a_pass_whose_teardown_failed_is_recorded_with_the_teardown_error(checklist) -> None:
+    project = checklist.lay_out('[env.dev]\n[ledger]\npath = "reports/ledger.sqlite"\n', {"restore": """
+        import pytest
+        pytestmark = pytest.mark.monthly
+
+        @pytest.fixture
+        def scratch_db():
+            yield "restore_drill_1a2b"
+            raise RuntimeError("dropDatabase restore_drill_1a2b: not authorized on restore_drill_1a2b")
+
+        def test_drill(env, scratch_db, ledger_details):
+            ledger_details["db"] = scratch_db
+
+        def test_clean(env):
+            pass
+        """})
+
+    result = checklist.run()
+
+    result.assert_outcomes(passed=2, errors=1)
+    records = {r.check.split("::")[1]: r for r in ledger.query(project / "reports" / "ledger.sqlite")}
+    assert len(records) == 2
+    assert records["test_drill"].outcome == "error"
+    assert records["test_drill"].details == {
+        "db": "restore_drill_1a2b",
+        "teardown_error": "RuntimeError: dropDatabase restore_drill_1a2b: not authorized on restore_drill_1a2b"}
+    assert (records["test_clean"].outcome, records["test_clean"].details) == ("passed", {})
+
+
+def test_an_unreadable_shared_ledger_fails_the_drill_in_one_line_naming_the_ledger(checklist, sandbox_env) -> None:
+    missing = "s3://no-such-ledger-bucket/ledger"
+    checklist.lay_out(f'[env.dev]\n[ledger]\npath = "reports/ledger.sqlite"\ns3_uri = "{missing}"\n', {"restore": """
+        import pytest
+        pytestmark = pytest.mark.monthly
+        def test_restore_drill(env, drill_history):
+            pass
+        """})
+
+    result = checklist.run()
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*[[]dev[]] ledger s3://no-such-ledger-bucket/ledger: AWS ListObjectsV2 refused: "
+                                 "NoSuchBucket*"])
+    assert "Traceback" not in result.stdout.str()

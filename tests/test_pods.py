@@ -57,7 +57,7 @@ def cluster(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cl
     context = f"ctx-{name}"
     kubeconfig = sandbox.kube.write_kubeconfig(tmp_path / "kubeconfig", {context: name})
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    for resource in ("pods", "deployments", "statefulsets", "daemonsets"):
+    for resource in ("pods", "deployments", "statefulsets", "daemonsets", "jobs"):
         sandbox.kube.set_objects(name, resource, [])
     return Cluster(sandbox, name, context)
 
@@ -80,10 +80,12 @@ def test_healthy_seeded_cluster_has_no_problems(cluster: Cluster) -> None:
 
     assert problems_of(health) == []
     by_ns = {ns.namespace: ns for ns in health}
-    assert len(by_ns["kube-system"].pods) == 6 and len(by_ns[NS].pods) == 14 and by_ns["default"].pods == []
+    assert len(by_ns["kube-system"].pods) == 6 and len(by_ns[NS].pods) == 15 and by_ns["default"].pods == []
     rows = {row.pod: row for row in by_ns[NS].pods}
     assert rows["mongo-0"] == ("mongo-0", "Running", "1/1", 0, "", "3d")
     assert sum(row.reason == "Completed" and row.phase == "Succeeded" for row in rows.values()) == 6
+    # The backup Job's failed first attempt, retried successfully, is shown but judged by its Job.
+    assert [row.reason for row in rows.values() if row.phase == "Failed"] == ["Failed (Job Complete)"]
     assert ("StatefulSet", "mongo", 1, 1) in by_ns[NS].workloads
     assert ("Deployment", "coredns", 2, 2) in by_ns["kube-system"].workloads
 
@@ -187,6 +189,129 @@ def test_limits_and_graces_come_from_settings(cluster: Cluster) -> None:
     assert {(p.name, p.code) for p in found} == {("a-1-b", "POD003"), ("c-1-d", "POD004")}
 
 
+# --- readiness: the Ready condition and native sidecars ---------------------------------------------
+
+def test_a_pod_whose_ready_condition_is_false_fails_though_its_containers_are_ready(cluster: Cluster) -> None:
+    """Readiness gates: the load balancer has not found the pod healthy, so it gets no traffic."""
+    cluster.set("pods", [k.readiness_gated_pod("ingest-ui-5f6c8-bq7zt", NS, now=NOW)])
+    [ns] = cluster.assess()
+    [problem] = ns.problems
+    assert (problem.code, problem.reason) == ("POD002", "NotReady")
+    assert problem.message.startswith("Ready condition False: ReadinessGatesNotReady (corresponding condition of "
+                                      'pod readiness gate "target-health.elbv2.k8s.aws/')
+    assert "for 20m (since 2025-03-12T09:10:00Z; grace 2m); all 1 containers ready" in problem.message
+
+
+def test_native_sidecars_count_for_readiness_and_restarts(cluster: Cluster) -> None:
+    unready = k.with_sidecar(k.pod("ingest-core-7d4b9c-aaaaa", NS, now=NOW), now=NOW, ready=False,
+                             last_finished=dt.timedelta(minutes=30))
+    restarting = k.with_sidecar(k.pod("ingest-broker-66d9-bbbbb", NS, now=NOW), now=NOW, restarts=40,
+                                last_finished=dt.timedelta(minutes=5))
+    healthy = k.with_sidecar(k.pod("ingest-ui-5f6c8-ccccc", NS, now=NOW), now=NOW)
+    cluster.set("pods", [unready, restarting, healthy])
+
+    [ns] = cluster.assess()
+
+    assert {(p.name, p.code): p.message for p in ns.problems} == {
+        ("ingest-core-7d4b9c-aaaaa", "POD002"):
+            "1/2 containers ready; not ready: istio-proxy for 30m (since 2025-03-12T09:00:00Z; grace 2m)",
+        ("ingest-broker-66d9-bbbbb", "POD003"):
+            "sidecar container istio-proxy restarted 40 times (limit 5), the last 5m ago within the 60m window: "
+            "exited 1 (Error) at 2025-03-12T09:25:00Z",
+    }
+    rows = {row.pod: row for row in ns.pods}
+    assert (rows["ingest-ui-5f6c8-ccccc"].ready, rows["ingest-broker-66d9-bbbbb"].restarts) == ("2/2", 40)
+
+
+# --- Job-owned pods: judged by their Job ---------------------------------------------------------------
+
+def test_a_failed_attempt_of_a_job_that_succeeded_or_still_retries_is_not_a_problem(cluster: Cluster) -> None:
+    scheduled = NOW - dt.timedelta(hours=9)
+    succeeded = k.job("ingest-backup", NS, scheduled=scheduled, succeeded=True, failed_attempts=1)
+    retrying = k.running_job("ingest-backup-verify", NS, scheduled=NOW - dt.timedelta(minutes=30), failed=1)
+    failed = k.job("ingest-export", NS, scheduled=scheduled - dt.timedelta(days=1), succeeded=False)
+    cluster.set("jobs", [succeeded, retrying, failed])
+    cluster.set("pods", [k.job_pod(succeeded, now=NOW, attempt=0, phase="Failed"),
+                         k.job_pod(succeeded, now=NOW, attempt=1),
+                         k.job_pod(retrying, now=NOW, attempt=0, phase="Failed", age=dt.timedelta(minutes=25)),
+                         k.job_pod(failed, now=NOW, attempt=0, phase="Failed")])
+
+    [ns] = cluster.assess()
+
+    [problem] = ns.problems
+    assert (problem.code, problem.name.startswith(failed["metadata"]["name"])) == ("POD005", True)
+    assert problem.message.endswith(f"; Job {failed['metadata']['name']} failed: BackoffLimitExceeded: "
+                                    "Job has reached the specified backoff limit")
+    assert sorted(row.reason for row in ns.pods) == ["Completed", "Failed", "Failed (Job Complete)",
+                                                     "Failed (Job retrying)"]
+
+
+# --- grace windows for the normal churn of a live cluster ----------------------------------------------
+
+def _young_unready(age: dt.timedelta) -> dict[str, Any]:
+    return k.unready_pod("ingest-validator-84bf-tq5wz", NS, now=NOW, sidecar=False, age=age)
+
+
+def _partial_job_pod(done_ago: dt.timedelta) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A Job pod whose main container completed ``done_ago`` while its (classic) proxy sidecar still runs."""
+    job = k.running_job("ingest-export", NS, scheduled=NOW - dt.timedelta(hours=4))
+    image = "quay.io/ebi-ait/ingest-exporter:2.14.0"
+    started = NOW - dt.timedelta(hours=4)
+    statuses = [k.container_status("ingest-export", image, ready=False, started=started,
+                                   state=k.terminated_state("Completed", 0, started, NOW - done_ago)),
+                k.container_status("cloud-sql-proxy", "gcr.io/cloud-sql-proxy:2.11", started=started)]
+    pod = k.job_pod(job, now=NOW, phase="Running", statuses=statuses,
+                    containers=[("ingest-export", image), ("cloud-sql-proxy", "gcr.io/cloud-sql-proxy:2.11")])
+    return job, pod
+
+
+def test_churn_within_its_grace_window_is_healthy(cluster: Cluster) -> None:
+    job, partial = _partial_job_pod(dt.timedelta(minutes=5))
+    cluster.set("jobs", [job])
+    cluster.set("pods", [_young_unready(dt.timedelta(seconds=15)), partial])
+    cluster.set("deployments", [k.deployment("ingest-core", NS, now=NOW, replicas=4, available=3, updated=2,
+                                             changed=dt.timedelta(minutes=2))])
+    assert problems_of(cluster.assess()) == []
+
+
+def test_churn_past_its_grace_window_fails_saying_how_long_it_lasted(cluster: Cluster) -> None:
+    job, partial = _partial_job_pod(dt.timedelta(hours=3))
+    cluster.set("jobs", [job])
+    cluster.set("pods", [_young_unready(dt.timedelta(minutes=10)), partial])
+    cluster.set("deployments", [
+        k.deployment("ingest-core", NS, now=NOW, replicas=4, available=3, updated=2, changed=dt.timedelta(minutes=30)),
+        k.deployment("ingest-ui", NS, now=NOW, replicas=4, available=3, updated=2, stalled=True,
+                     changed=dt.timedelta(minutes=12)),
+        k.deployment("ingest-broker", NS, now=NOW, replicas=4, available=2, updated=2, changed=dt.timedelta(minutes=1)),
+    ])
+
+    found = {p.name: (p.code, p.message) for p in problems_of(cluster.assess())}
+
+    assert found["ingest-validator-84bf-tq5wz"] == (
+        "POD002", "0/1 containers ready; not ready: ingest-validator for 10m (since 2025-03-12T09:20:00Z; grace 2m)")
+    assert found[partial["metadata"]["name"]] == (
+        "POD002", "container(s) ingest-export completed 3h ago (2025-03-12T06:30:00Z) while cloud-sql-proxy "
+                  "still run(s) (grace 60m): a container that never exits keeps the Job from completing")
+    assert found["ingest-core"] == ("WKL001", "Deployment has 3/4 desired replicas available (rolling update: "
+                                              "2/4 updated, maxUnavailable 1; no progress for 30m since "
+                                              "2025-03-12T09:00:00Z, grace 10m)")
+    assert found["ingest-ui"][1].endswith("; stalled: ProgressDeadlineExceeded: ReplicaSet "
+                                          f'"{found["ingest-ui"][1].split(chr(34))[1]}" has timed out progressing.)')
+    assert found["ingest-broker"] == ("WKL001", "Deployment has 2/4 desired replicas available (rolling update: "
+                                                "2/4 updated, maxUnavailable 1: more unavailable than it allows)")
+
+
+def test_grace_windows_come_from_settings(cluster: Cluster) -> None:
+    job, partial = _partial_job_pod(dt.timedelta(minutes=5))
+    cluster.set("jobs", [job])
+    cluster.set("pods", [_young_unready(dt.timedelta(seconds=15)), partial])
+    cluster.set("deployments", [k.deployment("ingest-core", NS, now=NOW, replicas=4, available=3, updated=2,
+                                             changed=dt.timedelta(minutes=2))])
+    strict = PodSettings(ready_grace_seconds=5, partial_completion_grace_minutes=1, rollout_grace_minutes=1)
+    assert {p.code for p in problems_of(cluster.assess(strict))} == {"POD002", "WKL001"}
+    assert len(problems_of(cluster.assess(strict))) == 3
+
+
 # --- workloads -----------------------------------------------------------------------------------------
 
 def test_workloads_without_their_replicas_are_flagged_even_with_no_pods(cluster: Cluster) -> None:
@@ -203,7 +328,8 @@ def test_workloads_without_their_replicas_are_flagged_even_with_no_pods(cluster:
 
     assert ns.pods == []
     assert {(p.kind, p.name, p.code, p.reason, p.message) for p in ns.problems} == {
-        ("deployment", "ingest-broker", "WKL001", "Unavailable", "Deployment has 0/2 desired replicas available"),
+        ("deployment", "ingest-broker", "WKL001", "Unavailable", "Deployment has 0/2 desired replicas available "
+         "(Available False for 2h, since 2025-03-12T07:30:00Z)"),
         ("deployment", "ingest-ui", "WKL002", "ScaledToZero",
          "Deployment scaled to 0 replicas: nothing runs it (waive it if that is intended)"),
         ("statefulset", "mongo", "WKL001", "Unavailable", "StatefulSet has 1/3 desired replicas available"),
@@ -276,8 +402,8 @@ def test_lists_page_by_page(cluster: Cluster) -> None:
 
     assert [len(ns.pods) for ns in health] == [23, 4]
     assert len({row.pod for row in health[0].pods}) == 23
-    # dev-environment: 5 pages of pods; kube-system: 1; plus one Deployment, StatefulSet and DaemonSet list each.
-    assert cluster.requests - before == 5 + 1 + 2 * 3
+    # dev-environment: 5 pages of pods; kube-system: 1; plus one Deployment, StatefulSet, DaemonSet and Job list each.
+    assert cluster.requests - before == 5 + 1 + 2 * 4
 
 
 def test_unreachable_cluster_is_one_line(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -373,7 +499,7 @@ def test_check_end_to_end(checklist: Any, sandbox: Any, monkeypatch: pytest.Monk
     result.stdout.fnmatch_lines(["*[[]denied[]] Kubernetes context ctx-denied: Kubernetes API forbidden (403)*"])
     assert "Traceback" not in out and "ApiException" not in out
     html = checklist.report_html()
-    for table in ("ctx-good/default: 0 pods", "ctx-good/kube-system: 6 pods", "ctx-good/good-environment: 14 pods",
+    for table in ("ctx-good/default: 0 pods", "ctx-good/kube-system: 6 pods", "ctx-good/good-environment: 15 pods",
                   "ctx-bad/bad-environment: 3 pods", "ctx-good: Deployments, StatefulSets and DaemonSets"):
         assert table in html
     # The tables sit html-escaped in pytest-html's JSON blob.

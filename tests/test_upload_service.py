@@ -6,6 +6,7 @@ tags and prefixes) and never sees another test's resources.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ import pytest
 from opschecks import inventory, protection, upload
 from opschecks.config import Config, EnvConfig, parse
 from opschecks.findings import ChecksFailed, fail_on
+from opschecks.ledger import Record
 from opschecks.sandbox.upload_config import EXPECTED_TYPES, SCRIPT, upload_table
 from opschecks.schema import ConfigError
 from opschecks.upload import Refused, UploadSettings
@@ -42,10 +44,10 @@ def drill_env(sandbox, stage: str, **changes) -> EnvConfig:  # noqa: ANN001 (the
     return replace(env, upload=replace(env.upload, **changes))
 
 
-def drill(env: EnvConfig, *others: EnvConfig) -> upload.Drill:
+def drill(env: EnvConfig, *others: EnvConfig, **kwargs) -> upload.Drill:
     """The drill as the check runs it, guarded by a config of ``env`` and ``others``."""
     config = Config(Path("test.toml"), {e.name: e for e in (env, *others)})
-    return upload.drill(env, protection.guard(config, env))
+    return upload.drill(env, protection.guard(config, env), **kwargs)
 
 
 def leftovers(stage: str) -> inventory.Inventory:
@@ -237,6 +239,66 @@ def _all_cmdlines() -> list[str]:
         except OSError:  # it ended while we looked
             pass
     return found
+
+
+def _earlier_leftovers(stage: str) -> dict[str, str]:
+    """What earlier drills of ``stage`` left (a queue the set-up reuses and the teardown deletes, one it does not
+    know any more, a role), and one long-lived bucket the team shares: ARNs by role."""
+    tags = {"Name": "upload", "Env": stage}
+    sqs = boto3.client("sqs")
+    queue_arn, dlq_arn = (
+        sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName=name, tags=tags)["QueueUrl"],
+                                 AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for name in (f"upload-{stage}-checksum-events", f"upload-{stage}-validation-dlq"))
+    role = boto3.client("iam").create_role(RoleName=f"upload-{stage}-old-lambda", AssumeRolePolicyDocument="{}")
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=f"upload-{stage}-access-logs")
+    s3.put_bucket_tagging(Bucket=f"upload-{stage}-access-logs",
+                          Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]})
+    return {"queue": queue_arn, "dlq": dlq_arn, "role": role["Role"]["Arn"],
+            "shared": f"arn:aws:s3:::upload-{stage}-access-logs"}
+
+
+def _drill_record(stage: str, started: dt.datetime, left_behind: list[str]) -> Record:
+    return Record(check="checks/test_upload_service.py::test_upload_drill", env=stage, outcome="failed",
+                  started=started, duration_s=300.0, runner="ops@laptop", details={"left_behind": left_behind},
+                  cadences=("sprint",))
+
+
+def test_leftovers_of_earlier_drills_fail_with_their_age(sandbox_env) -> None:
+    """An earlier drill's leak is in the "before" inventory too: it must not become the new normal."""
+    arns = _earlier_leftovers("uold")
+    now = dt.datetime.now(dt.timezone.utc)
+    history = [_drill_record("uold", now - dt.timedelta(days=14), [f"sqs:queue {arns['queue']}"]),
+               _drill_record("uold", now - dt.timedelta(days=28), [])]
+    env = drill_env(sandbox_env, "uold", shared_resources=["arn:aws:s3:::upload-uold-access-*"])
+
+    result = drill(env, history=history, now=now)
+
+    assert codes(result) == ["UPL007", "UPL007"]
+    assert [r.id for r in result.earlier] == [arns["role"], arns["queue"]]
+    assert result.left_behind == () and result.gone == ()
+    assert [r.id for r in result.cleaned] == [arns["dlq"]]  # reused by the set-up, deleted by the teardown: fine
+    role, queue = (f.message for f in result.findings)
+    assert role.startswith(f"still there after this drill's teardown: iam:role {arns['role']} (found by name prefix")
+    assert "found before this drill's set-up, in no earlier drill's record: created " in role
+    assert "(an earlier drill's leak, or a long-lived resource to declare in shared_resources)" in role
+    assert queue.endswith(f"left behind by an earlier drill: first reported by the drill of "
+                          f"{now - dt.timedelta(days=14):%Y-%m-%d %H:%M} UTC by ops@laptop, 14 days ago")
+    assert result.summary()["earlier_leftovers"] == [f"iam:role {arns['role']}", f"sqs:queue {arns['queue']}"]
+
+
+def test_a_teardown_deleting_a_declared_shared_resource_fails(sandbox_env) -> None:
+    arns = _earlier_leftovers("ushared")
+    env = drill_env(sandbox_env, "ushared", shared_resources=[arns["shared"], arns["queue"], arns["role"]])
+    wipe = [sys.executable, "-c", 'import boto3; boto3.client("s3").delete_bucket(Bucket="upload-ushared-access-logs")']
+    teardown = ["sh", "-c", '"$0" "$@" && ' + " ".join(f"'{a}'" for a in wipe), *env.upload.teardown_command]
+
+    result = drill(replace(env, upload=replace(env.upload, teardown_command=teardown)))
+
+    assert codes(result) == ["UPL006"]
+    assert result.findings[0].message.startswith(
+        f"declared shared, existed before the drill, gone after it: s3:bucket {arns['shared']}")
 
 
 @pytest.mark.parametrize(("name", "table", "why"), [

@@ -82,9 +82,10 @@ def pod(name: str, namespace: str, *, now: dt.datetime, age: dt.timedelta = dt.t
         "labels": labels or {"app": name.rsplit("-", 2)[0]},
     }
     if owner:
-        metadata["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": owner[0], "name": owner[1],
-                                        "uid": _uid(namespace, owner[1]), "controller": True,
-                                        "blockOwnerDeletion": True}]
+        api_version, uid = ("batch/v1", _uid(namespace, "job", owner[1])) if owner[0] == "Job" else (
+            "apps/v1", _uid(namespace, owner[1]))
+        metadata["ownerReferences"] = [{"apiVersion": api_version, "kind": owner[0], "name": owner[1],
+                                        "uid": uid, "controller": True, "blockOwnerDeletion": True}]
     if deletion:
         metadata["deletionTimestamp"] = ts(deletion)
         metadata["deletionGracePeriodSeconds"] = 30
@@ -129,8 +130,9 @@ def _conditions(created: dt.datetime, statuses: list[dict[str, Any]], init_statu
     unready = [s["name"] for s in statuses if not s["ready"]] or init_incomplete
     return [
         condition("Initialized", not init_incomplete, "ContainersNotInitialized", init_incomplete, created),
-        condition("Ready", not unready, "ContainersNotReady", unready, started),
-        condition("ContainersReady", not unready, "ContainersNotReady", unready, started),
+        # A pod that never became ready has been not ready since it was created.
+        condition("Ready", not unready, "ContainersNotReady", unready, started if not unready else created),
+        condition("ContainersReady", not unready, "ContainersNotReady", unready, started if not unready else created),
         {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": ts(created)},
     ]
 
@@ -260,19 +262,119 @@ def init_failing_pod(name: str, namespace: str, *, now: dt.datetime, init: str =
                init_statuses=[init_status], **kw)
 
 
+def readiness_gated_pod(name: str, namespace: str, *, now: dt.datetime, since: dt.timedelta = dt.timedelta(minutes=20),
+                        gate: str = "target-health.elbv2.k8s.aws/k8s-ingest-ingestco-5e2f3a9b1c", **kw: Any) -> dict[str, Any]:
+    """Running, every container ready, but a readiness gate (the AWS load balancer controller's target health)
+    not passed: the kubelet reports ContainersReady True and Ready False (ReadinessGatesNotReady)."""
+    obj = pod(name, namespace, now=now, **kw)
+    obj["spec"]["readinessGates"] = [{"conditionType": gate}]
+    for cond in obj["status"]["conditions"]:
+        if cond["type"] == "Ready":
+            cond.update(status="False", reason="ReadinessGatesNotReady", lastTransitionTime=ts(now - since),
+                        message=f'corresponding condition of pod readiness gate "{gate}" does not exist.')
+    return obj
+
+
+def with_sidecar(obj: dict[str, Any], name: str = "istio-proxy", image: str = "docker.io/istio/proxyv2:1.22.1", *,
+                 now: dt.datetime, ready: bool = True, restarts: int = 0,
+                 last_finished: dt.timedelta | None = None) -> dict[str, Any]:
+    """Add a native sidecar (an init container with restartPolicy Always, Kubernetes 1.28+) to a pod; its status
+    is in initContainerStatuses, and the pod's Ready condition counts it as the kubelet does."""
+    created = dt.datetime.strptime(obj["metadata"]["creationTimestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=dt.timezone.utc)
+    last = None
+    if last_finished is not None:
+        last = terminated_state("Error", 1, now - last_finished - dt.timedelta(minutes=3), now - last_finished)
+    started = now - last_finished if last_finished is not None else created + dt.timedelta(seconds=5)
+    obj["spec"].setdefault("initContainers", []).insert(0, {"name": name, "image": image, "restartPolicy": "Always",
+                                                            "resources": {}})
+    obj["status"].setdefault("initContainerStatuses", []).insert(0, container_status(
+        name, image, ready=ready, restarts=restarts, started=started, last_state=last))
+    if not ready:
+        for cond in obj["status"]["conditions"]:
+            if cond["type"] in ("Ready", "ContainersReady"):
+                cond.update(status="False", reason="ContainersNotReady",
+                            message=f"containers with unready status: [{name}]", lastTransitionTime=ts(started))
+    return obj
+
+
+def job_pod(job_obj: dict[str, Any], *, now: dt.datetime, attempt: int = 0, phase: str = "Succeeded",
+            statuses: list[dict[str, Any]] | None = None, containers: list[tuple[str, str]] | None = None,
+            age: dt.timedelta | None = None) -> dict[str, Any]:
+    """A pod of ``job_obj`` as the Job controller makes it (owner Job, job-name labels, restartPolicy Never).
+    By default the attempt completed; ``phase="Failed"`` with no statuses is an attempt that exited 2."""
+    name = job_obj["metadata"]["name"]
+    namespace = job_obj["metadata"]["namespace"]
+    created = dt.datetime.strptime(job_obj["metadata"]["creationTimestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=dt.timezone.utc) + dt.timedelta(minutes=10 * attempt)
+    spec_containers = job_obj["spec"]["template"]["spec"]["containers"]
+    containers = containers or [(c["name"], c["image"]) for c in spec_containers]
+    if statuses is None:
+        reason, code = ("Completed", 0) if phase == "Succeeded" else ("Error", 2)
+        statuses = [container_status(c, image, ready=False, started=created,
+                                     state=terminated_state(reason, code, created + dt.timedelta(seconds=5),
+                                                            created + dt.timedelta(minutes=7)))
+                    for c, image in containers]
+    obj = pod(f"{name}-{_suffix(name, str(attempt))}", namespace, now=now, age=age or now - created, phase=phase,
+              containers=containers, statuses=statuses, owner=("Job", name),
+              labels={"batch.kubernetes.io/job-name": name, "job-name": name,
+                      "batch.kubernetes.io/controller-uid": job_obj["metadata"]["uid"],
+                      "controller-uid": job_obj["metadata"]["uid"]})
+    obj["spec"]["restartPolicy"] = "Never"
+    return obj
+
+
+def running_job(cronjob_name: str, namespace: str, *, scheduled: dt.datetime, failed: int = 0) -> dict[str, Any]:
+    """A Job still running (no terminal condition), after ``failed`` failed attempts."""
+    obj = job(cronjob_name, namespace, scheduled=scheduled, succeeded=True)
+    obj["status"] = {"startTime": ts(scheduled), "active": 1, **({"failed": failed} if failed else {})}
+    return obj
+
+
 def deployment(name: str, namespace: str, *, now: dt.datetime, replicas: int = 1,
-               available: int | None = None, image: str = "quay.io/ebi-ait/ingest-core:2.14.0") -> dict[str, Any]:
+               available: int | None = None, image: str = "quay.io/ebi-ait/ingest-core:2.14.0",
+               updated: int | None = None, max_unavailable: int | str = "25%",
+               changed: dt.timedelta = dt.timedelta(hours=2), stalled: bool = False) -> dict[str, Any]:
+    """A Deployment as the controller reports it. ``updated`` below ``replicas`` is a rolling update in progress
+    (its last progress ``changed`` ago; ``stalled``: past its progressDeadlineSeconds); ``changed`` is also when
+    the Available condition last flipped."""
     available = replicas if available is None else available
-    status: dict[str, Any] = {"observedGeneration": 3, "replicas": replicas, "updatedReplicas": replicas,
-                              "readyReplicas": available, "availableReplicas": available,
-                              "conditions": [{"type": "Available", "status": str(available >= replicas),
-                                              "reason": "MinimumReplicasAvailable",
-                                              "lastUpdateTime": ts(now), "lastTransitionTime": ts(now)}]}
+    updated = replicas if updated is None else updated
+    rolling = updated < replicas
+    allowed = replicas * int(max_unavailable[:-1]) // 100 if isinstance(max_unavailable, str) else max_unavailable
+    ok = available >= replicas - allowed  # the controller's own rule for the Available condition
+    at = ts(now - changed)
+    rs = f"{name}-{_suffix(name, str(updated), length=10)}"
+    if stalled:
+        progressing = {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                       "message": f'ReplicaSet "{rs}" has timed out progressing.'}
+    elif rolling:
+        progressing = {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                       "message": f'ReplicaSet "{rs}" is progressing.'}
+    else:
+        progressing = {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                       "message": f'ReplicaSet "{rs}" has successfully progressed.'}
+    progressing.update(lastUpdateTime=at, lastTransitionTime=ts(now - dt.timedelta(days=30)) if not stalled else at)
+    status: dict[str, Any] = {
+        "observedGeneration": 3, "replicas": replicas + (1 if rolling else 0), "updatedReplicas": updated,
+        "readyReplicas": available, "availableReplicas": available,
+        "conditions": [{"type": "Available", "status": str(ok),
+                        "reason": "MinimumReplicasAvailable" if ok else "MinimumReplicasUnavailable",
+                        "message": "Deployment has minimum availability." if ok
+                        else "Deployment does not have minimum availability.",
+                        "lastUpdateTime": at, "lastTransitionTime": at}, progressing]}
+    if replicas - available > 0:
+        status["unavailableReplicas"] = replicas - available
+    if not available:
+        del status["availableReplicas"], status["readyReplicas"]  # the controller omits zero counts
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "namespace": namespace, "uid": _uid(namespace, "deploy", name),
                          "generation": 3, "creationTimestamp": ts(now - dt.timedelta(days=120)),
                          "labels": {"app": name}},
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "strategy": {"type": "RollingUpdate",
+                                  "rollingUpdate": {"maxUnavailable": max_unavailable, "maxSurge": "25%"}},
+                     "progressDeadlineSeconds": 600,
                      "template": {"metadata": {"labels": {"app": name}},
                                   "spec": {"containers": [{"name": name, "image": image}]}}},
             "status": status}
@@ -333,12 +435,14 @@ def cronjob(name: str, namespace: str, *, schedule: str, now: dt.datetime, last_
 
 
 def job(cronjob_name: str, namespace: str, *, scheduled: dt.datetime, succeeded: bool,
-        duration: dt.timedelta = dt.timedelta(minutes=7)) -> dict[str, Any]:
-    """A Job the CronJob controller created (named <cronjob>-<unix minutes>), finished."""
+        duration: dt.timedelta = dt.timedelta(minutes=7), failed_attempts: int = 0) -> dict[str, Any]:
+    """A Job the CronJob controller created (named <cronjob>-<unix minutes>), finished (a succeeded one
+    possibly after ``failed_attempts`` failed pods, within its backoffLimit)."""
     name = f"{cronjob_name}-{int(scheduled.timestamp() // 60)}"
     finished = scheduled + duration
     if succeeded:
         status = {"startTime": ts(scheduled), "completionTime": ts(finished), "succeeded": 1,
+                  **({"failed": failed_attempts} if failed_attempts else {}),
                   "conditions": [{"type": "Complete", "status": "True", "lastProbeTime": ts(finished),
                                   "lastTransitionTime": ts(finished)}]}
     else:

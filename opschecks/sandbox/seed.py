@@ -93,14 +93,13 @@ def seed_kube(kube: FakeKubeAPI, cluster: str, env: str, now: dt.datetime) -> No
             last -= dt.timedelta(days=1)
         for days_ago in (2, 1, 0):
             scheduled = last - dt.timedelta(days=days_ago)
-            jobs.append(k.job(name, app_ns, scheduled=scheduled, succeeded=True))
-            pods.append(k.pod(f"{jobs[-1]['metadata']['name']}-{k.replica_pod_name(name, days_ago)[-5:]}", app_ns,
-                              now=now, age=now - scheduled, phase="Succeeded", labels={"job-name": name},
-                              containers=[(name, "quay.io/ebi-ait/ingest-backup:1.3.0")],
-                              statuses=[k.container_status(
-                                  name, "quay.io/ebi-ait/ingest-backup:1.3.0", ready=False,
-                                  state=k.terminated_state("Completed", 0, scheduled, scheduled + dt.timedelta(minutes=7)),
-                                  started=scheduled)]))
+            # The nightly backup's first attempt two nights ago failed and its retry succeeded, as happens on a
+            # live cluster: the failed pod stays in the Job's history and is judged by the Job's outcome.
+            retried = name == "ingest-backup" and days_ago == 2
+            jobs.append(k.job(name, app_ns, scheduled=scheduled, succeeded=True, failed_attempts=int(retried)))
+            if retried:
+                pods.append(k.job_pod(jobs[-1], now=now, attempt=0, phase="Failed"))
+            pods.append(k.job_pod(jobs[-1], now=now, attempt=int(retried)))
         cronjobs.append(k.cronjob(name, app_ns, schedule=schedule, now=now, last_schedule=last,
                                   last_success=last + dt.timedelta(minutes=7)))
 
