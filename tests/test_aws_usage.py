@@ -456,8 +456,8 @@ def test_a_run_whose_scans_all_failed_writes_an_incomplete_plan_that_is_refused(
     config, plan = _config(tmp_path, shared_env.aws_region, shared_env.backup_bucket), tmp_path / "plan.json"
     result = _run_check(config, plan, tmp_path, AWS_ENDPOINT_URL="http://127.0.0.1:9")  # nothing listens there
 
-    # The check's session cannot even ask STS who it is: an error at set-up, before the scan.
-    assert "ERROR checks/test_aws_usage.py::test_unused_resources[dev]" in result.stdout, result.stdout
+    # The check's session cannot even ask STS who it is: it fails at set-up, before the scan.
+    assert "FAILED checks/test_aws_usage.py::test_unused_resources[dev]" in result.stdout, result.stdout
     written = json.loads(plan.read_text())
     assert written["complete"] is False and written["resources"] == [] and written["scans"] == []
     [problem] = written["problems"]
