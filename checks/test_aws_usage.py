@@ -7,11 +7,9 @@ See opschecks/usage.py, opschecks/unused.py, opschecks/waivers.py.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
-from opschecks import aws, cleanup, costs, unused, usage, waivers
+from opschecks import aws, cleanup, clock, costs, unused, usage, waivers
 from opschecks.findings import Finding, fail_on
 from opschecks.schema import ConfigError
 
@@ -20,7 +18,7 @@ pytestmark = pytest.mark.monthly
 
 def test_backup_bucket_usage(env, aws_session, report, ledger_details):
     """The backup bucket's size and object count plateau: no runaway growth, no stall, no shrink."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     where = f"{env.name} s3://{env.backup_bucket} ({env.aws_region})"
     history = usage.bucket_history(aws.client(aws_session, "cloudwatch"), env.backup_bucket, env.usage, now)
     if history:
@@ -37,7 +35,7 @@ def test_backup_bucket_usage(env, aws_session, report, ledger_details):
 
 def test_unused_resources(env, aws_session, ops_config, report, cleanup_plan, ledger_details):
     """Nothing allocated and unused beyond its rule's threshold, unless an unexpired waiver covers it."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     account = aws.client(aws_session, "sts").get_caller_identity()["Account"]
     where = f"{env.name} {account}/{env.aws_region}"
     try:
@@ -57,7 +55,7 @@ def test_unused_resources(env, aws_session, ops_config, report, cleanup_plan, le
 def test_monthly_bill(env, aws_session, report, ledger_details):
     """Last month's bill within its rise threshold of the month before; this month's forecast within budget."""
     account = aws.client(aws_session, "sts").get_caller_identity()["Account"]
-    bill = costs.read(aws.client(aws_session, "ce", region="us-east-1"), dt.datetime.now(dt.timezone.utc).date())
+    bill = costs.read(aws.client(aws_session, "ce", region="us-east-1"), clock.now().date())
     verdict = costs.judge(bill, env.usage.cost_rise_percent, env.usage.monthly_budget_usd,
                           env.usage.cost_top_services, f"{env.name} account {account}")
     report.table(f"Account {account}: {bill.months[0]} and {bill.months[1]} by service (Cost Explorer, "

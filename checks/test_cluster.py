@@ -6,7 +6,6 @@ How each is judged: opschecks/nodes.py, opschecks/volumes.py, opschecks/eks.py, 
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import boto3
@@ -14,7 +13,7 @@ import pytest
 from kubernetes import client as k8s
 
 from fixtures.report import Report
-from opschecks import aws, capacity, eks, nodes, volumes
+from opschecks import aws, capacity, clock, eks, nodes, volumes
 from opschecks.config import EnvConfig
 from opschecks.findings import fail_on
 from opschecks.ledger import Record
@@ -26,7 +25,7 @@ def _context(env: EnvConfig) -> str:
 
 @pytest.mark.daily
 def test_nodes_healthy(env: EnvConfig, kube_api: k8s.ApiClient, report: Report, ledger_details: dict[str, Any]) -> None:
-    states, cluster, server = nodes.assess(kube_api, env.cluster, dt.datetime.now(dt.timezone.utc),
+    states, cluster, server = nodes.assess(kube_api, env.cluster, clock.now(),
                                            f"{env.name} {_context(env)}")
     report.table(f"{_context(env)}: {len(states)} nodes (control plane {server})", nodes.NODE_COLUMNS,
                  [s.row for s in states])
@@ -37,7 +36,7 @@ def test_nodes_healthy(env: EnvConfig, kube_api: k8s.ApiClient, report: Report, 
 @pytest.mark.daily
 def test_volumes_not_filling(env: EnvConfig, kube_api: k8s.ApiClient, report: Report,
                              ledger_details: dict[str, Any], past_runs: list[Record]) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     where = f"{env.name} {_context(env)}/{env.app_namespace}"
     claims, readings, unreadable = volumes.read(kube_api, env.app_namespace, where)
     rows, findings = volumes.judge(claims, readings, volumes.past_readings(past_runs), env.cluster, now, where)
@@ -58,7 +57,7 @@ def test_control_plane_supported(env: EnvConfig, aws_session: boto3.Session, rep
 @pytest.mark.monthly
 def test_node_cpu_capacity(env: EnvConfig, aws_session: boto3.Session, report: Report,
                            ledger_details: dict[str, Any]) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     verdict = capacity.assess(aws.client(aws_session, "ec2"), aws.client(aws_session, "cloudwatch"),
                               eks.cluster_name(env), env.cluster, now, f"{env.name} {env.aws_region}")
     if verdict.days:

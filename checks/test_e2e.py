@@ -8,14 +8,13 @@ changed since their last pass.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import pytest
 from kubernetes import client as k8s
 
 from fixtures.report import Report
-from opschecks import e2e, protection
+from opschecks import clock, e2e, protection
 from opschecks.config import Config, EnvConfig
 from opschecks.findings import fail_on
 
@@ -24,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 def test_service_smoke(env: EnvConfig, kube_api: k8s.ApiClient, report: Report,
                        ledger_details: dict[str, Any]) -> None:
-    verdict = e2e.smoke(env.name, env.e2e, dt.datetime.now(dt.timezone.utc))
+    verdict = e2e.smoke(env.name, env.e2e, clock.now())
     report.table(f"{env.name}: endpoints", e2e.SMOKE_COLUMNS, verdict.rows)
     ledger_details.update(verdict.details)
     # What ran when this passed: `due` compares it with what runs now to tell a major change.

@@ -7,14 +7,13 @@ is judged, and the finding codes, are in opschecks/pods.py.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import pytest
 from kubernetes import client as k8s
 
 from fixtures.report import Report
-from opschecks import pods
+from opschecks import clock, pods
 from opschecks.config import EnvConfig
 from opschecks.findings import fail_on
 
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.daily
 
 
 def test_pods_healthy(env: EnvConfig, kube_api: k8s.ApiClient, report: Report, ledger_details: dict[str, Any]) -> None:
-    health = pods.assess(kube_api, env.namespaces, env.pods, dt.datetime.now(dt.timezone.utc))
+    health = pods.assess(kube_api, env.namespaces, env.pods, clock.now())
     context = env.kube_context or "(current context)"
     for ns in health:
         report.table(f"{context}/{ns.namespace}: {len(ns.pods)} pods", pods.POD_COLUMNS, ns.pods)

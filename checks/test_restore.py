@@ -5,11 +5,9 @@ How it is judged: opschecks/restore.py. Options: --restore-seed, --restore-key, 
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
-from opschecks import aws, backups, restore
+from opschecks import aws, backups, clock, restore
 from opschecks.findings import fail_on
 
 pytestmark = pytest.mark.monthly
@@ -19,8 +17,7 @@ def test_restore_drill(env, aws_session, mongo_target, restore_rng, restore_key,
                        transfer_progress, report, ledger_details):
     settings = env.restore
     s3 = aws.client(aws_session, "s3")
-    found = list(backups.list_backups(s3, env.backup_bucket, backups.key_prefix(env), None,
-                                      dt.datetime.now(dt.timezone.utc)))
+    found = list(backups.list_backups(s3, env.backup_bucket, backups.key_prefix(env), None, clock.now()))
     backup = restore.choose(found, restore.drilled_keys(drill_history), restore_rng,
                             where=f"s3://{env.backup_bucket}/{env.backup_prefix}/", pinned=restore_key)
     ledger_details.update(env=env.name, key=backup.key)

@@ -1,25 +1,31 @@
-"""``python -m opschecks due|history``: what the ledger says is due, and the last runs of a check.
+"""``python -m opschecks due|history|sandbox``: the ledger's view, and the sandbox kept up for a newcomer.
 
-    python -m opschecks due [--config PATH] [--env NAME] [--fail-on-overdue] [--checks DIR]
-    python -m opschecks history CHECK [-n N] [--env NAME] [--config PATH]
+    python -m opschecks due [--config PATH | --sandbox] [--env NAME] [--fail-on-overdue] [--checks DIR]
+    python -m opschecks history CHECK [-n N] [--env NAME] [--config PATH | --sandbox]
+    python -m opschecks sandbox [--shift-days N]
 
-Both read the shared ledger (``[ledger] s3_uri``) when configured, else the
-local SQLite file. Exit status: 0, 1 when ``--fail-on-overdue`` finds an
-overdue task, 2 for a bad config, an unknown check or an unreachable ledger.
+``due`` and ``history`` read the shared ledger (``[ledger] s3_uri``) when
+configured, else the local SQLite file; with ``--sandbox``, the sandbox's
+config and its ledger (``reports/sandbox-ledger.sqlite``, what the last
+``pytest --sandbox`` recorded). Exit status: 0, 1 when ``--fail-on-overdue``
+finds an overdue task, 2 for a bad config, an unknown check or an unreachable
+ledger. ``sandbox`` runs until Ctrl-C or SIGTERM (opschecks/sandbox/cli.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from opschecks import due, e2e, ledger
+from opschecks import clock, due, e2e, ledger
 from opschecks.config import Config, load, project_root, resolve_path
 from opschecks.errors import describe
 from opschecks.schema import ConfigError
@@ -27,15 +33,24 @@ from opschecks.schema import ConfigError
 
 def main(argv: Sequence[str] | None = None, now: dt.datetime | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "sandbox":
+        from opschecks.sandbox import cli  # starts servers: only imported for this command
+
+        return cli.run(args.shift_days)
     root = project_root()  # config, ledger and checklist from the checkout's root, from any subdirectory
+    with contextlib.ExitStack() as scope:
+        return _read_ledger(args, root, scope, now)
+
+
+def _read_ledger(args: argparse.Namespace, root: Path, scope: contextlib.ExitStack, now: dt.datetime | None) -> int:
     try:
-        config = load(resolve_path(args.config, root), root)
+        clock.refuse_outside_sandbox(args.sandbox)
+        config = load(_sandbox_config(root, scope) if args.sandbox else resolve_path(args.config, root), root)
         envs = [e.name for e in config.select(args.env)]
         store = ledger.open_ledger(ledger.shared_location(config.ledger), config.ledger)
         if args.command == "due":
             checks = Path(args.checks) if args.checks else Path(os.path.relpath(root / "checks"))
-            return _due(store, config, envs, now or dt.datetime.now(dt.timezone.utc), args.fail_on_overdue,
-                        checks, root)
+            return _due(store, config, envs, now or clock.now(), args.fail_on_overdue, checks, root)
         return _history(store, args.check, envs if args.env else None, args.n)
     except ConfigError as exc:
         print(f"opschecks: {exc}", file=sys.stderr)
@@ -51,8 +66,12 @@ def main(argv: Sequence[str] | None = None, now: dt.datetime | None = None) -> i
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m opschecks", description="The checklist's ledger.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH",
-                        help="the suite's TOML config (default: $OPSCHECKS_CONFIG, else opschecks.toml)")
+    where = common.add_mutually_exclusive_group()
+    where.add_argument("--config", metavar="PATH",
+                       help="the suite's TOML config (default: $OPSCHECKS_CONFIG, else opschecks.toml)")
+    where.add_argument("--sandbox", action="store_true",
+                       help="the sandbox's config and ledger (reports/sandbox-ledger.sqlite: what the last "
+                            "pytest --sandbox recorded)")
     common.add_argument("--env", action="append", default=[], metavar="NAME",
                         help="only this environment (repeatable)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -63,7 +82,25 @@ def _parser() -> argparse.ArgumentParser:
     history = commands.add_parser("history", parents=[common], help="the last runs of a check")
     history.add_argument("check", help="a check id (checks/test_x.py::test_y) or just its test name")
     history.add_argument("-n", type=int, default=10, help="how many runs (default 10)")
+    sandbox = commands.add_parser("sandbox", help="keep the sandbox up, print the variables that point tools at it; "
+                                                  "Ctrl-C or SIGTERM stops it")
+    sandbox.add_argument("--shift-days", type=float, default=None, metavar="N",
+                         help="seed and judge the sandbox N days later (sets OPSCHECKS_CLOCK_SHIFT_DAYS)")
     return parser
+
+
+def _sandbox_config(root: Path, scope: contextlib.ExitStack) -> Path:
+    """The config ``pytest --sandbox`` runs with (its servers' addresses aside), in a temp dir for this command;
+    its ledger is the one ``pytest --sandbox`` writes under the project root."""
+    from opschecks.sandbox.stack import LEDGER, config_text  # the servers' code: only for --sandbox
+
+    ledger = root / LEDGER
+    if not ledger.exists():
+        print(f"opschecks: no sandbox run recorded yet in {ledger} (run pytest --sandbox first)", file=sys.stderr)
+    folder = Path(scope.enter_context(tempfile.TemporaryDirectory(prefix="opschecks-sandbox-config-")))
+    path = folder / "opschecks.toml"
+    path.write_text(config_text("http://127.0.0.1:1", ledger))  # no server: due and history only read the ledger
+    return path
 
 
 def _due(store: ledger.Ledger, config: Config, envs: list[str], now: dt.datetime, fail_on_overdue: bool,

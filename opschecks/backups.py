@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import botocore.exceptions
 from kubernetes import client as k8s
 
-from opschecks import lifecycle
+from opschecks import clock, lifecycle
 from opschecks.findings import Finding
 from opschecks.kube import list_paginated
 
@@ -386,4 +386,4 @@ def _iso(moment: dt.datetime) -> str:
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return clock.now()

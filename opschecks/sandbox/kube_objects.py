@@ -93,7 +93,9 @@ def pod(name: str, namespace: str, *, now: dt.datetime, age: dt.timedelta = dt.t
     if statuses:
         status["containerStatuses"] = statuses
     if node:
-        status.update(hostIP="10.0.1.23", podIP="10.0.1.87", startTime=ts(created))
+        host_ip = _node_ip(node)
+        pod_ip = f"{host_ip.rsplit('.', 1)[0]}.{int(_uid(namespace, name)[:4], 16) % 200 + 30}"
+        status.update(hostIP=host_ip, podIP=pod_ip, startTime=ts(created))
     if init_statuses is not None:
         status["initContainerStatuses"] = init_statuses
     if reason:
@@ -511,7 +513,7 @@ def node(name: str, *, now: dt.datetime, age: dt.timedelta = dt.timedelta(days=4
                          "operatingSystem": "linux", "kernelVersion": "5.10.210-201.852.amzn2.x86_64",
                          "machineID": _uid("machine", name).replace("-", ""), "systemUUID": _uid("sys", name),
                          "bootID": _uid("boot", name)},
-            "addresses": [{"type": "InternalIP", "address": "10.0.1.23"}, {"type": "Hostname", "address": name}],
+            "addresses": [{"type": "InternalIP", "address": _node_ip(name)}, {"type": "Hostname", "address": name}],
             "capacity": {"cpu": "4", "memory": "15918668Ki", "pods": "58"},
             "allocatable": {"cpu": "3920m", "memory": "14904908Ki", "pods": "58"},
         },
@@ -549,3 +551,37 @@ def stats_summary(node_name: str, *, now: dt.datetime,
         "pods": [{"podRef": {"name": p, "namespace": ns, "uid": _uid("pod", ns, p)}, "startTime": ts(now),
                   "containers": [], "volume": vols} for (p, ns), vols in pods.items()],
     }
+
+
+def event(obj: dict[str, Any], reason: str, message: str, *, at: dt.datetime, kind: str = "Normal",
+          component: str = "kubelet", count: int = 1, first: dt.datetime | None = None) -> dict[str, Any]:
+    """A core/v1 Event about ``obj`` (what ``kubectl describe`` lists under Events): seen ``count`` times,
+    first at ``first`` (default ``at``), last at ``at``."""
+    meta = obj["metadata"]
+    name = f"{meta['name']}.{int(at.timestamp() * 1e6):x}"[:63]
+    return {"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": meta.get("namespace", "default"), "uid": _uid("event", name),
+                         "creationTimestamp": ts(at)},
+            "involvedObject": {"kind": obj["kind"], "namespace": meta.get("namespace"), "name": meta["name"],
+                               "uid": meta["uid"], "apiVersion": obj["apiVersion"]},
+            "reason": reason, "message": message, "source": {"component": component},
+            "firstTimestamp": ts(first or at), "lastTimestamp": ts(at), "count": count, "type": kind,
+            "eventTime": None, "reportingComponent": component, "reportingInstance": ""}
+
+
+def lease(node_name: str, *, now: dt.datetime) -> dict[str, Any]:
+    """The node's heartbeat Lease in kube-node-lease (what ``kubectl describe node`` shows under Lease)."""
+    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": node_name, "namespace": "kube-node-lease", "uid": _uid("lease", node_name),
+                         "resourceVersion": "48213", "creationTimestamp": ts(now - dt.timedelta(days=40)),
+                         "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": node_name,
+                                              "uid": _uid("node", node_name)}]},
+            "spec": {"holderIdentity": node_name, "leaseDurationSeconds": 40,
+                     "renewTime": (now - dt.timedelta(seconds=7)).astimezone(dt.timezone.utc)
+                     .strftime("%Y-%m-%dT%H:%M:%S.000000Z")}}
+
+
+def _node_ip(node_name: str) -> str:
+    """The private IP an EC2 node's name spells (ip-10-0-1-23.ec2.internal -> 10.0.1.23)."""
+    octets = node_name.split(".")[0].removeprefix("ip-").split("-")
+    return ".".join(octets) if len(octets) == 4 and all(o.isdigit() for o in octets) else "10.0.1.23"

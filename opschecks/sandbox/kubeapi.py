@@ -1,21 +1,27 @@
-"""A small fake Kubernetes API server: realistic list JSON over real HTTP.
+"""A small fake Kubernetes API server: realistic JSON over real HTTP, enough for the client and kubectl.
 
-No real API server can run here, so the official ``kubernetes`` client talks to
-this one through a generated kubeconfig. Each cluster is a path prefix
-(``http://127.0.0.1:<port>/<cluster>``), so one server plays every context.
-It serves the list endpoints the checks use, with ``limit``/``continue``
-pagination and ``labelSelector``, the server's ``/version``, and each node's
-kubelet stats summary through the API server's node proxy
-(``/api/v1/nodes/<node>/proxy/stats/summary``); it can be told to answer every
-request of a cluster with an error status (401, 403, 500) and counts the
-requests it serves.
+No real API server can run here, so the official ``kubernetes`` client (and
+kubectl 1.32) talk to this one through a generated kubeconfig. Each cluster is
+a path prefix (``http://127.0.0.1:<port>/<cluster>``), so one server plays
+every context. It serves, read-only, as a real server does:
+
+- discovery: ``/version``, ``/api``, ``/apis`` (aggregated ``apidiscovery.k8s.io/v2`` when the Accept header
+  asks for it, as kubectl does; the legacy documents otherwise) and each group version's resource list;
+- lists (all namespaces or one) with ``limit``/``continue`` pagination, ``labelSelector`` and ``fieldSelector``;
+- single objects (``kubectl get pod X``, ``describe``), 404 ``NotFound`` Status when absent;
+- Tables (``Accept: ...;as=Table;g=meta.k8s.io``) with the columns ``kubectl get`` and ``-o wide`` show
+  (kube_tables.py), ages by the sandbox's clock;
+- a node's kubelet stats summary through the API server's node proxy
+  (``/api/v1/nodes/<node>/proxy/stats/summary``).
+
+It can be told to answer every request of a cluster with an error status
+(401, 403, 500) and counts the requests it serves.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import re
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,25 +31,17 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-# resource -> (apiVersion of the list, kind of the list)
-RESOURCES = {
-    "pods": ("v1", "PodList"),
-    "namespaces": ("v1", "NamespaceList"),
-    "cronjobs": ("batch/v1", "CronJobList"),
-    "jobs": ("batch/v1", "JobList"),
-    "deployments": ("apps/v1", "DeploymentList"),
-    "statefulsets": ("apps/v1", "StatefulSetList"),
-    "daemonsets": ("apps/v1", "DaemonSetList"),
-    "nodes": ("v1", "NodeList"),
-    "persistentvolumeclaims": ("v1", "PersistentVolumeClaimList"),
-}
-_PROXY = re.compile(r"^/(?P<cluster>[^/]+)/api/v1/nodes/(?P<node>[^/]+)/proxy/stats/summary$")
-_VERSION = re.compile(r"^/(?P<cluster>[^/]+)/version/?$")
-_PATH = re.compile(
-    r"^/(?P<cluster>[^/]+)/(?:api/v1|apis/(?P<group>batch|apps)/v1)"
-    r"(?:/namespaces/(?P<ns>[^/]+))?/(?P<resource>[a-z]+)$"
-)
-_STATUS_REASON = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 500: "InternalError"}
+from opschecks import clock
+from opschecks.sandbox import kube_resources as res
+from opschecks.sandbox import kube_selectors as selectors
+from opschecks.sandbox.kube_tables import table
+
+RESOURCES = {r.name: (r.api_version, f"{r.kind}List") for r in res.CATALOGUE}  # resource -> (apiVersion, list kind)
+SERVER_VERSION = "v1.32.3-eks-4096722"  # a cluster given no version (set_version) answers as EKS 1.32
+_STATUS_REASON = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 500: "InternalError",
+                  502: "BadGateway", 503: "ServiceUnavailable"}
+Response = tuple[int, dict[str, Any], str]  # status, body, content type
+_JSON = "application/json"
 
 
 class FakeKubeAPI:
@@ -52,7 +50,7 @@ class FakeKubeAPI:
         self._objects: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._faults: dict[str, int] = {}
         self._summaries: dict[tuple[str, str], dict[str, Any] | int] = {}  # (cluster, node) -> summary or status
-        self._versions: dict[str, str] = {}  # cluster -> gitVersion
+        self._versions: dict[str, str] = {}  # cluster -> gitVersion of its control plane (default SERVER_VERSION)
         self.requests: Counter[str] = Counter()  # cluster -> requests served
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -66,6 +64,8 @@ class FakeKubeAPI:
             self._objects[(cluster, resource)] = list(objects)
 
     def add_objects(self, cluster: str, resource: str, objects: list[dict[str, Any]]) -> None:
+        if resource not in RESOURCES:
+            raise ValueError(f"unknown resource {resource!r}")
         with self._lock:
             self._objects.setdefault((cluster, resource), []).extend(objects)
 
@@ -96,10 +96,10 @@ class FakeKubeAPI:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                status, body = api._handle(self.path)
+                status, body, content_type = api._handle(self.path, self.headers.get("Accept") or "")
                 payload = json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
@@ -143,30 +143,66 @@ class FakeKubeAPI:
         return path
 
     # --- request handling ------------------------------------------------
-    def _handle(self, raw_path: str) -> tuple[int, dict[str, Any]]:
+    def _handle(self, raw_path: str, accept: str) -> Response:
         url = urlsplit(raw_path)
-        # The client quotes the proxied path (stats%2Fsummary), as a real API server accepts.
-        special = _PROXY.match(unquote(url.path)) or _VERSION.match(url.path)
-        if special is not None:
-            return self._special(special)
-        match = _PATH.match(url.path)
-        if match is None:
-            return 404, _status(404, f"the server could not find the requested resource ({url.path})")
-        cluster, namespace, resource = match["cluster"], match["ns"], match["resource"]
+        cluster, _, rest = url.path.lstrip("/").partition("/")
+        parts = [unquote(p) for p in rest.split("/") if p]
         with self._lock:
             self.requests[cluster] += 1
             fault = self._faults.get(cluster)
-            objects = list(self._objects.get((cluster, resource), []))
         if fault is not None:
-            return fault, _status(fault, f'{resource} is {_STATUS_REASON.get(fault, "failing").lower()}: '
-                                         f'User "sandbox-user" cannot list resource "{resource}"')
-        if resource not in RESOURCES or (match["group"] or "core") != _group(resource):
-            return 404, _status(404, f"the server could not find the requested resource ({url.path})")
+            what = parts[-1] if parts else "discovery"
+            return fault, _status(fault, f'{what} is {_STATUS_REASON.get(fault, "failing").lower()}: '
+                                         f'User "sandbox-user" cannot list resource "{what}"'), _JSON
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if parts == ["version"]:
+            with self._lock:
+                version = self._versions.get(cluster, SERVER_VERSION)
+            return 200, res.version_info(version), _JSON
+        if parts in (["api"], ["apis"]):
+            return self._discovery(parts[0] == "api", accept)
+        if parts[:2] == ["api", "v1"]:
+            group, version, rest_parts = "", "v1", parts[2:]
+        elif parts[:1] == ["apis"] and len(parts) >= 3:
+            group, version, rest_parts = parts[1], parts[2], parts[3:]
+        else:
+            return _not_found(url.path)
+        if not rest_parts:
+            listing = res.api_resource_list(group, version)
+            return (200, listing, _JSON) if listing else _not_found(url.path)
+        namespace = None
+        if rest_parts[0] == "namespaces" and len(rest_parts) >= 3:
+            namespace, rest_parts = rest_parts[1], rest_parts[2:]
+        resource = res.BY_PATH.get((group, version, rest_parts[0]))
+        if resource is None or (namespace is not None and not resource.namespaced):
+            return _not_found(url.path)
+        name, sub = (rest_parts[1], rest_parts[2:]) if len(rest_parts) > 1 else (None, [])
+        with self._lock:
+            objects = list(self._objects.get((cluster, resource.name), []))
+        if resource.name == "nodes" and name is not None and "/".join(sub) == "proxy/stats/summary":
+            return self._stats_summary(cluster, name, objects)
         if namespace is not None:
             objects = [o for o in objects if o["metadata"].get("namespace") == namespace]
-        if "labelSelector" in query:
-            objects = [o for o in objects if _labels_match(o, query["labelSelector"])]
+        if name is not None:
+            return self._get(resource, objects, name, sub, accept, query, url.path)
+        return self._list(resource, objects, accept, query)
+
+    def _discovery(self, core: bool, accept: str) -> Response:
+        if "as=APIGroupDiscoveryList" in accept and "v=v2;" in accept + ";":
+            return 200, res.aggregated_discovery(core), res.AGGREGATED
+        if core:
+            return 200, res.api_versions(f"127.0.0.1:{self.port}"), _JSON
+        return 200, res.api_group_list(), _JSON
+
+    def _list(self, resource: res.Resource, objects: list[dict[str, Any]], accept: str,
+              query: dict[str, str]) -> Response:
+        try:
+            if query.get("labelSelector"):
+                objects = list(filter(selectors.labels(query["labelSelector"]), objects))
+            if query.get("fieldSelector"):
+                objects = list(filter(selectors.fields(query["fieldSelector"], resource.name), objects))
+        except selectors.SelectorError as exc:
+            return 400, _status(400, str(exc)), _JSON
         start = int(base64.b64decode(query["continue"]).decode()) if query.get("continue") else 0
         limit = int(query.get("limit") or 0) or len(objects)
         page = objects[start:start + limit]
@@ -174,48 +210,46 @@ class FakeKubeAPI:
         if start + limit < len(objects):
             metadata["continue"] = base64.b64encode(str(start + limit).encode()).decode()
             metadata["remainingItemCount"] = len(objects) - start - limit
-        api_version, kind = RESOURCES[resource]
-        return 200, {"kind": kind, "apiVersion": api_version, "metadata": metadata, "items": page}
+        if _wants_table(accept):
+            return 200, table(resource.kind, page, clock.now(), query.get("includeObject", "Metadata"), metadata), _JSON
+        return 200, {"kind": f"{resource.kind}List", "apiVersion": resource.api_version, "metadata": metadata,
+                     "items": page}, _JSON
 
-
-    def _special(self, match: re.Match[str]) -> tuple[int, dict[str, Any]]:
-        cluster = match["cluster"]
-        with self._lock:
-            self.requests[cluster] += 1
-            fault = self._faults.get(cluster)
-            if "node" in match.groupdict():
-                found = self._summaries.get((cluster, match["node"]))
-            else:
-                found = _version(self._versions.get(cluster, "v1.29.6-eks-1552ad0"))
-        if fault is not None:
-            return fault, _status(fault, f'nodes/proxy is {_STATUS_REASON.get(fault, "failing").lower()}')
+    def _get(self, resource: res.Resource, objects: list[dict[str, Any]], name: str, sub: list[str],
+             accept: str, query: dict[str, str], path: str) -> Response:
+        found = next((o for o in objects if o["metadata"]["name"] == name), None)
         if found is None:
-            return 404, _status(404, f'nodes "{match["node"]}" not found')
-        if isinstance(found, int):  # the API server's proxy error, as it relays a dead kubelet
-            return found, _status(found, f'error trying to reach service: dial tcp {match["node"]}:10250: '
-                                         "connect: connection refused")
-        return 200, found
+            body = _status(404, f'{resource.name}{"." + resource.group if resource.group else ""} "{name}" not found')
+            body["details"] = {"name": name, "kind": resource.name, **({"group": resource.group} if resource.group else {})}
+            return 404, body, _JSON
+        if sub:
+            return _not_found(path)
+        if _wants_table(accept):
+            return 200, table(resource.kind, [found], clock.now(), query.get("includeObject", "Metadata"),
+                              {"resourceVersion": "12345"}), _JSON
+        return 200, found, _JSON
 
 
-def _version(git_version: str) -> dict[str, Any]:
-    major, minor = git_version.lstrip("v").split(".")[:2]
-    return {"major": major, "minor": f"{minor}+", "gitVersion": git_version, "gitCommit": "0" * 40,
-            "gitTreeState": "clean", "buildDate": "2024-06-12T00:00:00Z", "goVersion": "go1.22.4",
-            "compiler": "gc", "platform": "linux/amd64"}
+    def _stats_summary(self, cluster: str, node: str, nodes: list[dict[str, Any]]) -> Response:
+        """The kubelet's summary through the API server's node proxy (the client sends ``stats%2Fsummary``)."""
+        with self._lock:
+            summary = self._summaries.get((cluster, node))
+        if isinstance(summary, dict):
+            return 200, summary, _JSON
+        if summary is None and not any(n["metadata"]["name"] == node for n in nodes):
+            return 404, _status(404, f'nodes "{node}" not found'), _JSON
+        # What the API server relays when the node's kubelet does not answer (no summary: the same).
+        status = summary or 503
+        return status, _status(status, f"error trying to reach service: dial tcp {node}:10250: connect: "
+                                       "connection refused"), _JSON
 
 
-def _group(resource: str) -> str:
-    api_version = RESOURCES[resource][0]
-    return api_version.split("/")[0] if "/" in api_version else "core"
+def _wants_table(accept: str) -> bool:
+    return "as=Table" in accept and "g=meta.k8s.io" in accept
 
 
-def _labels_match(obj: dict[str, Any], selector: str) -> bool:
-    labels = obj["metadata"].get("labels") or {}
-    for term in filter(None, selector.split(",")):
-        key, _, value = term.partition("=")
-        if labels.get(key) != value.lstrip("="):
-            return False
-    return True
+def _not_found(path: str) -> Response:
+    return 404, _status(404, f"the server could not find the requested resource ({path})"), _JSON
 
 
 def _status(code: int, message: str) -> dict[str, Any]:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.s3.models import s3_backends
 
 from opschecks.restore import COLLECTIONS
 from opschecks.sandbox import kube_objects as k
@@ -28,31 +32,63 @@ _BASE_COUNTS = {"biomaterial": 60, "bundleManifest": 30, "file": 90, "process": 
 
 APP_DEPLOYMENTS = ["ingest-core", "ingest-broker", "ingest-ui", "ingest-validator", "ingest-exporter"]
 APP_STATEFULSETS = ["mongo", "rabbit", "redis"]
+UPLOAD_AFTER = dt.timedelta(minutes=7)  # how long the ingest-backup CronJob takes to dump and upload
 BACKUP_CRONJOBS = {"ingest-backup": ("0 0 * * *", dt.timedelta(0)),
                    "ingest-backup-verify": ("30 0 * * *", dt.timedelta(minutes=30))}
 
 
-def backup_counts(day_index: int) -> dict[str, int]:
-    """Collection counts of the backup taken ``day_index`` days after the oldest one."""
-    return {c: _BASE_COUNTS[c] + day_index * (2 if c == "file" else 1) for c in COLLECTIONS}
+# Seeded data is a pure function of each backup's own date, so the sandbox seeded on any day (or shifted by
+# OPSCHECKS_CLOCK_SHIFT_DAYS) agrees with every earlier drill of the same backup, and counts never fall.
+GROWTH_START = dt.date(2025, 1, 6)
+GROWTH_DAYS = 7  # one growth step a week keeps the tarballs small for years
 
 
-def seed_backups(s3: Any, envs: list[str], now: dt.datetime, days: int = BACKUP_DAYS) -> None:
-    """A bucket with a 90-day lifecycle rule and ``days`` nightly tagged backups per environment."""
-    s3.create_bucket(Bucket=BUCKET)
-    s3.put_bucket_lifecycle_configuration(Bucket=BUCKET, LifecycleConfiguration=LIFECYCLE)
+def backup_counts(step: int) -> dict[str, int]:
+    """Collection counts after ``step`` growth steps (``file`` grows twice as fast)."""
+    return {c: _BASE_COUNTS[c] + step * (2 if c == "file" else 1) for c in COLLECTIONS}
+
+
+def counts_on(day: dt.date) -> dict[str, int]:
+    """Collection counts of the backup taken on ``day``: non-decreasing in ``day``, the same whenever seeded."""
+    return backup_counts(max(0, (day - GROWTH_START).days // GROWTH_DAYS))
+
+
+def seed_backups(s3: Any, envs: list[str], now: dt.datetime, days: int = BACKUP_DAYS, bucket: str = BUCKET) -> None:
+    """A bucket with a 90-day lifecycle rule and ``days`` nightly tagged backups per environment.
+
+    Each is uploaded as the CronJob would have, ``UPLOAD_AFTER`` after it was taken (never after ``now``).
+    """
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=LIFECYCLE)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     uploads = []
-    for seed, env in enumerate(envs):
+    for env in envs:
         for day in range(days):
             taken = today - dt.timedelta(days=days - 1 - day)
-            uploads.append((f"{env}/{stamp(taken)}.tar.gz", backup_tarball(stamp(taken), backup_counts(day), seed=seed)))
+            uploads.append((f"{env}/{stamp(taken)}.tar.gz", taken,
+                            backup_tarball(stamp(taken), counts_on(taken.date()), seed=env_seed(env))))
 
-    def put(item: tuple[str, bytes]) -> None:
-        s3.put_object(Bucket=BUCKET, Key=item[0], Body=item[1], Tagging="auto-delete=true")
+    def put(item: tuple[str, dt.datetime, bytes]) -> None:
+        s3.put_object(Bucket=bucket, Key=item[0], Body=item[2], Tagging="auto-delete=true")
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(put, uploads))
+    _set_upload_times(bucket, {key: min(taken + UPLOAD_AFTER, now) for key, taken, _ in uploads})
+
+
+def _set_upload_times(bucket: str, uploaded: dict[str, dt.datetime]) -> None:
+    """Give each object the LastModified of its real upload. S3 has no call for that; moto's server runs in
+    this process, so its objects are set directly (else every backup looks uploaded at seeding time, which a
+    sandbox shifted to a later day would judge as a stale backup)."""
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    keys = backend.buckets[bucket].keys
+    for key, moment in uploaded.items():
+        keys[key].last_modified = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)  # moto keeps naive UTC
+
+
+def env_seed(env: str) -> int:
+    """Each environment's own documents, whichever environments are seeded beside it."""
+    return zlib.crc32(env.encode())
 
 
 def seed_kube(kube: FakeKubeAPI, cluster: str, env: str, now: dt.datetime) -> None:
@@ -103,6 +139,9 @@ def seed_kube(kube: FakeKubeAPI, cluster: str, env: str, now: dt.datetime) -> No
         cronjobs.append(k.cronjob(name, app_ns, schedule=schedule, now=now, last_schedule=last,
                                   last_success=last + dt.timedelta(minutes=7)))
 
+    # Nodes, their volumes and kubelet summaries: seed_cluster.py; their heartbeats (for describe node) here.
+    kube.set_objects(cluster, "leases", [k.lease(f"{n}.ec2.internal", now=now) for n in nodes])
+    kube.set_objects(cluster, "events", _recent_events(pods, now))
     kube.set_objects(cluster, "namespaces", [k.namespace(n, now=now) for n in ("default", "kube-system", app_ns)])
     kube.set_objects(cluster, "pods", pods)
     kube.set_objects(cluster, "deployments", deployments)
@@ -110,3 +149,23 @@ def seed_kube(kube: FakeKubeAPI, cluster: str, env: str, now: dt.datetime) -> No
     kube.set_objects(cluster, "daemonsets", daemonsets)
     kube.set_objects(cluster, "cronjobs", cronjobs)
     kube.set_objects(cluster, "jobs", jobs)
+
+
+def _recent_events(pods: list[dict[str, Any]], now: dt.datetime) -> list[dict[str, Any]]:
+    """The events of the last hour (the API server keeps them for an hour): the newest backup Jobs' pods."""
+    events = []
+    for pod in pods:
+        created = dt.datetime.fromisoformat(pod["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+        if now - created > dt.timedelta(hours=1):
+            continue
+        container = pod["spec"]["containers"][0]
+        node = pod["spec"].get("nodeName", "")
+        events += [
+            k.event(pod, "Scheduled", f"Successfully assigned {pod['metadata']['namespace']}/{pod['metadata']['name']} "
+                                      f"to {node}", at=created, component="default-scheduler"),
+            k.event(pod, "Pulled", f'Container image "{container["image"]}" already present on machine',
+                    at=created + dt.timedelta(seconds=2)),
+            k.event(pod, "Created", f"Created container {container['name']}", at=created + dt.timedelta(seconds=2)),
+            k.event(pod, "Started", f"Started container {container['name']}", at=created + dt.timedelta(seconds=3)),
+        ]
+    return events

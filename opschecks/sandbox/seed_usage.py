@@ -8,7 +8,7 @@
   classic and application load balancers, a NAT gateway with traffic, log
   groups that are written to or expire;
 - one unused Elastic IP kept on purpose, and the waivers file that waives it
-  (the sandbox's config gains ``[defaults.usage] waivers_file``).
+  (the sandbox's config names it in ``[defaults.usage] waivers_file`` from the start).
 """
 
 from __future__ import annotations
@@ -134,5 +134,3 @@ def seed_usage(sandbox: Any) -> None:
         f'justification = "kept for DNS failover ({reserve["PublicIp"]}), OPS-118"\n'
         f"expires = {expires.isoformat()}\n"
     )
-    with sandbox.config_path.open("a") as fh:
-        fh.write(f'\n[defaults.usage]\nwaivers_file = "{WAIVERS_FILE}"\n')

@@ -7,11 +7,20 @@
 
 Every server binds 127.0.0.1 on a free port; ``stop`` shuts them all down and
 removes the temp dir, and ``running`` guarantees that on error and Ctrl-C.
+Each part of the seed data is announced through ``step`` so ``pytest --sandbox``
+and ``python -m opschecks sandbox`` can say what they are doing (the servers
+start in a second or two).
+
+Seed data is a function of the clock (``opschecks.clock``, which the sandbox
+may shift by days) and, for backups, of each backup's own date; the ledger
+the sandbox's config names is emptied at every start, so runs never exhaust
+the backups to drill or compare with a previous sandbox's drills.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import re
@@ -20,20 +29,21 @@ import subprocess
 import sys
 import time
 import tempfile
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
 from moto.server import ThreadedMotoServer
 
+from opschecks import clock
 from opschecks.sandbox.ingest import FakeIngest, make_certificates
 from opschecks.sandbox.kubeapi import FakeKubeAPI
-from opschecks.sandbox.seed import seed_backups, seed_kube
+from opschecks.sandbox.seed import BACKUP_DAYS, BUCKET, seed_backups, seed_kube
 from opschecks.sandbox.cost_explorer import FakeCostExplorer
-from opschecks.sandbox.seed_cluster import monthly_costs, seed_cluster_aws, seed_cluster_kube
-from opschecks.sandbox.seed_usage import seed_usage
+from opschecks.sandbox.seed_cluster import eks_name, monthly_costs, seed_cluster_aws, seed_cluster_kube
+from opschecks.sandbox.seed_usage import WAIVERS_FILE, seed_usage
 from opschecks.sandbox.upload_config import upload_table
 
 ENVS = ("dev", "staging", "prod")
@@ -41,6 +51,14 @@ REGION = "us-east-1"
 INGEST_TOKEN = "sandbox-ingest-token"  # what the sandbox's Ingest API takes as a bearer token for writes
 INGEST_TIME_SCALE = 0.5  # the sandbox's validator: Valid about 0.5 s after a submission is created
 MOTO_ACCOUNT = "123456789012"  # what moto answers STS GetCallerIdentity with by default
+LEDGER = Path("reports") / "sandbox-ledger.sqlite"  # under the project root: python -m opschecks due --sandbox
+
+Step = Callable[[str], AbstractContextManager[object]]  # announces a step, and its end when the block exits
+
+
+@contextmanager
+def silent(_: str) -> Iterator[None]:
+    yield
 
 
 @dataclass
@@ -51,6 +69,7 @@ class Sandbox:
     kube: FakeKubeAPI
     kubeconfig: Path
     config_path: Path
+    ledger: Path
     now: dt.datetime
     _stack: ExitStack = field(repr=False)
     ingest: dict[str, FakeIngest] = field(default_factory=dict)  # per env
@@ -70,6 +89,7 @@ class Sandbox:
             "OPSCHECKS_CONFIG": str(self.config_path),
             "OPSCHECKS_MONGO_URI": self.mongo_uri,
             "AWS_ENDPOINT_URL_COST_EXPLORER": self.cost_explorer.url if self.cost_explorer else None,
+            clock.SHIFT_VAR: os.environ.get(clock.SHIFT_VAR) or None,
         }
 
     def s3(self):  # noqa: ANN201 (a boto3 client)
@@ -83,9 +103,13 @@ class Sandbox:
         self._stack.close()
 
 
-def start(seed: bool = True, now: dt.datetime | None = None) -> Sandbox:
-    """Start every server (and seed them unless ``seed`` is False); the caller must ``stop()``."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+def start(seed: bool = True, now: dt.datetime | None = None, ledger: Path | None = None,
+          step: Step = silent) -> Sandbox:
+    """Start every server (and seed them unless ``seed`` is False); the caller must ``stop()``.
+
+    ``ledger``: the SQLite ledger the sandbox's config names, emptied now (default: one in the temp dir).
+    """
+    now = now or clock.now()
     stack = ExitStack()
     try:
         root = Path(tempfile.mkdtemp(prefix="opschecks-sandbox-"))
@@ -104,8 +128,10 @@ def start(seed: bool = True, now: dt.datetime | None = None) -> Sandbox:
         stack.callback(kube.stop)
         kubeconfig = kube.write_kubeconfig(root / "kubeconfig", {f"sandbox-{env}": env for env in ENVS})
 
+        ledger = reset_ledger(ledger) if ledger is not None else root / "ledger.sqlite"
         sandbox = Sandbox(root=root, aws_endpoint=f"http://{host}:{port}", mongo_uri=mongo_uri, kube=kube,
-                          kubeconfig=kubeconfig, config_path=root / "opschecks.toml", now=now, _stack=stack)
+                          kubeconfig=kubeconfig, config_path=root / "opschecks.toml", ledger=ledger, now=now,
+                          _stack=stack)
         sandbox.cost_explorer = FakeCostExplorer(*monthly_costs(now))
         sandbox.cost_explorer.start()
         stack.callback(sandbox.cost_explorer.stop)
@@ -115,19 +141,35 @@ def start(seed: bool = True, now: dt.datetime | None = None) -> Sandbox:
             sandbox.ingest[env] = FakeIngest(certs, INGEST_TOKEN, time_scale=INGEST_TIME_SCALE)
             sandbox.ingest[env].start()
             stack.callback(sandbox.ingest[env].stop)
-        sandbox.config_path.write_text(config_text(sandbox))
+        sandbox.config_path.write_text(config_text(sandbox.aws_endpoint, ledger, sandbox.ingest, root))
         if seed:
-            seed_backups(sandbox.s3(), list(ENVS), now)
-            for env in ENVS:
-                seed_kube(kube, env, env, now)
-                seed_cluster_kube(kube, env, env, now)
-            seed_usage(sandbox)
-            with sandbox.config_path.open("a") as fh:
-                fh.write("\n" + "\n".join(seed_cluster_aws(sandbox.client, list(ENVS), now)) + "\n")
+            seed_all(sandbox, step)
         return sandbox
     except BaseException:
         stack.close()
         raise
+
+
+def seed_all(sandbox: Sandbox, step: Step = silent) -> None:
+    """The whole healthy picture: backups in S3, three clusters, the account's usage."""
+    with step(f"seeding {len(ENVS) * BACKUP_DAYS} backups (real mongodump tarballs) into s3://{BUCKET}/"):
+        seed_backups(sandbox.s3(), list(ENVS), sandbox.now)
+    with step(f"seeding {len(ENVS)} clusters: pods, workloads, backup CronJobs, nodes, volumes"):
+        for env in ENVS:
+            seed_kube(sandbox.kube, env, env, sandbox.now)
+            seed_cluster_kube(sandbox.kube, env, env, sandbox.now)
+    with step("seeding AWS usage: CloudWatch history, account resources, waivers, EKS clusters, node CPU"):
+        seed_usage(sandbox)
+        seed_cluster_aws(sandbox.client, list(ENVS), sandbox.now)  # config_text names the EKS clusters
+
+
+def reset_ledger(path: Path) -> Path:
+    """Empty the sandbox's ledger (with SQLite's side files) so this sandbox's runs start afresh; its absolute path."""
+    path = path.resolve()
+    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
+                  path.with_name(path.name + "-journal")):
+        stale.unlink(missing_ok=True)
+    return path
 
 
 def _start_secantus(root: Path, stack: ExitStack) -> str:
@@ -167,8 +209,9 @@ def _terminate(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def running(seed: bool = True, now: dt.datetime | None = None) -> Iterator[Sandbox]:
-    sandbox = start(seed=seed, now=now)
+def running(seed: bool = True, now: dt.datetime | None = None, ledger: Path | None = None,
+            step: Step = silent) -> Iterator[Sandbox]:
+    sandbox = start(seed=seed, now=now, ledger=ledger, step=step)
     try:
         yield sandbox
     finally:
@@ -185,22 +228,28 @@ def e2e_table(env: str, ingest: FakeIngest, root: Path, round_trip: bool) -> lis
     return lines
 
 
-def config_text(sandbox: Sandbox) -> str:
-    """The suite's config for the sandbox: the three environments, each its own kube context."""
+def config_text(aws_endpoint: str, ledger: Path, ingest: dict[str, FakeIngest] | None = None,
+                root: Path | None = None) -> str:
+    """The suite's config for the sandbox: the three environments, each its own kube context and EKS cluster
+    (``ingest``: each env's loopback Ingest, for the e2e tables; without it, as ``due --sandbox`` reads it)."""
     lines = [
         "# Generated by the sandbox: three environments on loopback servers.",
         "[defaults]",
         f'aws_region = "{REGION}"',
         "",
+        "[defaults.usage]",
+        f'waivers_file = "{WAIVERS_FILE}"  # written when the usage picture is seeded',
+        "",
         "[ledger]",
-        'path = "reports/sandbox-ledger.sqlite"',
+        f"path = {json.dumps(str(ledger))}",
     ]
     for env in ENVS:
         lines += ["", f"[env.{env}]", f'kube_context = "sandbox-{env}"']
         if env != "prod":  # the upload drill runs in dev and staging only
             # moto's one account; prod (protected by its name) declares none, as all three share it here.
             lines.append(f'aws_account_id = "{MOTO_ACCOUNT}"')
-            lines += upload_table(env, env, sandbox.aws_endpoint)
-        if env in sandbox.ingest:
-            lines += e2e_table(env, sandbox.ingest[env], sandbox.root, round_trip=env != "prod")
+            lines += upload_table(env, env, aws_endpoint)
+        if ingest and env in ingest and root is not None:
+            lines += e2e_table(env, ingest[env], root, round_trip=env != "prod")
+        lines += [f"[env.{env}.cluster]", f'eks_cluster = "{eks_name(env)}"']
     return "\n".join(lines) + "\n"
