@@ -4,8 +4,8 @@ The drill runs as users run it (the real check, in a pytest subprocess) against
 the engine at DOCKER_HOST and the Mongo-compatible image $OPSCHECKS_MONGO_IMAGE;
 after every run, success, failure, Ctrl-C or SIGTERM, the engine must hold no
 drill container. Images with a ``mongorestore`` are built FROM that image with a
-stand-in tool (no registry serves mongo:4.2 here): one that restores, one that
-refuses the dump, and two that cannot run.
+stand-in tool from tests/mongorestore_standins/ (no registry serves mongo:4.2
+here): one that restores, one that refuses the dump, and two that cannot run.
 
 Without an engine these tests skip, except in CI (CI=true), where a skip would
 hide that the container path went untested: there they fail.
@@ -20,7 +20,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 import uuid
 from collections.abc import Iterator
@@ -42,55 +41,7 @@ pytest_plugins = ["pytester"]
 DAY0 = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
 TEST_IMAGE = "localhost/opschecks-drill-test"
 
-# Stand-ins for the mongo-tools binary, each a file copied to /usr/local/bin/mongorestore in its own image.
-STANDINS = {
-    # Restores a plain directory dump with the options the drill passes, as mongorestore 100.x does.
-    "restores": '''\
-        #!/opt/secantus/bin/python
-        import argparse, pathlib, sys
-        import bson
-        from pymongo import MongoClient
-        p = argparse.ArgumentParser()
-        for opt in ("--username", "--password", "--authenticationDatabase", "--nsInclude", "--nsFrom", "--nsTo",
-                    "--dir", "--archive"):
-            p.add_argument(opt)
-        p.add_argument("--version", action="store_true")
-        p.add_argument("--gzip", action="store_true")
-        a = p.parse_args()
-        if a.version:
-            sys.exit(print("mongorestore version: 100.9.4-standin"))
-        if a.archive or a.gzip:
-            sys.exit("Failed: this stand-in restores plain --dir dumps only")
-        source = a.nsInclude.split(".")[0]
-        target = (a.nsTo or a.nsInclude).split(".")[0]
-        db = MongoClient(port=27017, username=a.username, password=a.password, authSource=a.authenticationDatabase)[target]
-        total = 0
-        for path in sorted((pathlib.Path(a.dir) / source).glob("*.bson")):
-            docs = list(bson.decode_file_iter(path.open("rb")))
-            db.create_collection(path.stem)
-            if docs:
-                db[path.stem].insert_many(docs)
-            total += len(docs)
-        print(f"{total} document(s) restored successfully. 0 document(s) failed to restore.")
-        ''',
-    # Runs, but refuses the dump: a verdict on the backup (RST012), as the seed's procedure would report.
-    "refuses": '''\
-        #!/bin/sh
-        [ "$1" = --version ] && { echo "mongorestore version: 100.9.4-standin"; exit 0; }
-        echo "Failed: admin.project: error restoring from /restore-drill/dump/admin/project.bson: reading bson input: invalid BSONSize"
-        exit 1
-        ''',
-    # On PATH, but its interpreter is missing: exec fails (Podman exits 1, Docker 126/127).
-    "missing-interpreter": '''\
-        #!/nonexistent/bin/python
-        ''',
-    # Answers --version, then is killed mid-restore (the OOM killer's SIGKILL: exit 137).
-    "killed": '''\
-        #!/bin/sh
-        [ "$1" = --version ] && { echo "mongorestore version: 100.9.4-standin"; exit 0; }
-        kill -9 $$
-        ''',
-}
+STANDINS = Path(__file__).with_name("mongorestore_standins")  # stand-ins for mongo-tools' binary
 
 
 @dataclass
@@ -126,9 +77,12 @@ def engine() -> Iterator[Engine]:
 def standin_images(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """One image per stand-in, FROM the Mongo-compatible image, built once per session and removed afterwards."""
     images = {}
-    for name, script in STANDINS.items():
+    for standin in sorted(STANDINS.iterdir()):
+        name = standin.name
         context = tmp_path_factory.mktemp(f"image-{name}")
-        (context / "mongorestore").write_text(textwrap.dedent(script))
+        script = standin.read_text()
+        # The restoring stand-in is Python without a shebang: the image's Python has pymongo.
+        (context / "mongorestore").write_text(script if script.startswith("#!") else "#!/opt/secantus/bin/python\n" + script)
         (context / "Dockerfile").write_text(f"FROM {engine.image}\n"
                                             "COPY --chmod=755 mongorestore /usr/local/bin/mongorestore\n")
         tag = f"{TEST_IMAGE}:{name}"
@@ -273,3 +227,40 @@ def _wait_until_restoring(engine: Engine, proc: subprocess.Popen, timeout: float
                 except PyMongoError:  # not accepting connections yet
                     pass
         time.sleep(0.1)
+
+
+def test_sandbox_engine_runs_the_seeds_procedure_in_a_container(checklist, engine: Engine):
+    """`pytest --sandbox --sandbox-engine`: the sandbox's backups, restored in a throwaway container, then removed."""
+    checklist.check("restore")
+    result = checklist.run("--sandbox", "--sandbox-engine", "checks/test_restore.py", "--env", "dev",
+                           "--mongo-image", engine.image, subprocess=True)
+    result.assert_outcomes(passed=1)
+    [record] = ledger.query(checklist.path / "reports/sandbox-ledger.sqlite", env="dev")
+    assert record.details["target"] == f"container {engine.image}"
+    assert record.details["restorer"].startswith("built-in restorer through the mapped port")
+    assert engine.drill_containers() == []
+
+
+def test_plain_sandbox_drills_in_its_secantusdb_even_when_an_engine_answers(checklist, engine: Engine):
+    """Under xdist too: workers re-parse the options, so each must pick the sandbox's URI itself."""
+    checklist.check("restore")
+    result = checklist.run("--sandbox", "-n", "2", "checks/test_restore.py", subprocess=True)
+    result.assert_outcomes(passed=3)
+    records = ledger.query(checklist.path / "reports/sandbox-ledger.sqlite")
+    assert {r.env for r in records} == {"dev", "staging", "prod"}
+    assert all(r.details["target"].startswith("MongoDB 127.0.0.1:") for r in records), [r.details for r in records]
+
+
+def test_sandbox_engine_without_an_engine_is_a_usage_error(checklist, monkeypatch: pytest.MonkeyPatch):
+    checklist.check("restore")
+    alone = checklist.run("--sandbox-engine")
+    assert alone.ret == pytest.ExitCode.USAGE_ERROR
+    alone.stderr.fnmatch_lines(["ERROR: --sandbox-engine needs --sandbox"])
+
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # discard port: nothing listens
+    started = time.monotonic()
+    result = checklist.run("--sandbox", "--sandbox-engine")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --sandbox-engine: no container engine answers at tcp://127.0.0.1:9; "
+                                 'start Docker, or set up Podman with: eval "$(scripts/podman-engine.sh up)"'])
+    assert time.monotonic() - started < 10, "must refuse before starting the sandbox"
