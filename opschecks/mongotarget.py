@@ -232,7 +232,7 @@ def _signals_deferred() -> Iterator[None]:
 
 @contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
-    """Make SIGTERM (how a scheduled job is stopped) unwind like Ctrl-C while a container lives, so it is removed.
+    """Make SIGTERM (how a scheduled job is stopped) unwind like Ctrl-C while a drill's MongoDB exists, so it is removed.
 
     Only when nothing else handles SIGTERM and only in the main thread (where
     Python runs signal handlers); otherwise the existing handling stands.

@@ -125,7 +125,7 @@ class Drill:
 
 
 @pytest.fixture
-def drill(checklist, sandbox_env, engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Drill]:
+def drill(engine: Engine, checklist, sandbox_env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Drill]:
     env = f"ctr{uuid.uuid4().hex[:6]}"
     bucket = f"restore-ctr-{uuid.uuid4().hex[:10]}"
     sandbox_env.s3().create_bucket(Bucket=bucket)
