@@ -241,16 +241,6 @@ def test_sandbox_engine_runs_the_seeds_procedure_in_a_container(checklist, engin
     assert engine.drill_containers() == []
 
 
-def test_plain_sandbox_drills_in_its_secantusdb_even_when_an_engine_answers(checklist, engine: Engine):
-    """Under xdist too: workers re-parse the options, so each must pick the sandbox's URI itself."""
-    checklist.check("restore")
-    result = checklist.run("--sandbox", "-n", "2", "checks/test_restore.py", subprocess=True)
-    result.assert_outcomes(passed=3)
-    records = ledger.query(checklist.path / "reports/sandbox-ledger.sqlite")
-    assert {r.env for r in records} == {"dev", "staging", "prod"}
-    assert all(r.details["target"].startswith("MongoDB 127.0.0.1:") for r in records), [r.details for r in records]
-
-
 def test_sandbox_engine_without_an_engine_is_a_usage_error(checklist, monkeypatch: pytest.MonkeyPatch):
     checklist.check("restore")
     alone = checklist.run("--sandbox-engine")
