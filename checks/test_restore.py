@@ -30,6 +30,7 @@ def test_restore_drill(env, aws_session, mongo_target, restore_rng, restore_key,
     report.table(f"Restore drill of {result.url} into {result.target}", restore.COUNT_COLUMNS,
                  restore.count_rows(result, settings, previous))
     report.table("Drill", ["step", "value"], [
+        ["restorer", result.restored.restorer],
         *[[f"{step} (s)", f"{seconds:.1f}"] for step, seconds in result.durations.items()],
         ["compared with", previous.details["key"] if previous else None],
         ["users and roles", restore.users_and_roles(result, settings)],

@@ -37,13 +37,18 @@ from pymongo.errors import BulkWriteError, OperationFailure
 
 from opschecks import dumpformat
 from opschecks.dumpformat import Batch, Collection, CorruptArchive, DumpError, DumpReader
+from opschecks.errors import Unreachable
 
 __all__ = ["CorruptArchive", "Dump", "DumpError", "Restored", "command", "check_exit", "inventory", "locate",
-           "restore", "run_binary"]
+           "restore", "run_binary", "ToolCannotRun"]
 
 READ_AHEAD = 4  # batches decoded ahead of the inserts
 _RAW = CodecOptions(document_class=RawBSONDocument)
 _DUPLICATE_KEY = 11000
+
+
+class ToolCannotRun(Unreachable):
+    """mongorestore was not found, not executable or killed: an infrastructure failure, never the backup's."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class Restored:
     users: int = 0  # documents of system.users in the dump
     roles: int = 0  # documents of system.roles in the dump
     seconds: dict[str, float] = field(default_factory=dict)  # the built-in restorer's phases: documents, indexes
+    restorer: str = "built-in restorer"  # which restorer ran, for the report and the ledger
 
 
 def locate(root: Path, database: str) -> Dump:
@@ -114,16 +120,30 @@ def command(dump: Dump, path: str, to_db: str, connection: list[str]) -> list[st
     return args
 
 
-def run_binary(args: list[str]) -> None:
-    """Run a ``mongorestore`` command; a non-zero exit is a DumpError with the tool's last lines."""
-    proc = subprocess.run(args, capture_output=True, text=True, check=False)
-    check_exit(proc.returncode, proc.stdout + proc.stderr)
+def run_binary(args: list[str], where: str) -> None:
+    """Run a ``mongorestore`` command on this host; see ``check_exit``."""
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    except OSError as exc:  # vanished or not executable since it was found on PATH
+        raise ToolCannotRun(f"mongorestore could not run {where}: {exc}") from None
+    check_exit(proc.returncode, proc.stdout + proc.stderr, where)
 
 
-def check_exit(code: int, output: str) -> None:
-    if code != 0:
-        tail = " | ".join(line for line in output.strip().splitlines()[-3:])
-        raise DumpError(f"mongorestore exited with {code}: {tail}")
+def check_exit(code: int, output: str, where: str) -> None:
+    """Judge mongorestore's exit status: a tool that never got to read the dump is not the backup's fault.
+
+    126 (not executable), 127 (not found) and death by a signal (negative from
+    subprocess, 128+N from a shell or a container exec) are ToolCannotRun: an
+    infrastructure failure. Any other non-zero exit is the tool refusing the
+    dump: a DumpError (RST012) with its last lines.
+    """
+    if code == 0:
+        return
+    tail = " | ".join(line for line in output.strip().splitlines()[-3:])
+    if code in (126, 127) or code < 0 or code > 128:
+        raise ToolCannotRun(f"mongorestore could not run {where} (exit {code}): {tail or 'no output'}; "
+                            "nothing was learnt about the backup")
+    raise DumpError(f"mongorestore exited with {code}: {tail}")
 
 
 def inventory(dump: Dump) -> Restored:

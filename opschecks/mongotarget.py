@@ -3,15 +3,21 @@
 Both offer one interface: a pymongo ``client``, the ``database`` the drill
 restores into, ``where`` (for messages, without credentials) and
 ``restore(dump, workdir)``. Both are context managers that remove what they
-made (container; database) on success, failure and Ctrl-C.
+made (container; database) on success, failure, Ctrl-C and SIGTERM. ``restore``
+returns which restorer ran: ``mongorestore`` when there is one (inside the
+container, or on this host for a URI), else the built-in restorer.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 import shutil
+import signal
+import subprocess
 import tarfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +25,9 @@ from pathlib import Path
 from typing import Protocol
 
 import docker
+import docker.errors
+import requests.exceptions
+from docker.models.containers import Container
 from pymongo import MongoClient
 from pymongo.uri_parser import parse_uri
 from testcontainers.community.mongodb import MongoDbContainer
@@ -70,9 +79,18 @@ class UriTarget:
     def restore(self, dump: Dump, workdir: Path) -> Restored:
         binary = shutil.which("mongorestore")
         if binary is None:
-            return mongorestore.restore(self.client[self.database], dump)
-        mongorestore.run_binary(mongorestore.command(dump, str(dump.path), self.database, [binary, f"--uri={self.uri}"]))
-        return Restored()
+            restored = mongorestore.restore(self.client[self.database], dump)
+            restored.restorer = "built-in restorer (no mongorestore on this host's PATH)"
+            return restored
+        where = f"on this host ({binary})"
+        try:
+            probe = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
+        except OSError as exc:
+            raise mongorestore.ToolCannotRun(f"mongorestore {where} does not run: {exc}") from None
+        version = tool_version(probe.returncode, probe.stdout + probe.stderr, where)
+        mongorestore.run_binary(mongorestore.command(dump, str(dump.path), self.database, [binary, f"--uri={self.uri}"]),
+                                where)
+        return Restored(restorer=f"mongorestore {where} ({version})")
 
 
 @contextmanager
@@ -94,9 +112,12 @@ def uri_target(uri: str, database: str) -> Iterator[UriTarget]:
         client.close()
 
 
+DRILL_LABEL = "org.opschecks.restore-drill"  # on every drill container: how a leftover is found and removed
+
+
 @dataclass
 class ContainerTarget:
-    """A throwaway MongoDB in Docker (testcontainers); ``mongorestore`` runs inside it."""
+    """A throwaway MongoDB container (testcontainers); ``mongorestore`` runs inside it when the image has one."""
 
     client: MongoClient
     database: str
@@ -104,36 +125,140 @@ class ContainerTarget:
     container: MongoDbContainer
 
     def restore(self, dump: Dump, workdir: Path) -> Restored:
-        # Copy the dump in as a tar stream (put_archive), so remote Docker hosts work too.
-        bundle = workdir / "dump-for-container.tar"
-        with tarfile.open(bundle, "w") as tar:
-            tar.add(dump.path, arcname=f"restore-drill/{dump.path.name}")
         wrapped = self.container.get_wrapped_container()
-        with bundle.open("rb") as fh:
-            if not wrapped.put_archive("/", fh):
-                raise Unreachable(f"could not copy the dump into {self.where}")
-        bundle.unlink()
-        c = self.container
-        auth = ["mongorestore", f"--username={c.username}", f"--password={c.password}", "--authenticationDatabase=admin"]
-        code, output = wrapped.exec_run(
-            mongorestore.command(dump, f"/restore-drill/{dump.path.name}", self.database, auth))
-        mongorestore.check_exit(code, output.decode(errors="replace"))
-        return Restored()
+        with _engine_errors(f"the restore into {self.where}"):
+            if not _has_mongorestore(wrapped):
+                # An image without the tool (a Mongo-compatible server): restore through the mapped port.
+                restored = mongorestore.restore(self.client[self.database], dump)
+                restored.restorer = "built-in restorer through the mapped port (the image has no mongorestore)"
+                return restored
+            version = tool_version(*wrapped.exec_run(["mongorestore", "--version"]), f"in {self.where}")
+            # Copy the dump in as a tar stream (put_archive), so remote Docker hosts work too.
+            bundle = workdir / "dump-for-container.tar"
+            with tarfile.open(bundle, "w") as tar:
+                tar.add(dump.path, arcname=f"restore-drill/{dump.path.name}")
+            with bundle.open("rb") as fh:
+                if not wrapped.put_archive("/", fh):
+                    raise Unreachable(f"could not copy the dump into {self.where}")
+            bundle.unlink()
+            c = self.container
+            auth = ["mongorestore", f"--username={c.username}", f"--password={c.password}",
+                    "--authenticationDatabase=admin"]
+            code, output = wrapped.exec_run(
+                mongorestore.command(dump, f"/restore-drill/{dump.path.name}", self.database, auth))
+        mongorestore.check_exit(code, output.decode(errors="replace"), f"in {self.where}")
+        return Restored(restorer=f"mongorestore in the container ({version})")
+
+
+def _has_mongorestore(container: Container) -> bool:
+    """Whether ``mongorestore`` is on the container's PATH (as the official mongo images have it)."""
+    code, _ = container.exec_run(["sh", "-c", "command -v mongorestore"])
+    return code == 0
+
+
+def tool_version(code: int, output: bytes | str, where: str) -> str:
+    """The first line of ``mongorestore --version``; a tool that cannot even say that cannot run (ToolCannotRun).
+
+    Engines report a failed exec differently (Docker 126/127, Podman 1 for a
+    missing interpreter), so the probe's success, not its exit code, decides.
+    """
+    text = output.decode(errors="replace") if isinstance(output, bytes) else output
+    lines = text.strip().splitlines()
+    if code != 0 or not lines:
+        tail = " | ".join(lines[-3:]) or "no output"
+        raise mongorestore.ToolCannotRun(f"mongorestore {where} does not run: `mongorestore --version` exited {code}: "
+                                         f"{tail}; nothing was learnt about the backup")
+    return lines[0].strip()
+
+
+def engine_address() -> str:
+    """Where the container engine is, for messages: $DOCKER_HOST or Docker's default socket."""
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
 @contextmanager
 def container_target(image: str, database: str) -> Iterator[ContainerTarget]:
-    """Start ``image`` with testcontainers; the container is removed at the end (and by Ryuk if we die)."""
-    container = MongoDbContainer(image)
-    try:
-        container.start()
-        client: MongoClient = MongoClient(container.get_connection_url(), serverSelectionTimeoutMS=TIMEOUT_MS)
+    """Start ``image`` with testcontainers; the container is removed at the end, on SIGTERM too.
+
+    Each container carries a unique DRILL_LABEL, so removal also finds one whose
+    start was interrupted before testcontainers knew its ID.
+    """
+    token = secrets.token_hex(8)
+    container = MongoDbContainer(image).with_kwargs(labels={DRILL_LABEL: token})
+    where = f"container {image}"
+    with _sigterm_interrupts():
         try:
-            yield ContainerTarget(client=client, database=database, where=f"container {image}", container=container)
+            with _engine_errors(f"starting {where}"):
+                container.start()
+            client: MongoClient = MongoClient(container.get_connection_url(), serverSelectionTimeoutMS=TIMEOUT_MS)
+            try:
+                yield ContainerTarget(client=client, database=database, where=where, container=container)
+            finally:
+                client.close()
         finally:
-            client.close()
+            _remove(container, token, where)
+
+
+def _remove(container: MongoDbContainer, token: str, where: str) -> None:
+    """Remove the drill's container; a Ctrl-C or SIGTERM meanwhile is honoured once it is gone."""
+    with _signals_deferred():
+        with _engine_errors(f"removing {where} (labelled {DRILL_LABEL}={token})"):
+            container.stop()
+            engine = docker.from_env()
+            try:
+                for leftover in engine.containers.list(all=True, filters={"label": f"{DRILL_LABEL}={token}"}):
+                    leftover.remove(force=True, v=True)
+            finally:
+                engine.close()
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block is done, then stop as they asked (KeyboardInterrupt)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    saved = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum))
+             for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
     finally:
-        container.stop()
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    if received:
+        raise KeyboardInterrupt(f"stopped by {signal.Signals(received[0]).name}")
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Make SIGTERM (how a scheduled job is stopped) unwind like Ctrl-C while a drill's MongoDB exists, so it is removed.
+
+    Only when nothing else handles SIGTERM and only in the main thread (where
+    Python runs signal handlers); otherwise the existing handling stands.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextmanager
+def _engine_errors(doing: str) -> Iterator[None]:
+    """The container engine failing (gone, image missing, API error) is one line naming the engine."""
+    try:
+        yield
+    except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
+        reason = getattr(exc, "explanation", None) or str(exc) or type(exc).__name__
+        raise Unreachable(f"container engine at {engine_address()} failed {doing}: {reason}") from None
 
 
 URI_ENV_VAR = "OPSCHECKS_MONGO_URI"
@@ -145,8 +270,17 @@ def open_target(env: str, image: str, database: str, uri_option: str | None,
     """The drill's MongoDB: ``--mongo-uri`` if given, else a container if Docker answers, else $OPSCHECKS_MONGO_URI.
 
     An explicit ``--mongo-uri`` wins over Docker because the user asked for it;
-    the environment variable (the sandbox sets it) is only the fallback.
+    the environment variable is only the fallback. SIGTERM unwinds like Ctrl-C
+    meanwhile, so the container or database is removed when a job is stopped.
     """
+    with _sigterm_interrupts():
+        with _open_target(env, image, database, uri_option, uri_env) as target:
+            yield target
+
+
+@contextmanager
+def _open_target(env: str, image: str, database: str, uri_option: str | None,
+                 uri_env: str | None) -> Iterator[MongoTarget]:
     if uri_option:
         with uri_target(uri_option, fresh_database_name(env)) as target:
             yield target
@@ -157,5 +291,6 @@ def open_target(env: str, image: str, database: str, uri_option: str | None,
         with uri_target(uri_env, fresh_database_name(env)) as target:
             yield target
     else:
-        raise Unreachable(f"no MongoDB to restore into: Docker is not reachable (start it or set DOCKER_HOST) "
+        raise Unreachable(f"no MongoDB to restore into: Docker is not reachable (start it, or set DOCKER_HOST: "
+                          f"scripts/podman-engine.sh sets up Podman) "
                           f"and no --mongo-uri URI or ${URI_ENV_VAR} was given")

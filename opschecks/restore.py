@@ -130,7 +130,7 @@ def drill(s3: Any, bucket: str, backup: Backup, target: MongoTarget, settings: R
             with _timed(result, "restore"):
                 restored = target.restore(dump, work)
             if restored.in_dump is None:  # the mongorestore binary restored: count the dump ourselves
-                restored = mongorestore.inventory(dump)
+                restored = replace(mongorestore.inventory(dump), restorer=restored.restorer)
         except (archive.BrokenArchive, mongorestore.DumpError) as exc:
             result.broken = Finding(exc.code, result.url, str(exc))
             return result
@@ -223,6 +223,7 @@ def ledger_details(result: Drill, env: str, previous: Record | None) -> dict[str
         "bucket": result.bucket,
         "size": result.backup.size,
         "target": result.target,
+        "restorer": result.restored.restorer,
         "verdict": "broken" if result.broken else "restored",
         "counts": result.counts,
         "in_dump": result.in_dump,

@@ -145,8 +145,8 @@ def test_without_docker_or_uri_the_target_says_how_to_provide_one(monkeypatch):
     with pytest.raises(Unreachable) as err:
         with mongotarget.open_target("dev", "mongo:4.2", "admin", None, None):
             pytest.fail("must not get here")
-    assert str(err.value) == ("no MongoDB to restore into: Docker is not reachable (start it or set DOCKER_HOST) "
-                              "and no --mongo-uri URI or $OPSCHECKS_MONGO_URI was given")
+    assert str(err.value) == ("no MongoDB to restore into: Docker is not reachable (start it, or set DOCKER_HOST: "
+                              "scripts/podman-engine.sh sets up Podman) and no --mongo-uri URI or $OPSCHECKS_MONGO_URI was given")
 
 
 def test_fresh_database_names_are_unique_and_valid():
