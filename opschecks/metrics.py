@@ -44,7 +44,7 @@ def registry(doc: dict[str, Any]) -> CollectorRegistry:
                 last_run.labels(**labels).set(started + check["duration_s"])
         details = check["details"]
         if check["area"] == "backups" and details.get("age_hours") is not None:
-            age.labels(env=check["env"]).set(details["age_hours"] * 3600)
+            age.labels(env=check["env"]).set(round(details["age_hours"] * 3600))
             size.labels(env=check["env"]).set(details["size"])
         if check["area"] == "restore":
             for name, seconds in (details.get("durations") or {}).items():
