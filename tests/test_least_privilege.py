@@ -18,7 +18,6 @@ policy action nothing calls any more (too wide).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -28,17 +27,16 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import boto3
-from botocore.config import Config as BotoConfig
 import pytest
-import yaml
+from botocore.config import Config as BotoConfig
 
 from opschecks import cleanup, permissions
 from opschecks.sandbox import stack
 from opschecks.sandbox.aws_calls import CallRecorder
+from tests.kustomize import OVERLAYS, render
 
 ROOT = Path(__file__).resolve().parents[1]
 IAM = ROOT / "deploy" / "iam"
-KUBECTL = shutil.which("kubectl")
 READ_VERBS = {"get", "list", "watch"}
 
 
@@ -141,13 +139,6 @@ def _snapshot(ec2) -> str:  # noqa: ANN001 (a boto3 client)
 
 # --- Kubernetes --------------------------------------------------------------------------------------------
 
-def _rendered(overlay: str) -> list[dict]:
-    assert KUBECTL, "kubectl is required: `kubectl kustomize` renders deploy/kubernetes (see .ci/run)"
-    out = subprocess.run([KUBECTL, "kustomize", str(ROOT / "deploy" / "kubernetes" / "overlays" / overlay)],
-                         capture_output=True, text=True, check=True, timeout=60).stdout
-    return [doc for doc in yaml.safe_load_all(out) if doc]
-
-
 def granted(cluster_role: dict) -> set[tuple[str, str, str]]:
     """Every (verb, API group, resource) a ClusterRole's rules grant."""
     grants = set()
@@ -159,11 +150,11 @@ def granted(cluster_role: dict) -> set[tuple[str, str, str]]:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("overlay", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_cluster_role_grants_exactly_the_recorded_requests(runs: Runs, overlay: str) -> None:
     used = set(runs.readonly.kube) | set(runs.drill.kube) | set(runs.cleanup.kube)
     assert used, "the run made Kubernetes requests"
-    roles = [d for d in _rendered(overlay) if d["kind"] == "ClusterRole"]
+    roles = [d for d in render(overlay) if d["kind"] == "ClusterRole"]
     assert len(roles) == 1, [r["metadata"]["name"] for r in roles]
     grants = granted(roles[0])
     assert {verb for verb, _, _ in grants} <= READ_VERBS, "read verbs only"
@@ -199,6 +190,8 @@ def test_the_recorder_sees_every_process(runs: Runs) -> None:
     """The drill's set-up script is its own process; its writes are recorded, not just the checks' reads."""
     assert ("SQS", "CreateQueue") in runs.drill.aws and ("Lambda", "CreateFunction") in runs.drill.aws
     assert ("EC2", "ReleaseAddress") in runs.cleanup.aws
+    deletions = {call for call in runs.cleanup.aws if not permissions.is_read_only(permissions.actions_for(*call)[0])}
+    assert len(deletions) == len(cleanup.DELETERS), f"each kind of deletion was recorded: {sorted(deletions)}"
 
 
 def test_policy_documents_are_plain_allow_lists() -> None:
