@@ -158,8 +158,7 @@ def test_cluster_role_grants_exactly_the_recorded_requests(runs: Runs, overlay: 
     assert len(roles) == 1, [r["metadata"]["name"] for r in roles]
     grants = granted(roles[0])
     assert {verb for verb, _, _ in grants} <= READ_VERBS, "read verbs only"
-    assert grants - used == set(), "too wide: granted but never requested"
-    assert used - grants == set(), "too narrow: requested but not granted"
+    _exactly(used, grants, f"overlays/{overlay} ClusterRole {roles[0]['metadata']['name']}")
 
 
 # --- AWS -----------------------------------------------------------------------------------------------------
@@ -169,8 +168,7 @@ def test_readonly_policy_allows_exactly_what_the_checks_call(runs: Runs) -> None
     needed = runs.readonly.actions
     allowed = permissions.allowed_actions(IAM / "checks-readonly.json")
     assert {a for a in needed if not permissions.is_read_only(a)} == set(), "the scheduled checks only read"
-    assert needed - allowed == set(), "too narrow: called but not allowed by checks-readonly.json"
-    assert allowed - needed == set(), "too wide: allowed by checks-readonly.json but never called"
+    _exactly(needed, allowed, "deploy/iam/checks-readonly.json")
 
 
 @pytest.mark.e2e
@@ -181,8 +179,7 @@ def test_write_policies_allow_exactly_what_their_step_adds(runs: Runs, policy: s
     needed = recorded.actions - readonly
     allowed = permissions.allowed_actions(IAM / f"{policy}.json")
     assert any(not permissions.is_read_only(a) for a in needed), f"the {policy} step writes"
-    assert needed - allowed == set(), f"too narrow: called but not allowed by {policy}.json (nor checks-readonly)"
-    assert allowed - needed == set(), f"too wide: allowed by {policy}.json but never called (or already read-only)"
+    _exactly(needed, allowed, f"deploy/iam/{policy}.json (beyond checks-readonly.json)")
 
 
 @pytest.mark.e2e
@@ -192,6 +189,12 @@ def test_the_recorder_sees_every_process(runs: Runs) -> None:
     assert ("EC2", "ReleaseAddress") in runs.cleanup.aws
     deletions = {call for call in runs.cleanup.aws if not permissions.is_read_only(permissions.actions_for(*call)[0])}
     assert len(deletions) == len(cleanup.DELETERS), f"each kind of deletion was recorded: {sorted(deletions)}"
+
+
+def _exactly(used: set, granted: set, what: str) -> None:
+    narrow, wide = sorted(used - granted), sorted(granted - used)
+    assert not narrow and not wide, (f"{what} must grant exactly what the run used; too narrow (used, not granted): "
+                                     f"{narrow}; too wide (granted, never used): {wide}")
 
 
 def test_policy_documents_are_plain_allow_lists() -> None:
