@@ -17,6 +17,8 @@ import jsonschema
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from opschecks import summary
+
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +71,7 @@ def _metrics(text: str) -> dict[tuple[str, frozenset], float]:
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-def test_json_and_metrics_file_hold_every_check_from_the_same_results(suite) -> None:
+def test_json_and_metrics_file_hold_every_check_from_the_same_results(suite, capsys) -> None:
     result = suite.run("checks", "-n", "2", "--json=out/run.json", "--metrics-file=out/opschecks.prom",
                        subprocess=True)
     assert result.ret == 1, result.stdout.str()
@@ -106,6 +108,13 @@ def test_json_and_metrics_file_hold_every_check_from_the_same_results(suite) -> 
     assert samples[("opschecks_findings", frozenset({("code", "BKP001"), ("env", "prod")}))] == 1
     ended = samples[("opschecks_check_last_run_timestamp_seconds", frozenset({("check", fresh), ("env", "prod")}))]
     assert abs(ended - _epoch(failed["started"]) - failed["duration_s"]) < 1
+
+    capsys.readouterr()
+    assert summary.main([str(suite.path / "out" / "run.json")]) == 0
+    markdown = capsys.readouterr().out
+    assert markdown.startswith("## Ingest operations checklist: ❌ 2 of 6 check runs failed")
+    assert "  - `BKP001` prod s3://ingest-db-backup/prod/: expected newer than 26 h; 30 h" in markdown
+    assert "| `checks/test_pods.py::test_pods_healthy` | dev | 💥 error |  |" in markdown
 
 
 def _epoch(iso: str) -> float:
