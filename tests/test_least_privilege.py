@@ -38,6 +38,7 @@ from tests.kustomize import OVERLAYS, render
 ROOT = Path(__file__).resolve().parents[1]
 IAM = ROOT / "deploy" / "iam"
 READ_VERBS = {"get", "list", "watch"}
+LEDGER_BUCKET, REPORTS_BUCKET = "ingest-ops-ledger", "ingest-ops-reports"  # as in deploy/iam/ledger-and-reports.json
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Runs:
     readonly: Recorded  # pytest -m "not sprint": daily, fortnightly, monthly
     drill: Recorded  # pytest -m sprint: the upload drill, with its set-up and teardown scripts
     cleanup: Recorded  # python -m opschecks.cleanup over a real plan, and every kind of deletion
+    bookkeeping: Recorded  # a check that calls no AWS API, with the S3 ledger and --publish; then `due`
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +72,7 @@ def runs(sandbox: stack.Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Ru
                                    f"--html={tmp}/readonly.html", f"--junitxml={tmp}/readonly.xml"])
     drill = _recorded(sandbox, [sys.executable, "-m", "pytest", "-m", "sprint", "-q",
                                 f"--html={tmp}/drill.html", f"--junitxml={tmp}/drill.xml"])
-    return Runs(readonly, drill, _cleanup_recorded(sandbox, tmp))
+    return Runs(readonly, drill, _cleanup_recorded(sandbox, tmp), _bookkeeping_recorded(sandbox, tmp))
 
 
 def _env(sandbox: stack.Sandbox, recorder: CallRecorder) -> dict[str, str]:
@@ -83,13 +85,27 @@ def _env(sandbox: stack.Sandbox, recorder: CallRecorder) -> dict[str, str]:
     return env
 
 
-def _recorded(sandbox: stack.Sandbox, argv: list[str]) -> Recorded:
+def _recorded(sandbox: stack.Sandbox, *commands: list[str], config: Path | None = None) -> Recorded:
     sandbox.kube.calls.clear()
     with CallRecorder() as recorder:
-        result = subprocess.run(argv, cwd=ROOT, env=_env(sandbox, recorder), capture_output=True, text=True,
-                                timeout=900)
-    assert result.returncode == 0, f"{' '.join(argv[3:])} must pass on the sandbox:\n" + result.stdout[-4000:]
+        env = _env(sandbox, recorder) | ({"OPSCHECKS_CONFIG": str(config)} if config else {})
+        for argv in commands:
+            result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+            assert result.returncode == 0, f"{' '.join(argv[1:])} must pass on the sandbox:\n" + result.stdout[-4000:]
     return Recorded(recorder.calls, Counter(sandbox.kube.calls))
+
+
+def _bookkeeping_recorded(sandbox: stack.Sandbox, tmp: Path) -> Recorded:
+    """The suite's own S3 writes and reads: the shared ledger (append, then `due`) and the published reports."""
+    for bucket in (LEDGER_BUCKET, REPORTS_BUCKET):
+        sandbox.s3().create_bucket(Bucket=bucket)
+    config = tmp / "opschecks-s3-ledger.toml"
+    config.write_text(sandbox.config_path.read_text().replace(
+        "[ledger]\n", f'[ledger]\ns3_uri = "s3://{LEDGER_BUCKET}/opschecks"\n'))
+    return _recorded(sandbox, [sys.executable, "-m", "pytest", "checks/test_pods.py", "--env", "dev", "-q",
+                               f"--html={tmp}/pods.html", f"--junitxml={tmp}/pods.xml", f"--json={tmp}/pods.json",
+                               f"--publish=s3://{REPORTS_BUCKET}/opschecks/dev"],
+                     [sys.executable, "-m", "opschecks", "due", "--env", "dev"], config=config)
 
 
 def _cleanup_recorded(sandbox: stack.Sandbox, tmp: Path) -> Recorded:
@@ -180,6 +196,14 @@ def test_write_policies_allow_exactly_what_their_step_adds(runs: Runs, policy: s
     allowed = permissions.allowed_actions(IAM / f"{policy}.json")
     assert any(not permissions.is_read_only(a) for a in needed), f"the {policy} step writes"
     _exactly(needed, allowed, f"deploy/iam/{policy}.json (beyond checks-readonly.json)")
+
+
+@pytest.mark.e2e
+def test_ledger_and_reports_policy_allows_exactly_the_suites_own_bookkeeping(runs: Runs) -> None:
+    # The pods check calls no AWS API; the run's identity lookup is in checks-readonly.json.
+    needed = runs.bookkeeping.actions - {"sts:GetCallerIdentity"}
+    assert ("S3", "PutObject") in runs.bookkeeping.aws and ("S3", "ListObjectsV2") in runs.bookkeeping.aws
+    _exactly(needed, permissions.allowed_actions(IAM / "ledger-and-reports.json"), "deploy/iam/ledger-and-reports.json")
 
 
 @pytest.mark.e2e
