@@ -116,6 +116,7 @@ def test_overlay_config_and_kubeconfig_load(overlay: str, tmp_path: Path) -> Non
     (tmp_path / "opschecks.toml").write_text(config_map["data"]["opschecks.toml"])
     config = load(tmp_path / "opschecks.toml")
     assert list(config.envs) == [overlay] and config.envs[overlay].kube_context == "in-cluster"
+    assert config.envs[overlay].cluster.eks_cluster == f"ingest-eks-{overlay}", "in-cluster names no EKS cluster"
     assert (config.envs[overlay].upload is None) == (overlay == "prod")
     assert config.ledger.s3_uri and config.ledger.path.startswith("/reports/")
     [kubeconfig] = [d for d in docs if d["metadata"]["name"] == "opschecks-kubeconfig"]

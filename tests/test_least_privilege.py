@@ -165,7 +165,7 @@ def granted(cluster_role: dict) -> set[tuple[str, str, str]]:
     return grants
 
 
-@pytest.mark.e2e
+@pytest.mark.whole_stack
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_cluster_role_grants_exactly_the_recorded_requests(runs: Runs, overlay: str) -> None:
     used = set(runs.readonly.kube) | set(runs.drill.kube) | set(runs.cleanup.kube)
@@ -179,7 +179,7 @@ def test_cluster_role_grants_exactly_the_recorded_requests(runs: Runs, overlay: 
 
 # --- AWS -----------------------------------------------------------------------------------------------------
 
-@pytest.mark.e2e
+@pytest.mark.whole_stack
 def test_readonly_policy_allows_exactly_what_the_checks_call(runs: Runs) -> None:
     needed = runs.readonly.actions
     allowed = permissions.allowed_actions(IAM / "checks-readonly.json")
@@ -187,7 +187,7 @@ def test_readonly_policy_allows_exactly_what_the_checks_call(runs: Runs) -> None
     _exactly(needed, allowed, "deploy/iam/checks-readonly.json")
 
 
-@pytest.mark.e2e
+@pytest.mark.whole_stack
 @pytest.mark.parametrize("policy", ["upload-drill", "cleanup"])
 def test_write_policies_allow_exactly_what_their_step_adds(runs: Runs, policy: str) -> None:
     recorded = runs.drill if policy == "upload-drill" else runs.cleanup
@@ -198,7 +198,7 @@ def test_write_policies_allow_exactly_what_their_step_adds(runs: Runs, policy: s
     _exactly(needed, allowed, f"deploy/iam/{policy}.json (beyond checks-readonly.json)")
 
 
-@pytest.mark.e2e
+@pytest.mark.whole_stack
 def test_ledger_and_reports_policy_allows_exactly_the_suites_own_bookkeeping(runs: Runs) -> None:
     # The pods check calls no AWS API; the run's identity lookup is in checks-readonly.json.
     needed = runs.bookkeeping.actions - {"sts:GetCallerIdentity"}
@@ -206,7 +206,7 @@ def test_ledger_and_reports_policy_allows_exactly_the_suites_own_bookkeeping(run
     _exactly(needed, permissions.allowed_actions(IAM / "ledger-and-reports.json"), "deploy/iam/ledger-and-reports.json")
 
 
-@pytest.mark.e2e
+@pytest.mark.whole_stack
 def test_the_recorder_sees_every_process(runs: Runs) -> None:
     """The drill's set-up script is its own process; its writes are recorded, not just the checks' reads."""
     assert ("SQS", "CreateQueue") in runs.drill.aws and ("Lambda", "CreateFunction") in runs.drill.aws
