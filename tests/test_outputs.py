@@ -8,8 +8,12 @@ worker-to-controller boundary as it does in CI.
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -189,3 +193,37 @@ def test_publish_uploads_the_reports_to_a_run_folder_and_latest(suite, sandbox_e
     head = s3.head_object(Bucket="ingest-ops-reports", Key="opschecks/dev/latest/report.html")
     assert head["ContentType"] == "text/html"
     result.stderr.fnmatch_lines(["opschecks: reports sent to s3://ingest-ops-reports/opschecks/dev"])
+
+
+def test_an_interrupted_run_still_writes_its_json_with_status_2(checklist, tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    checklist.lay_out("[env.dev]\n", {"backups": f"""
+import pathlib, time
+import pytest
+pytestmark = pytest.mark.daily
+def test_a_quick_one(env):
+    pass
+def test_b_slow_one(env):
+    pathlib.Path({str(started)!r}).touch()
+    time.sleep(120)
+"""})
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "checks", "-p", "no:randomly", "--json=run.json"],
+                            cwd=checklist.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.poll() else "slow"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    doc = json.loads((checklist.path / "run.json").read_text())
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["run"]["exit_status"] == 2
+    assert [(c["check"].split("::")[1], c["outcome"], c["reason"]) for c in doc["checks"]] == [
+        ("test_a_quick_one", "passed", ""), ("test_b_slow_one", "error", "interrupted before it finished")], \
+        "a check stopped mid-run is not green"
