@@ -1,7 +1,7 @@
 """Least privilege, proven: the shipped RBAC and IAM documents grant exactly what a full sandbox run calls.
 
-One seeded sandbox; the checklist runs in subprocesses against it, as a CronJob
-would run it. Every Kubernetes request is recorded by the fake API server
+One seeded sandbox, in a process of its own (tests/least_privilege_runs.py); the
+checklist runs in subprocesses against it, as a CronJob would run it. Every Kubernetes request is recorded by the fake API server
 (verb, API group, resource) and every AWS call by botocore's client-side
 monitoring (opschecks/sandbox/aws_calls.py), in every process: pytest-xdist
 workers and the upload drill's scripts included. Then:
@@ -9,7 +9,8 @@ workers and the upload drill's scripts included. Then:
 - deploy/kubernetes's ClusterRole grants exactly the recorded (verb, group, resource), read verbs only;
 - deploy/iam/checks-readonly.json allows exactly the IAM actions the read-only checks need, all reads;
 - deploy/iam/upload-drill.json and deploy/iam/cleanup.json allow exactly what the drill and the cleanup
-  command need beyond the read-only policy (their roles attach both).
+  command need beyond the read-only policy (their roles attach both);
+- deploy/iam/ledger-and-reports.json allows exactly the suite's own bookkeeping (S3 ledger, --publish).
 
 A new call without a policy change fails here (too narrow), and so does a
 policy action nothing calls any more (too wide).
@@ -17,34 +18,28 @@ policy action nothing calls any more (too wide).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
-import boto3
 import pytest
-from botocore.config import Config as BotoConfig
 
 from opschecks import cleanup, permissions
-from opschecks.sandbox import stack
-from opschecks.sandbox.aws_calls import CallRecorder
 from tests.kustomize import OVERLAYS, render
 
 ROOT = Path(__file__).resolve().parents[1]
 IAM = ROOT / "deploy" / "iam"
 READ_VERBS = {"get", "list", "watch"}
-LEDGER_BUCKET, REPORTS_BUCKET = "ingest-ops-ledger", "ingest-ops-reports"  # as in deploy/iam/ledger-and-reports.json
 
 
 @dataclass
 class Recorded:
-    aws: Counter[tuple[str, str]]
-    kube: Counter[tuple[str, str, str]]
+    aws: Counter[tuple[str, str]]  # (service id, operation) -> calls
+    kube: Counter[tuple[str, str, str]]  # (verb, API group, resource) -> requests
 
     @property
     def actions(self) -> set[str]:
@@ -53,104 +48,22 @@ class Recorded:
 
 @dataclass
 class Runs:
-    readonly: Recorded  # pytest -m "not sprint": daily, fortnightly, monthly
+    readonly: Recorded  # pytest -m "not sprint": every cadence but the drill (daily, fortnightly, monthly, e2e)
     drill: Recorded  # pytest -m sprint: the upload drill, with its set-up and teardown scripts
     cleanup: Recorded  # python -m opschecks.cleanup over a real plan, and every kind of deletion
     bookkeeping: Recorded  # a check that calls no AWS API, with the S3 ledger and --publish; then `due`
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[stack.Sandbox]:
-    with stack.running() as sb:  # seeded: the whole checklist passes on it
-        yield sb
-
-
-@pytest.fixture(scope="module")
-def runs(sandbox: stack.Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Runs:
-    tmp = tmp_path_factory.mktemp("least-privilege")
-    readonly = _recorded(sandbox, [sys.executable, "-m", "pytest", "-m", "not sprint", "-n", "2", "-q",
-                                   f"--html={tmp}/readonly.html", f"--junitxml={tmp}/readonly.xml"])
-    drill = _recorded(sandbox, [sys.executable, "-m", "pytest", "-m", "sprint", "-q",
-                                f"--html={tmp}/drill.html", f"--junitxml={tmp}/drill.xml"])
-    return Runs(readonly, drill, _cleanup_recorded(sandbox, tmp), _bookkeeping_recorded(sandbox, tmp))
-
-
-def _env(sandbox: stack.Sandbox, recorder: CallRecorder) -> dict[str, str]:
-    env = {**os.environ, **recorder.env_vars}
-    for name, value in sandbox.env_vars.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    return env
-
-
-def _recorded(sandbox: stack.Sandbox, *commands: list[str], config: Path | None = None) -> Recorded:
-    sandbox.kube.calls.clear()
-    with CallRecorder() as recorder:
-        env = _env(sandbox, recorder) | ({"OPSCHECKS_CONFIG": str(config)} if config else {})
-        for argv in commands:
-            result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-            assert result.returncode == 0, f"{' '.join(argv[1:])} must pass on the sandbox:\n" + result.stdout[-4000:]
-    return Recorded(recorder.calls, Counter(sandbox.kube.calls))
-
-
-def _bookkeeping_recorded(sandbox: stack.Sandbox, tmp: Path) -> Recorded:
-    """The suite's own S3 writes and reads: the shared ledger (append, then `due`) and the published reports."""
-    for bucket in (LEDGER_BUCKET, REPORTS_BUCKET):
-        sandbox.s3().create_bucket(Bucket=bucket)
-    config = tmp / "opschecks-s3-ledger.toml"
-    config.write_text(sandbox.config_path.read_text().replace(
-        "[ledger]\n", f'[ledger]\ns3_uri = "s3://{LEDGER_BUCKET}/opschecks"\n'))
-    return _recorded(sandbox, [sys.executable, "-m", "pytest", "checks/test_pods.py", "--env", "dev", "-q",
-                               f"--html={tmp}/pods.html", f"--junitxml={tmp}/pods.xml", f"--json={tmp}/pods.json",
-                               f"--publish=s3://{REPORTS_BUCKET}/opschecks/dev"],
-                     [sys.executable, "-m", "opschecks", "due", "--env", "dev"], config=config)
-
-
-def _cleanup_recorded(sandbox: stack.Sandbox, tmp: Path) -> Recorded:
-    """The cleanup command over a plan with one real unused Elastic IP, then every kind of deletion it knows."""
-    ec2 = sandbox.client("ec2")
-    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
-    plan = tmp / "plan.json"
-    cleanup.write_plan(plan, [cleanup.PlanEntry(env="dev", account="123456789012", region=stack.REGION,
-                                                rule="USG102", kind="elastic-ip", id=allocation, name=allocation,
-                                                reason="unused", hint="release it")], sandbox.now)
-    sandbox.kube.calls.clear()
-    with CallRecorder() as recorder:
-        result = subprocess.run([sys.executable, "-m", "opschecks.cleanup", str(plan), "--yes"], cwd=ROOT,
-                                env=_env(sandbox, recorder), capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0 and "1 deleted, 0 failed" in result.stdout, result.stdout + result.stderr
-        _every_deletion(sandbox, recorder)
-    return Recorded(recorder.calls, Counter(sandbox.kube.calls))
-
-
-def _every_deletion(sandbox: stack.Sandbox, recorder: CallRecorder) -> None:
-    """Call each of cleanup.DELETERS once (on ids that do not exist: the call is what is recorded)."""
-    ids = {"load-balancer": f"arn:aws:elasticloadbalancing:{stack.REGION}:123456789012:loadbalancer/app/gone/0",
-           # A real one: moto's error for a missing snapshot has no message, and botocore's monitor drops a call
-           # whose error it cannot serialize.
-           "ebs-snapshot": _snapshot(sandbox.client("ec2"))}
-    saved = dict(os.environ)
-    os.environ.update(_env(sandbox, recorder))  # botocore reads the CSM variables when a session is made
-    try:
-        sess = boto3.Session(region_name=stack.REGION)
-        once = BotoConfig(retries={"mode": "standard", "max_attempts": 1})
-        clients = SimpleNamespace(**{name: sess.client(name, config=once) for name in ("ec2", "elb", "elbv2", "logs")})
-        for kind, delete in cleanup.DELETERS.items():
-            try:
-                delete(clients, ids.get(kind, "gone-0123456789abcdef0"))
-            except Exception:  # noqa: BLE001 (the call is what is recorded; moto fails some missing ids with a 500)
-                pass
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def _snapshot(ec2) -> str:  # noqa: ANN001 (a boto3 client)
-    zone = ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
-    volume = ec2.create_volume(AvailabilityZone=zone, Size=1)["VolumeId"]
-    return ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    out = tmp_path_factory.mktemp("least-privilege") / "runs.json"
+    result = subprocess.run([sys.executable, str(ROOT / "tests" / "least_privilege_runs.py"), str(out)], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    return Runs(**{name: Recorded(Counter({tuple(c[:-1]): c[-1] for c in run["aws"]}),
+                                  Counter({tuple(c[:-1]): c[-1] for c in run["kube"]}))
+                   for name, run in data.items()})
 
 
 # --- Kubernetes --------------------------------------------------------------------------------------------

@@ -181,18 +181,19 @@ def test_a_failed_push_is_one_line_and_changes_no_exit_status(suite) -> None:
 
 def test_publish_uploads_the_reports_to_a_run_folder_and_latest(suite, sandbox_env) -> None:
     s3 = sandbox_env.s3()
-    s3.create_bucket(Bucket="ingest-ops-reports")
+    s3.create_bucket(Bucket="ingest-ops-reports")  # moto's state is shared by the session: a prefix of our own
+    prefix = f"test-publish-{suite.path.name}/dev"
     result = suite.run("checks", "-m", "monthly", "--json=reports/run.json", "--metrics-file=reports/run.prom",
-                       "--publish", "s3://ingest-ops-reports/opschecks/dev", subprocess=True)
+                       "--publish", f"s3://ingest-ops-reports/{prefix}", subprocess=True)
     assert result.ret == 0, result.stdout.str()
     run = json.loads((suite.path / "reports" / "run.json").read_text())["run"]
-    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="ingest-ops-reports")["Contents"]}
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="ingest-ops-reports", Prefix=f"{prefix}/")["Contents"]}
     names = {"report.html", "junit.xml", "run.json", "run.prom"}
     day, time = run["started"][:10], run["started"][11:19].replace(":", "")
-    assert keys == {f"opschecks/dev/{folder}/{n}" for n in names for folder in (f"{day}/{time}-{run['id']}", "latest")}
-    head = s3.head_object(Bucket="ingest-ops-reports", Key="opschecks/dev/latest/report.html")
+    assert keys == {f"{prefix}/{folder}/{n}" for n in names for folder in (f"{day}/{time}-{run['id']}", "latest")}
+    head = s3.head_object(Bucket="ingest-ops-reports", Key=f"{prefix}/latest/report.html")
     assert head["ContentType"] == "text/html"
-    result.stderr.fnmatch_lines(["opschecks: reports sent to s3://ingest-ops-reports/opschecks/dev"])
+    result.stderr.fnmatch_lines([f"opschecks: reports sent to s3://ingest-ops-reports/{prefix}"])
 
 
 def test_an_interrupted_run_still_writes_its_json_with_status_2(checklist, tmp_path: Path) -> None:

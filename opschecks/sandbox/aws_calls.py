@@ -6,6 +6,10 @@ AWS_CSM_ENABLED is true. Every client of every process that inherits those
 variables reports, however it was made: the checks' clients, pytest-xdist
 workers, the upload drill's set-up and teardown scripts. The recorder listens
 on 127.0.0.1 at a free port and ``env_vars`` are what a subprocess needs.
+
+One blind spot: botocore drops the datagram of a call whose error response it
+cannot serialize (an error without a message, which only moto sends, e.g. for
+a missing EBS snapshot). The healthy sandbox runs answer without errors.
 """
 
 from __future__ import annotations
