@@ -56,6 +56,7 @@ S3_ACTIONS = {
     "GetBucketLifecycleConfiguration": "GetLifecycleConfiguration",
     "GetBucketLocation": "GetBucketLocation",
     "GetBucketTagging": "GetBucketTagging",
+    "GetBucketVersioning": "GetBucketVersioning",
     "GetObject": "GetObject",
     "GetObjectTagging": "GetObjectTagging",
     "HeadBucket": "ListBucket",
