@@ -55,7 +55,8 @@ def test_restore_drill(env, ledger_details):
 
 @pytest.fixture
 def suite(checklist, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN201 (tests/conftest.py's Checklist)
-    """dev: backups pass, pods cannot reach their (missing) context; prod: backups fail with findings, pods skipped."""
+    """dev: backups pass, pods cannot reach their (missing) context (a failure without findings); prod: backups
+    fail with findings, pods skipped."""
     (checklist.path / "kubeconfig").write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
     monkeypatch.setenv("KUBECONFIG", str(checklist.path / "kubeconfig"))
     checklist.lay_out("""
@@ -85,7 +86,7 @@ def test_json_and_metrics_file_hold_every_check_from_the_same_results(suite, cap
     checks = {(c["check"].split("::")[1], c["env"]): c for c in doc["checks"]}
     assert {k: c["outcome"] for k, c in checks.items()} == {
         ("test_backup_is_fresh", "dev"): "passed", ("test_backup_is_fresh", "prod"): "failed",
-        ("test_pods_healthy", "dev"): "error", ("test_pods_healthy", "prod"): "skipped",
+        ("test_pods_healthy", "dev"): "failed", ("test_pods_healthy", "prod"): "skipped",
         ("test_restore_drill", "dev"): "passed", ("test_restore_drill", "prod"): "passed"}
     failed = checks[("test_backup_is_fresh", "prod")]
     assert failed["findings"] == [
@@ -94,7 +95,7 @@ def test_json_and_metrics_file_hold_every_check_from_the_same_results(suite, cap
     assert failed["details"]["age_hours"] == 30.0 and failed["started"] and failed["duration_s"] >= 0
     assert "ingest-eks-dev" in checks[("test_pods_healthy", "dev")]["reason"]
     assert checks[("test_pods_healthy", "dev")]["findings"] == []
-    assert doc["summary"] == {"passed": 3, "failed": 1, "error": 1, "skipped": 1, "total": 6, "findings": 2}
+    assert doc["summary"] == {"passed": 3, "failed": 2, "error": 0, "skipped": 1, "total": 6, "findings": 2}
     assert doc["run"]["exit_status"] == 1 and doc["run"]["environments"] == ["dev", "prod"]
 
     samples = _metrics((suite.path / "out" / "opschecks.prom").read_text())
@@ -118,7 +119,7 @@ def test_json_and_metrics_file_hold_every_check_from_the_same_results(suite, cap
     markdown = capsys.readouterr().out
     assert markdown.startswith("## Ingest operations checklist: ❌ 2 of 6 check runs failed")
     assert "  - `BKP001` prod s3://ingest-db-backup/prod/: expected newer than 26 h; 30 h" in markdown
-    assert "| `checks/test_pods.py::test_pods_healthy` | dev | 💥 error |  |" in markdown
+    assert "| `checks/test_pods.py::test_pods_healthy` | dev | ❌ failed |  |" in markdown
 
 
 def _epoch(iso: str) -> float:
