@@ -21,6 +21,7 @@ pytest_plugins = [
     "fixtures.restore",
     "fixtures.usage",
     "fixtures.alerts",
+    "fixtures.outputs",
 ]
 
 

@@ -21,11 +21,15 @@ class Finding:
 
 
 class ChecksFailed(AssertionError):
-    """Raised by ``fail_on`` with every finding, one per line."""
+    """Raised by ``fail_on`` with every finding, one per line (and as ``findings``, for the machine outputs)."""
+
+    def __init__(self, message: str, findings: Iterable[Finding] = ()) -> None:
+        super().__init__(message)
+        self.findings = tuple(findings)
 
 
 def fail_on(findings: Iterable[Finding]) -> None:
     findings = list(findings)
     if findings:
         count = f"{len(findings)} finding{'s' if len(findings) > 1 else ''}"
-        raise ChecksFailed(f"{count}:\n" + "\n".join(f"  {f}" for f in findings))
+        raise ChecksFailed(f"{count}:\n" + "\n".join(f"  {f}" for f in findings), findings)

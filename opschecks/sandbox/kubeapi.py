@@ -15,7 +15,9 @@ every context. It serves, read-only, as a real server does:
   (``/api/v1/nodes/<node>/proxy/stats/summary``).
 
 It can be told to answer every request of a cluster with an error status
-(401, 403, 500) and counts the requests it serves.
+(401, 403, 500) and counts the requests it serves. It records each resource
+request as an RBAC verb, API group and resource (``calls``), so a test can hold
+the shipped ClusterRole to what the suite uses.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class FakeKubeAPI:
         self._summaries: dict[tuple[str, str], dict[str, Any] | int] = {}  # (cluster, node) -> summary or status
         self._versions: dict[str, str] = {}  # cluster -> gitVersion of its control plane (default SERVER_VERSION)
         self.requests: Counter[str] = Counter()  # cluster -> requests served
+        self.calls: Counter[tuple[str, str, str]] = Counter()  # (RBAC verb, API group, resource) -> requests
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -178,6 +181,7 @@ class FakeKubeAPI:
             return _not_found(url.path)
         name, sub = (rest_parts[1], rest_parts[2:]) if len(rest_parts) > 1 else (None, [])
         with self._lock:
+            self.calls[_rbac(name, sub, query, group, resource.name)] += 1
             objects = list(self._objects.get((cluster, resource.name), []))
         if resource.name == "nodes" and name is not None and "/".join(sub) == "proxy/stats/summary":
             return self._stats_summary(cluster, name, objects)
@@ -255,3 +259,9 @@ def _not_found(path: str) -> Response:
 def _status(code: int, message: str) -> dict[str, Any]:
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
             "reason": _STATUS_REASON.get(code, "InternalError"), "code": code}
+
+
+def _rbac(name: str | None, sub: list[str], query: dict[str, str], group: str, resource: str) -> tuple[str, str, str]:
+    """The (verb, API group, resource) RBAC authorizes a request by: nodes/proxy for the node proxy."""
+    verb = "get" if name is not None else "watch" if query.get("watch") in ("true", "1") else "list"
+    return verb, group, f"{resource}/{sub[0]}" if sub else resource

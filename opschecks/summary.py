@@ -1,0 +1,75 @@
+"""A run's Markdown summary, from its JSON (``pytest --json``), for CI job summaries and chat.
+
+    python -m opschecks.summary reports/run.json >> "$GITHUB_STEP_SUMMARY"
+
+Exit status: 0, or 2 when the file is missing or not a version-1 run document
+(a run that never started writes none: the summary says so instead of
+pretending it passed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from opschecks.run_json import OUTCOMES, SCHEMA_VERSION
+
+_ICON = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭️"}
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    run, summary = doc["run"], doc["summary"]
+    failed = summary["failed"] + summary["error"]
+    verdict = f"❌ {failed} of {summary['total']} check runs failed" if failed else \
+        f"✅ all {summary['total'] - summary['skipped']} check runs passed"
+    lines = [
+        f"## Ingest operations checklist: {verdict}",
+        "",
+        f"Run `{run['id']}` ({run['selection'] or 'every check'}; {', '.join(run['environments'])}), "
+        f"{run['started'][:16].replace('T', ' ')} UTC, {run['duration_s']:.0f} s, by {run['runner']}, "
+        f"revision `{run['git_revision'][:12]}`. "
+        + ", ".join(f"{summary[o]} {o}" for o in OUTCOMES if summary[o]) + f"; {summary['findings']} findings.",
+        "",
+        "| check | env | outcome | findings |",
+        "|---|---|---|---|",
+    ]
+    order = {o: i for i, o in enumerate(("failed", "error", "passed", "skipped"))}
+    for check in sorted(doc["checks"], key=lambda c: (order[c["outcome"]], c["check"], c["env"])):
+        codes = ", ".join(sorted({f["code"] for f in check["findings"]}))
+        lines.append(f"| `{check['check']}` | {check['env']} | {_ICON[check['outcome']]} {check['outcome']} | {codes} |")
+    problems = [c for c in doc["checks"] if c["outcome"] in ("failed", "error")]
+    if problems:
+        lines += ["", "### What failed", ""]
+        for check in problems:
+            lines.append(f"- **{check['check']}** [{check['env']}]")
+            found = check["findings"] or [{"code": check["outcome"].upper(), "where": "", "message": check["reason"]}]
+            lines += [f"  - `{f['code']}`{' ' + f['where'] if f['where'] else ''}: {_one_line(f['message'])}"
+                      for f in found]
+    return "\n".join(lines) + "\n"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m opschecks.summary",
+                                     description="Markdown summary of a run's JSON (pytest --json PATH).")
+    parser.add_argument("run_json", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        doc = json.loads(args.run_json.read_text())
+        if doc.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"expected schema_version {SCHEMA_VERSION}, found {doc.get('schema_version')!r}")
+    except (OSError, ValueError) as exc:
+        print(f"## Ingest operations checklist: no results\n\n{args.run_json}: {exc}")
+        return 2
+    print(markdown(doc), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
