@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -118,18 +119,19 @@ def _due(store: ledger.Ledger, config: Config, envs: list[str], now: dt.datetime
     latest = store.latest(until=now)
     tasks, notes = _on_change(due.tasks(latest, now, config.cadence, envs, checklist), latest, config)
     rows = [(t.check, t.env, t.cadence, _when(t.last_pass), f"{_when(t.last_run)} {t.last_outcome}".rstrip(),
-             _due_by(t, config), t.status.upper()) for t in tasks]
-    print(_table(("CHECK", "ENV", "CADENCE", "LAST PASSED", "LAST RUN", "DUE BY", "STATUS"), rows))
+             _due_by(t, config), t.state.upper() if t.failing_since is None else t.state.replace("failing", "FAILING", 1))
+            for t in tasks]
+    print(_table(("CHECK", "ENV", "CADENCE", "LAST PASSED", "LAST RUN", "DUE BY", "STATE"), rows))
     for note in notes:
         print(note)
     for t in tasks:
         if t.future is not None:
             print(f"opschecks: {t.check} [{t.env}]: a record stamped {_when(t.future)}, after now, is ignored "
                   "(the clock of the runner that wrote it is ahead)", file=sys.stderr)
-    overdue = sum(t.status == "overdue" for t in tasks)
-    print(f"\n{len(tasks)} tasks: {overdue} overdue, {sum(t.status == 'due' for t in tasks)} due, "
-          f"{sum(t.status == 'done' for t in tasks)} done (as of {_when(now)})")
-    return 1 if fail_on_overdue and overdue else 0
+    states = Counter("failing" if t.failing_since else t.state for t in tasks)
+    print(f"\n{len(tasks)} tasks: {states['failing']} failing, {states['overdue']} overdue, {states['due']} due, "
+          f"{states['ok']} ok (as of {_when(now)})")
+    return 1 if fail_on_overdue and any(t.status == "overdue" for t in tasks) else 0
 
 
 def _due_by(task: due.Task, config: Config) -> str:

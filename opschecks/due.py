@@ -8,6 +8,10 @@ start from the same anchor, so they line up with two-week sprints). A task is
 - ``due`` when it has not yet passed in this window but did in the previous one;
 - ``overdue`` when a whole window went by without a pass (or it never passed).
 
+Its state, as the report and ``due`` show it, is ``ok`` (done), ``due``,
+``overdue``, or ``failing since <date> (N runs)`` when its newest run failed:
+a failure says more than a deadline. ``--fail-on-overdue`` follows the status.
+
 A check with several cadence markers follows the most frequent one.
 
 ``e2e`` is the checklist's "whenever major changes occur": it has no window. Such a task is ``done``
@@ -62,6 +66,16 @@ class Task:
     window: Window
     status: str  # done, due, overdue
     future: dt.datetime | None = None  # the newest record stamped after now (ignored: a clock ahead)
+    failing_since: dt.datetime | None = None  # the first failed run since the last pass, when the newest failed
+    failures: int = 0  # failed runs since the last pass
+
+    @property
+    def state(self) -> str:
+        """ok, due, overdue, or failing since <date> (N runs)."""
+        if self.failing_since is not None:
+            runs = f"{self.failures} run{'s' if self.failures != 1 else ''}"
+            return f"failing since {self.failing_since.astimezone(dt.timezone.utc):%Y-%m-%d} ({runs})"
+        return "ok" if self.status == "done" else self.status
 
 
 def window(cadence: str, moment: dt.datetime, settings: CadenceSettings) -> Window:
@@ -126,11 +140,12 @@ def tasks(latest: Iterable[Latest], now: dt.datetime, settings: CadenceSettings,
         result.append(Task(check=check, env=env, cadence=cadence, last_run=run.started if run else None,
                            last_outcome=run.outcome if run else "", last_pass=last_pass,
                            window=window(cadence, now, settings), status=status(cadence, last_pass, now, settings),
-                           future=item.future.started if item and item.future else None))
+                           future=item.future.started if item and item.future else None,
+                           failing_since=item.failing_since if item else None, failures=item.failures if item else 0))
     return ordered(result)
 
 
 def ordered(tasks: Iterable[Task]) -> list[Task]:
-    """Overdue first, then due, then done; by check and env within each."""
+    """Failing first, then overdue, due, done; by check and env within each."""
     order = {"overdue": 0, "due": 1, "done": 2}
-    return sorted(tasks, key=lambda t: (order[t.status], t.check, t.env))
+    return sorted(tasks, key=lambda t: (t.failing_since is None, order[t.status], t.check, t.env))

@@ -21,7 +21,8 @@ class Finding:
 
 
 class ChecksFailed(AssertionError):
-    """Raised by ``fail_on`` with every finding, one per line (and as ``findings``, for the machine outputs)."""
+    """Raised by ``fail_on`` with every finding, one per line; ``findings`` keeps them for the report, the ledger
+    and the machine outputs."""
 
     def __init__(self, message: str, findings: Iterable[Finding] = ()) -> None:
         super().__init__(message)

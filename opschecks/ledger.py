@@ -34,6 +34,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from opschecks import aws
+from opschecks.findings import Finding
 from opschecks.schema import ConfigError
 
 
@@ -60,17 +61,21 @@ class Record:
     details: dict[str, Any] = field(default_factory=dict)
     cadences: tuple[str, ...] = ()  # the check's cadence markers (daily, fortnightly, monthly, sprint)
     run_id: str = ""  # the pytest run that produced it (shared by its xdist workers)
+    findings: tuple[Finding, ...] = ()  # what it found wrong: how the next run tells new from still failing
     id: str = field(default_factory=lambda: uuid.uuid4().hex)  # unique: a replayed append is not a new record
 
 
 @dataclass(frozen=True)
 class Latest:
     """What ``due`` needs of a task (check x env): its newest run and its newest passing run, both at or before
-    the moment asked for, and the newest record stamped later than that moment (a runner's clock ahead)."""
+    the moment asked for, its failing streak up to that moment, and the newest record stamped later than that
+    moment (a runner's clock ahead)."""
 
     last_run: Record | None  # None: every record of the task is from the future
     last_pass: Record | None
     future: Record | None = None
+    failing_since: dt.datetime | None = None  # the first failed/error run after the last pass (None: not failing)
+    failures: int = 0  # failed/error runs since the last pass
 
     @property
     def any(self) -> Record:
@@ -129,7 +134,11 @@ def _to_json(record: Record) -> str:
 def _from_json(text: str | bytes) -> Record:
     data = json.loads(text)
     return Record(**{**data, "started": dt.datetime.fromisoformat(data["started"]),
-                     "cadences": tuple(data.get("cadences", ()))})
+                     "cadences": tuple(data.get("cadences", ())), "findings": _findings(data.get("findings", []))})
+
+
+def _findings(items: list[dict[str, str]]) -> tuple[Finding, ...]:
+    return tuple(Finding(**item) for item in items)
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
@@ -155,8 +164,8 @@ CREATE INDEX IF NOT EXISTS runs_check_env ON runs (check_name, env, started);
 """
 # Columns added after the first release; files written before them gain them on open.
 _ADDED_COLUMNS = {"cadences": "TEXT NOT NULL DEFAULT ''", "run_id": "TEXT NOT NULL DEFAULT ''",
-                  "record_id": "TEXT"}
-_COLUMNS = "check_name, env, outcome, started, duration_s, runner, details, cadences, run_id, record_id"
+                  "record_id": "TEXT", "findings": "TEXT NOT NULL DEFAULT '[]'"}
+_COLUMNS = "check_name, env, outcome, started, duration_s, runner, details, cadences, run_id, record_id, findings"
 
 
 @dataclass(frozen=True)
@@ -217,10 +226,11 @@ class SqliteLedger:
         with self._connect() as conn:
             # The unique record id makes a replayed append a no-op rather than a duplicate.
             conn.execute(
-                f"INSERT OR IGNORE INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR IGNORE INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (record.check, record.env, record.outcome, _utc(record.started).isoformat(), record.duration_s,
                  record.runner, json.dumps(record.details, sort_keys=True, default=str),
-                 " ".join(record.cadences), record.run_id, record.id),
+                 " ".join(record.cadences), record.run_id, record.id,
+                 json.dumps([asdict(f) for f in record.findings])),
             )
 
     def query(self, check: str | None = None, env: str | None = None, outcome: str | None = None,
@@ -242,8 +252,19 @@ class SqliteLedger:
             runs = self._newest(conn, until=bound)
             passes = self._newest(conn, outcome="passed", until=bound)
             future = self._newest(conn, after=bound) if bound is not None else {}
-        return [Latest(runs.get(task), passes.get(task), future.get(task))
+            streaks = self._streaks(conn, until=bound)
+        return [Latest(runs.get(task), passes.get(task), future.get(task), *_streak(runs.get(task), streaks.get(task)))
                 for task in sorted(runs.keys() | future.keys())]
+
+    @staticmethod
+    def _streaks(conn: sqlite3.Connection, until: str | None = None) -> dict[tuple[str, str], tuple[dt.datetime, int]]:
+        """Per task: the first failed/error run after its last pass, and how many there were, both up to ``until``."""
+        bound, params = (" AND started <= ?", [until]) if until is not None else ("", [])
+        sql = ("SELECT check_name, env, MIN(started), COUNT(*) FROM runs AS r WHERE outcome IN ('failed', 'error')"
+               f"{bound} AND started > COALESCE((SELECT MAX(started) FROM runs AS p WHERE p.check_name = r.check_name"
+               f" AND p.env = r.env AND p.outcome = 'passed'{bound}), '') GROUP BY check_name, env")
+        return {(check, env): (dt.datetime.fromisoformat(since), count)
+                for check, env, since, count in conn.execute(sql, params * 2)}
 
     @staticmethod
     def _newest(conn: sqlite3.Connection, outcome: str | None = None, until: str | None = None,
@@ -259,6 +280,13 @@ class SqliteLedger:
         return {(r.check, r.env): r for r in map(_row_record, conn.execute(sql, params))}
 
 
+def _streak(last_run: Record | None, streak: tuple[dt.datetime, int] | None) -> tuple[dt.datetime | None, int]:
+    """A task is failing when its newest run failed; then its streak counts the failures since its last pass."""
+    if last_run is None or last_run.outcome not in ("failed", "error") or streak is None:
+        return None, 0
+    return streak
+
+
 def _where(**filters: str | None) -> tuple[str, list[str]]:
     columns = {"check": "check_name", "env": "env", "outcome": "outcome"}
     used = {columns[name]: value for name, value in filters.items() if value is not None}
@@ -268,10 +296,11 @@ def _where(**filters: str | None) -> tuple[str, list[str]]:
 
 
 def _row_record(row: tuple) -> Record:
-    check, env, outcome, started, duration_s, runner, details, cadences, run_id, record_id = row
+    check, env, outcome, started, duration_s, runner, details, cadences, run_id, record_id, findings = row
     return Record(check=check, env=env, outcome=outcome, started=dt.datetime.fromisoformat(started),
                   duration_s=duration_s, runner=runner, details=json.loads(details),
-                  cadences=tuple(cadences.split()), run_id=run_id, id=record_id or "")
+                  cadences=tuple(cadences.split()), run_id=run_id, findings=_findings(json.loads(findings)),
+                  id=record_id or "")
 
 
 # --- S3 ---------------------------------------------------------------------------------------------
@@ -319,12 +348,15 @@ class S3Ledger:
         runs: dict[tuple[str, str], _Key] = {}
         passes: dict[tuple[str, str], _Key] = {}
         future: dict[tuple[str, str], _Key] = {}
+        failures: dict[tuple[str, str], list[str]] = {}
         for k in self._keys(self.prefix):
             task = (k.check, k.env)
             if bound is not None and k.started > bound:
                 if task not in future or k.started > future[task].started:
                     future[task] = k
                 continue
+            if k.outcome in ("failed", "error"):
+                failures.setdefault(task, []).append(k.started)
             if task not in runs or k.started > runs[task].started:
                 runs[task] = k
             if k.outcome == "passed" and (task not in passes or k.started > passes[task].started):
@@ -335,8 +367,13 @@ class S3Ledger:
         def record(keys: dict[tuple[str, str], _Key], task: tuple[str, str]) -> Record | None:
             return records[keys[task].key] if task in keys else None
 
-        return [Latest(record(runs, t), record(passes, t), record(future, t))
-                for t in sorted(runs.keys() | future.keys())]
+        result = []
+        for t in sorted(runs.keys() | future.keys()):
+            after = sorted(s for s in failures.get(t, []) if t not in passes or s > passes[t].started)
+            streak = (dt.datetime.strptime(after[0], _STAMP).replace(tzinfo=dt.timezone.utc), len(after)) if after else None
+            result.append(Latest(record(runs, t), record(passes, t), record(future, t),
+                                 *_streak(record(runs, t), streak)))
+        return result
 
     def _task_prefix(self, check: str, env: str) -> str:
         return f"{self.prefix}{_segment(check)}/{_segment(env)}/"

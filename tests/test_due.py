@@ -51,17 +51,23 @@ CRAFTED = [
     record("test_daily_and_monthly", "dev", "passed", at(1), "monthly", "daily"),  # the daily marker rules
     record("test_daily_today", "qa", "passed", at(9), "daily"),  # env no longer configured
     record("test_no_cadence", "dev", "passed", at(40)),
+    record("test_streak", "prod", "passed", at(5), "daily"),
+    record("test_streak", "prod", "failed", at(4), "daily"),  # failing since here: 3 failed runs
+    record("test_streak", "prod", "error", at(3), "daily"),
+    record("test_streak", "prod", "skipped", at(2), "daily"),
+    record("test_streak", "prod", "failed", at(1), "daily"),
 ]
-EXPECTED = {
-    ("test_daily_today", "dev"): ("daily", "done"),
-    ("test_daily_yesterday", "dev"): ("daily", "due"),
-    ("test_daily_stale", "dev"): ("daily", "overdue"),
-    ("test_monthly", "dev"): ("monthly", "due"),
-    ("test_monthly", "prod"): ("monthly", "overdue"),
-    ("test_sprint", "dev"): ("sprint", "due"),
-    ("test_sprint", "prod"): ("sprint", "done"),
-    ("test_fortnightly", "dev"): ("fortnightly", "overdue"),
-    ("test_daily_and_monthly", "dev"): ("daily", "due"),
+EXPECTED = {  # task: (cadence, status, state)
+    ("test_daily_today", "dev"): ("daily", "done", "ok"),
+    ("test_daily_yesterday", "dev"): ("daily", "due", "due"),
+    ("test_daily_stale", "dev"): ("daily", "overdue", "failing since 2025-03-20 (1 run)"),
+    ("test_monthly", "dev"): ("monthly", "due", "due"),
+    ("test_monthly", "prod"): ("monthly", "overdue", "overdue"),
+    ("test_sprint", "dev"): ("sprint", "due", "due"),
+    ("test_sprint", "prod"): ("sprint", "done", "ok"),
+    ("test_fortnightly", "dev"): ("fortnightly", "overdue", "failing since 2025-03-17 (1 run)"),
+    ("test_daily_and_monthly", "dev"): ("daily", "due", "due"),
+    ("test_streak", "prod"): ("daily", "overdue", "failing since 2025-03-16 (3 runs)"),
 }
 
 
@@ -96,9 +102,12 @@ def test_crafted_ledger_gives_the_expected_due_list(tmp_path: Path) -> None:
 
     tasks = due.tasks(store.latest(), NOW, CADENCE, envs=["dev", "prod"])
 
-    got = {(t.check.split("::")[1], t.env): (t.cadence, t.status) for t in tasks}
+    got = {(t.check.split("::")[1], t.env): (t.cadence, t.status, t.state) for t in tasks}
     assert got == EXPECTED
-    assert [t.status for t in tasks] == sorted((t.status for t in tasks), key=["overdue", "due", "done"].index)
+    failing = [t for t in tasks if t.failing_since is not None]
+    assert tasks[:len(failing)] == failing  # failing first, then overdue, due, done
+    rest = [t.status for t in tasks[len(failing):]]
+    assert rest == sorted(rest, key=["overdue", "due", "done"].index)
     stale = next(t for t in tasks if t.check.endswith("test_daily_stale"))
     assert (stale.last_pass, stale.last_outcome) == (at(2), "failed")
 
@@ -111,14 +120,17 @@ def test_due_command_prints_each_task_and_fails_on_overdue(config_path: Path,
     assert capsys.readouterr().out == plain
 
     lines = plain.splitlines()
-    assert lines[0].split() == ["CHECK", "ENV", "CADENCE", "LAST", "PASSED", "LAST", "RUN", "DUE", "BY", "STATUS"]
-    rows = {(cells[0].split("::")[1], cells[1]): cells for cells in (line.split() for line in lines[1:10])}
-    assert {task: (cells[2], cells[-1]) for task, cells in rows.items()} == {
-        task: (cadence, status.upper()) for task, (cadence, status) in EXPECTED.items()}
+    assert lines[0].split() == ["CHECK", "ENV", "CADENCE", "LAST", "PASSED", "LAST", "RUN", "DUE", "BY", "STATE"]
+    rows = {(cells[0].split("::")[1], cells[1]): cells for cells in (line.split() for line in lines[1:11])}
+    assert {task: cells[2] for task, cells in rows.items()} == {task: c for task, (c, _, _) in EXPECTED.items()}
+    states = {task: next(line for line in lines[1:11] if line.split()[:2] == [f"checks/test_area.py::{task[0]}",
+                                                                              task[1]]) for task in rows}
+    assert {task: line.lower().endswith(EXPECTED[task][2]) for task, line in states.items()} == dict.fromkeys(rows, True)
+    assert "FAILING since 2025-03-16 (3 runs)" in plain
     assert rows[("test_monthly", "prod")][3:5] == ["2025-01-31", "00:00"]
     assert rows[("test_fortnightly", "dev")][3] == "never"
     assert rows[("test_daily_yesterday", "dev")][8:10] == ["2025-03-21", "00:00"]  # due by the end of today
-    assert "9 tasks: 3 overdue, 4 due, 2 done (as of 2025-03-20 10:00)" in plain
+    assert "10 tasks: 3 failing, 1 overdue, 4 due, 2 ok (as of 2025-03-20 10:00)" in plain
 
 
 def test_fail_on_overdue_passes_when_nothing_is_overdue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,7 +193,7 @@ def test_due_lists_checklist_tasks_that_never_ran_as_overdue(checklist, capsys: 
     rows = {(cells[0], cells[1]): cells for cells in (line.split() for line in capsys.readouterr().out.splitlines()[1:])
             if cells and cells[0].startswith("checks/")}
     assert {task: (cells[2], cells[-1]) for task, cells in rows.items()} == {
-        ("checks/test_area.py::test_daily_today", "dev"): ("daily", "DONE"),
+        ("checks/test_area.py::test_daily_today", "dev"): ("daily", "OK"),
         ("checks/test_area.py::test_daily_today", "prod"): ("daily", "OVERDUE"),
         ("checks/test_restore.py::test_never_run", "dev"): ("monthly", "OVERDUE"),
         ("checks/test_restore.py::test_never_run", "prod"): ("monthly", "OVERDUE"),
