@@ -15,6 +15,7 @@ pytest_plugins = [
     "fixtures.redaction",
     "fixtures.results",
     "fixtures.run_info",
+    "fixtures.record",
     "fixtures.report",
     "fixtures.ledger",
     "fixtures.mongo",

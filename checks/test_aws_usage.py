@@ -22,13 +22,13 @@ def test_backup_bucket_usage(env, aws_session, report, ledger_details):
     where = f"{env.name} s3://{env.backup_bucket} ({env.aws_region})"
     history = usage.bucket_history(aws.client(aws_session, "cloudwatch"), env.backup_bucket, env.usage, now)
     if history:
-        report.png(f"{env.backup_bucket}: size and objects, last {env.usage.window_days} days",
-                   usage.plot(history, f"s3://{env.backup_bucket} ({env.name})"))
-    report.table(f"s3://{env.backup_bucket} daily (CloudWatch AWS/S3)",
-                 ["day", "size", "bytes", "objects", "no datapoint (size not judged)"],
-                 [[d.day, None if d.size_bytes is None else usage.human_bytes(d.size_bytes), d.size_bytes, d.objects,
-                   ", ".join(d.missing) or None] for d in reversed(history)])
-    if history:
+        # One plot per bucket: environments sharing the bucket contribute the same trend, drawn once.
+        title = f"s3://{env.backup_bucket} ({env.aws_region}): size and objects, last {env.usage.window_days} days"
+        report.trend(f"bucket {env.aws_region} {env.backup_bucket}", title,
+                     usage.plot(history, f"s3://{env.backup_bucket} daily (CloudWatch AWS/S3)"),
+                     ["day", "size", "bytes", "objects", "no datapoint (size not judged)"],
+                     [[d.day, None if d.size_bytes is None else usage.human_bytes(d.size_bytes), d.size_bytes,
+                       d.objects, ", ".join(d.missing) or None] for d in reversed(history)])
         ledger_details.update(days=len(history), size_bytes=history[-1].size_bytes, objects=history[-1].objects)
     fail_on(usage.judge(history, env.usage, where, now))
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import boto3
 import pytest
 from kubernetes import client as k8s
 
-from opschecks import aws, backups
+from opschecks import aws, backups, clock, trends
 from opschecks.config import EnvConfig
 from opschecks.findings import fail_on
 
 pytestmark = [pytest.mark.daily, pytest.mark.fortnightly]
+TREND = dt.timedelta(days=30)  # the report's backup-size plot
 
 
 @pytest.fixture
@@ -31,7 +33,13 @@ def test_backup_is_fresh(env: EnvConfig, s3: Any, report: Any, ledger_details: d
 
 
 def test_backup_size_is_sane(env: EnvConfig, s3: Any, report: Any, ledger_details: dict[str, Any]) -> None:
-    _conclude(backups.check_size(s3, env), "Newest backup size", report, ledger_details)
+    now = clock.now()
+    month = list(backups.list_backups(s3, env.backup_bucket, backups.key_prefix(env), now - TREND, now))
+    if month:
+        title = f"{env.name}: backup size, last {TREND.days} days (s3://{env.backup_bucket}/{backups.key_prefix(env)})"
+        report.trend(f"backup-size {env.name}", title, trends.backup_sizes(month, title),
+                     ["taken", "key", "size (bytes)"], [[b.taken, b.key, f"{b.size:,}"] for b in reversed(month)])
+    _conclude(backups.check_size(s3, env, now), "Newest backup size", report, ledger_details)
 
 
 def test_backups_expire(env: EnvConfig, s3: Any, report: Any, ledger_details: dict[str, Any]) -> None:

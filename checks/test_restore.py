@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from opschecks import aws, backups, clock, restore
+from opschecks import aws, backups, clock, restore, trends
 from opschecks.findings import fail_on
 
 pytestmark = pytest.mark.monthly
@@ -36,4 +36,10 @@ def test_restore_drill(env, aws_session, mongo_target, restore_rng, restore_key,
         ["users and roles", restore.users_and_roles(result, settings)],
         *[["index warning", w] for w in result.warnings],
     ])
+    drills = [(r.started, r.details["counts"]) for r in reversed(drill_history) if r.details.get("counts")]
+    drills.append((clock.now(), result.counts))
+    title = f"{env.name}: restored document counts, last {len(drills)} drills"
+    report.trend(f"restore-counts {env.name}", title, trends.restore_counts(drills, title),
+                 ["drilled", *settings.collections], [[f"{when:%Y-%m-%d %H:%M}", *(c.get(n) for n in settings.collections)]
+                                                      for when, c in reversed(drills)])
     fail_on(restore.judge(result, settings, previous))

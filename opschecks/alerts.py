@@ -7,21 +7,20 @@ the caller to log, because an alert must never hide or change a test outcome.
 
 from __future__ import annotations
 
-import re
 
 import json
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
 from dataclasses import dataclass
 
+from opschecks.attention import Attention, terminal_lines
 from opschecks.redact import Redactor
 
 WEBHOOK_ENV_VAR = "OPSCHECKS_WEBHOOK_URL"
 REPORT_URL_ENV_VAR = "OPSCHECKS_REPORT_URL"
 MAX_LISTED = 10  # failures listed by name; the rest are counted
-MAX_REASON = 200  # characters of each failure's reason
+MAX_REASON = 300  # characters of each line
 
 
 @dataclass(frozen=True)
@@ -38,42 +37,20 @@ class AlertSettings:
         return os.environ.get(REPORT_URL_ENV_VAR) or self.report_url or report_path
 
 
-@dataclass(frozen=True)
-class Failure:
-    check: str
-    env: str  # "-" when the failure is not tied to one environment (a collection error)
-    reason: str
-
-
-def message(failures: Sequence[Failure], total: int, where: str, report_link: str | None,
-            redactor: Redactor) -> dict[str, str]:
-    """The webhook payload for one run; ``where`` says who ran it (user@host, run id)."""
-    if failures:
-        lines = [f":red_circle: opschecks: {len(failures)} of {total} checks failed ({where})"]
-        for f in failures[:MAX_LISTED]:
-            lines.append(f"• [{f.env}] {f.check}: {_short(f.reason.removeprefix(f'[{f.env}] '))}")
-        if len(failures) > MAX_LISTED:
-            lines.append(f"… and {len(failures) - MAX_LISTED} more")
-    else:
-        lines = [f":large_green_circle: opschecks: all {total} checks passed ({where})"]
+def message(attention: Attention, where: str, report_link: str | None, redactor: Redactor) -> dict[str, str]:
+    """The webhook payload for one run, grouped as the report's Needs attention is (new first), the top
+    ``MAX_LISTED`` findings named; ``where`` says who ran it (user@host, run id)."""
+    icon = ":red_circle:" if attention.failed else ":large_green_circle:"
+    lines = [f"{icon} opschecks: {attention.headline} ({where})"]
+    lines += [_short(line) for line in terminal_lines(attention, MAX_LISTED)[1:]]
     if report_link:
         lines.append(f"Report: {report_link}")
     return {"text": redactor.text("\n".join(lines))}
 
 
-def _short(reason: str) -> str:
-    """The reason on one line, its lines (the findings) whole: as many as fit, then how many more."""
-    lines = [line.strip() for line in reason.strip().splitlines() if line.strip()]
-    # "3 findings:" is only a count: the first finding is quoted whatever the room, or the alert names none.
-    counted = 1 if lines and re.fullmatch(r"\d+ findings?:", lines[0]) else 0
-    kept: list[str] = []
-    for line in lines:
-        if len(kept) > counted and len(" ".join([*kept, line])) > MAX_REASON:
-            return f"{' '.join(kept)} (+{len(lines) - len(kept)} more)"
-        kept.append(line)
-    text = " ".join(kept)
-    # One line longer than the limit on its own: cut between words.
-    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1].rsplit(" ", 1)[0] + "…"
+def _short(line: str) -> str:
+    """One finding's line, cut between words when it is longer than MAX_REASON."""
+    return line if len(line) <= MAX_REASON else line[: MAX_REASON - 1].rsplit(" ", 1)[0] + "…"
 
 
 def send(url: str, payload: dict[str, str], timeout_s: float) -> str | None:

@@ -35,11 +35,11 @@ class Run:
 
 
 def run_findings(check: str, env: str, outcome: str, findings: Sequence[Finding], reason: str) -> tuple[Finding, ...]:
-    """A run's findings; a failure without any is one OPS001 finding carrying the failure's first line."""
+    """A run's findings; a failure without any is one OPS001 finding carrying the failure's text on one line."""
     if outcome not in FAILED or findings:
         return tuple(findings)
-    first = next((line.strip() for line in reason.splitlines() if line.strip()), "failed without a reason")
-    return (Finding(UNJUDGED, f"{env} {check.rsplit('::', 1)[-1]}", first.removeprefix(f"[{env}] ")),)
+    text = " ".join(line.strip() for line in reason.splitlines() if line.strip()) or "failed without a reason"
+    return (Finding(UNJUDGED, f"{env} {check.rsplit('::', 1)[-1]}", text.removeprefix(f"[{env}] ")),)
 
 
 @dataclass(frozen=True)

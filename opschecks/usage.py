@@ -209,7 +209,7 @@ def human_bytes(size: float) -> str:
 
 def plot(history: list[DayUsage], title: str) -> bytes:
     """A PNG of size (GiB, left axis) and object count (right axis) per day."""
-    fig = Figure(figsize=(8, 3.5), dpi=100)
+    fig = Figure(figsize=(6.4, 3.0), dpi=100)  # 640 px: the report's figure width
     ax = fig.subplots()
     sized = [d for d in history if d.size_bytes is not None]
     ax.plot([d.day for d in sized], [d.size_bytes / 2**30 for d in sized], color="tab:blue", label="size")
@@ -220,7 +220,7 @@ def plot(history: list[DayUsage], title: str) -> bytes:
     ax2.plot([d.day for d in counted], [d.objects for d in counted], color="tab:orange", label="objects")
     ax2.set_ylabel("objects", color="tab:orange")
     ax2.set_ylim(bottom=0)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     fig.autofmt_xdate()
     fig.tight_layout()
     out = io.BytesIO()

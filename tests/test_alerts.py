@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 import threading
@@ -11,6 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from opschecks import alerts
+from opschecks.attention import Attention
+from opschecks.changes import Change, Changes
+from opschecks.findings import Finding
 from opschecks.redact import Redactor
 
 pytest_plugins = ["pytester"]
@@ -19,13 +23,14 @@ MONGO_PASSWORD = "Mongo-Pw-42x"
 CHECKS = f"""
 import logging
 import pytest
+from opschecks.findings import Finding, fail_on
 pytestmark = pytest.mark.daily
 
 def test_fresh(env):
     if env.name == "prod":
         logging.getLogger("ingest").error("dumping mongodb://backup:{MONGO_PASSWORD}@db:27017")
-        pytest.fail("[prod] 1 finding:\\n  [BKP001] prod s3://ingest-db-backup/prod/: newest backup is 30h old"
-                    " (expected < 26h) via mongodb://backup:{MONGO_PASSWORD}@db:27017", pytrace=False)
+        fail_on([Finding("BKP001", "prod s3://ingest-db-backup/prod/", "newest backup is 30h old"
+                         " (expected < 26h) via mongodb://backup:{MONGO_PASSWORD}@db:27017")])
 
 def test_sizes(env):
     pass
@@ -80,12 +85,15 @@ def test_failures_post_one_message_with_check_env_reason_and_link_but_no_secret(
     assert (path, content_type) == (f"/services/{HOOK_TOKEN}", "application/json")
     text = payload["text"]
     lines = text.splitlines()
-    assert lines[0].startswith(":red_circle: opschecks: 1 of 4 checks failed (")
-    assert lines[1] == ("• [prod] checks/test_backups.py::test_fresh: 1 finding: [BKP001] prod"
-                        " s3://ingest-db-backup/prod/: newest backup is 30h old (expected < 26h) via"
-                        " mongodb://backup:[redacted]@db:27017")
-    assert lines[2] == "Report: https://ci.example/run/7/report.html"
-    assert len(lines) == 3
+    assert lines[0].startswith(":red_circle: opschecks: FAILED: 1 of 4 checks failed (1 new, 0 still failing)"
+                               " · 1 task due or overdue (")
+    assert lines[1:3] == ["New since the previous run (1):",
+                          "  • BKP001 [prod] s3://ingest-db-backup/prod/: newest backup is 30h old (expected < 26h) via"
+                          " mongodb://backup:[redacted]@db:27017"]
+    assert lines[3] == "Tasks due or overdue (1):"
+    assert lines[4].startswith("  • test_backups.py::test_fresh [prod] daily: failing since ")
+    assert lines[5] == "Report: https://ci.example/run/7/report.html"
+    assert len(lines) == 6
     assert MONGO_PASSWORD not in text and HOOK_TOKEN not in text
     result.stdout.fnmatch_lines(["opschecks: alert sent (1 failures)"])
 
@@ -100,7 +108,7 @@ def test_all_passing_sends_nothing_unless_asked(checklist, monkeypatch: pytest.M
     (checklist.path / "opschecks.toml").write_text(_config(receiver.url, "notify_on_success = true\n"))
     checklist.run(subprocess=True).assert_outcomes(passed=4)
     assert len(receiver.received) == 1
-    assert receiver.received[0][2]["text"].startswith(":large_green_circle: opschecks: all 4 checks passed (")
+    assert receiver.received[0][2]["text"].startswith(":large_green_circle: opschecks: PASSED: all 4 checks passed (")
 
 
 def test_the_environment_variable_names_the_webhook(checklist, monkeypatch: pytest.MonkeyPatch,
@@ -130,24 +138,24 @@ def test_an_unreachable_webhook_changes_nothing_but_says_so(checklist,
     assert HOOK_TOKEN not in result.stdout.str()
 
 
-def test_a_long_run_lists_ten_failures_and_counts_the_rest() -> None:
-    failures = [alerts.Failure(f"checks/test_pods.py::test_{i}", "dev", "x" * 500) for i in range(13)]
+def test_a_long_run_names_ten_findings_new_first_and_counts_the_rest() -> None:
+    def change(i: int, **streak: object) -> Change:
+        return Change(f"checks/test_pods.py::test_{i}", "dev", Finding("POD001", f"dev default/pod-{i}", "x" * 500),
+                      **streak)
 
-    text = alerts.message(failures, 40, "ops@ci, run r1", None, Redactor())["text"]
+    since = dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc)
+    changes = Changes(new=[change(i) for i in range(8)], still=[change(i, since=since, runs=3) for i in range(8, 13)],
+                      fixed=[change(13)])
+    attention = Attention(total=40, failed=13, changes=changes, tasks=[], waivers=[])
 
-    lines = text.splitlines()
-    assert lines[0] == ":red_circle: opschecks: 13 of 40 checks failed (ops@ci, run r1)"
-    assert len(lines) == 12 and lines[-1] == "… and 3 more"
-    assert all(len(line) < 260 for line in lines)
+    lines = alerts.message(attention, "ops@ci, run r1", None, Redactor())["text"].splitlines()
 
-
-def test_a_long_reason_quotes_whole_findings_and_counts_the_rest() -> None:
-    findings = [f"[POD001] dev ingest-environment/ingest-{name}-7d9f: waiting: CrashLoopBackOff (restarted 12 times)"
-                for name in ("core", "broker", "validator", "exporter")]
-    reason = "[dev] 4 findings:\n" + "\n".join(f"  {f}" for f in findings)
-    [line] = alerts.message([alerts.Failure("checks/test_pods.py::test_pods_healthy", "dev", reason)], 1, "ops@ci",
-                            None, Redactor())["text"].splitlines()[1:2]
-    assert line == f"• [dev] checks/test_pods.py::test_pods_healthy: 4 findings: {findings[0]} (+3 more)"
+    assert lines[0] == ":red_circle: opschecks: FAILED: 13 of 40 checks failed (8 new, 5 still failing, 1 fixed) (ops@ci, run r1)"
+    assert lines[1] == "New since the previous run (8):" and lines[2].startswith("  • POD001 [dev] default/pod-0: xxx")
+    assert lines[10:15] == [lines[10], lines[11], lines[12], "  … and 3 more", "Fixed since the previous run (1):"]
+    assert lines[10] == "Still failing (5):" and lines[11].endswith("…")
+    assert lines[15] == "  … and 1 more" and len(lines) == 16
+    assert all(len(line) <= alerts.MAX_REASON for line in lines)
 
 
 @pytest.mark.parametrize("url", ["not a url", "hooks.slack.com/services/T0/B0/x", "ftp://hooks.example/x"])

@@ -1,0 +1,55 @@
+"""Trend plots for the report: each environment's backup sizes, and each restored collection's count over past drills.
+
+PNG bytes from matplotlib's object API (no pyplot: no global state, no display);
+the bucket's CloudWatch plot lives with its judgement in opschecks/usage.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Mapping, Sequence
+
+from matplotlib.figure import Figure
+
+from opschecks.backups import Backup
+
+SIZE = (6.4, 3.0)  # inches at 100 dpi: 640 px wide, the report's figure width
+
+
+def backup_sizes(backups: Sequence[Backup], title: str) -> bytes:
+    """Each backup's size (MiB) by the time it was taken."""
+    fig = Figure(figsize=SIZE, dpi=100)
+    ax = fig.subplots()
+    ax.plot([b.taken for b in backups], [b.size / 2**20 for b in backups], marker="o", markersize=3)
+    ax.set_ylabel("size (MiB)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    return _png(fig)
+
+
+def restore_counts(drills: Sequence[tuple[dt.datetime, Mapping[str, int | None]]], title: str) -> bytes:
+    """One line per collection: its restored document count at each drill (oldest first)."""
+    fig = Figure(figsize=SIZE, dpi=100)
+    ax = fig.subplots()
+    names = sorted({name for _, counts in drills for name in counts})
+    for name in names:
+        points = [(when, counts[name]) for when, counts in drills if counts.get(name) is not None]
+        ax.plot([w for w, _ in points], [c for _, c in points], marker="o", label=name)
+    ax.set_ylabel("documents")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    if names:
+        ax.legend(fontsize=8, loc="lower left")
+    fig.autofmt_xdate()
+    return _png(fig)
+
+
+def _png(fig: Figure) -> bytes:
+    fig.tight_layout()
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    return out.getvalue()
