@@ -85,10 +85,10 @@ body { display: flex; flex-direction: column; }
 #needs-attention { font-size: 13px; margin: 4px 0 12px; }
 #needs-attention h2 { font-size: 17px; margin: 0 0 6px; padding: 6px 10px; border-radius: 3px; color: #fff; }
 #needs-attention h2.failed { background: #c62828; } #needs-attention h2.passed { background: #2e7d32; }
-#needs-attention h3 { font-size: 13px; margin: 8px 0 2px; }
+#needs-attention h3 { font-size: 13px; margin: 8px 0 2px; color: #333; }
 #needs-attention table { border-collapse: collapse; width: 100%; table-layout: fixed; }
 #needs-attention td, #needs-attention th { padding: 2px 6px; border-bottom: 1px solid #e6e6e6; text-align: left;
-  white-space: nowrap; overflow: hidden; text-overflow: ellipsis; vertical-align: top; }
+  white-space: nowrap; overflow: hidden; text-overflow: ellipsis; vertical-align: top; color: #222; }
 #needs-attention th { color: #666; font-weight: normal; }
 #needs-attention .code { font-family: monospace; font-weight: bold; }
 #needs-attention .new { color: #c62828; } #needs-attention .still { color: #e65100; }
@@ -99,7 +99,7 @@ body { display: flex; flex-direction: column; }
 .opschecks-more summary { cursor: pointer; color: #1565c0; margin: 2px 0; }
 """
 
-_FINDING_COLUMNS = '<col style="width:70px"><col style="width:70px"><col style="width:34%"><col>'
+_FINDING_COLUMNS = '<col style="width:70px"><col style="width:70px"><col style="width:30%"><col>'
 
 
 def block(attention: Attention) -> str:

@@ -1,0 +1,161 @@
+"""The record for the sprint review as a reviewer sees it: the report of a passing run, then of failing runs of the
+real checks on a seeded sandbox, loaded in headless Chromium (tests/chromium.py).
+
+No console errors; "Needs attention" is in the first screen and lists exactly the seeded failures, grouped as new,
+still failing and fixed by comparing with the previous run in the ledger; the screenshots are kept under reports/
+for the README.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from opschecks import ledger
+from opschecks.sandbox import kube_objects as k
+from opschecks.sandbox import stack
+from opschecks.sandbox.seed_usage import WAIVERS_FILE
+from tests.chromium import VIEWPORT, Chromium
+
+pytestmark = pytest.mark.e2e
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+AREAS = ("backups", "pods", "aws_usage", "restore")  # the real checks; the upload drill is the overdue task
+UTC = dt.timezone.utc
+UPLOAD_DRILL = "checks/test_upload_service.py::test_upload_drill"
+BUCKET = "ingest-db-backup"
+
+# What the report's DOM says: each "Needs attention" finding row (group, check|env|code|where), the tasks, the waivers.
+ROWS = """JSON.stringify({
+  headline: document.querySelector('#needs-attention h2').innerText,
+  findings: [...document.querySelectorAll('#needs-attention tr[data-finding]')].map(
+    tr => [tr.closest('table').previousElementSibling.dataset.group, ...tr.dataset.finding.split('|')]),
+  tasks: [...document.querySelectorAll('#needs-attention h3[data-group=due] + table tr')].slice(1).map(
+    tr => [...tr.cells].map(td => td.innerText)),
+  waivers: [...document.querySelectorAll('#needs-attention h3[data-group=waivers] + table tr')].slice(1).map(
+    tr => tr.cells[0].innerText),
+  bottom: document.querySelector('#needs-attention').getBoundingClientRect().bottom,
+  figures: [...document.querySelectorAll('.opschecks-figure figcaption')].map(c => c.innerText),
+  images: [...document.querySelectorAll('.opschecks-figure img')].map(i => i.naturalWidth),
+})"""
+
+
+@pytest.fixture(scope="module")
+def seeded() -> Iterator[stack.Sandbox]:
+    """A sandbox seeded as ``--sandbox`` seeds it (the suite's shared one starts empty)."""
+    with stack.running() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def project(checklist, seeded: stack.Sandbox, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name, value in seeded.env_vars.items():
+        if name == "OPSCHECKS_CONFIG":
+            continue
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    today = dt.datetime.now(UTC).date()
+    checklist.lay_out(seeded.config_path.read_text(), dict.fromkeys(AREAS))  # with the sandbox's waivers file
+    waivers = checklist.path / WAIVERS_FILE
+    waivers.write_text((seeded.root / WAIVERS_FILE).read_text() + "\n" +
+        '[[waiver]]\nresource = "vol-0scratch*"\njustification = "scratch volume of the restore drill, OPS-412"\n'
+        f"expires = {today + dt.timedelta(days=5)}\n"
+        '[[waiver]]\nresource = "snap-0archive*"\njustification = "kept for the audit"\n'
+        f"expires = {today + dt.timedelta(days=60)}\n")
+    # The upload drill last passed 40 days ago: a sprint task that is overdue.
+    ledger.append(checklist.path / "reports" / "sandbox-ledger.sqlite", ledger.Record(
+        check=UPLOAD_DRILL, env="dev", outcome="passed", started=dt.datetime.now(UTC) - dt.timedelta(days=40),
+        duration_s=60.0, runner="ops@laptop", cadences=("sprint",), run_id="earlier"))
+    return checklist.path
+
+
+def _run(checklist) -> pytest.RunResult:  # noqa: ANN001 (tests/conftest.py's Checklist)
+    return checklist.run("-p", "xdist", "-n", "2", subprocess=True)
+
+
+def _look(page, project: Path, screenshot: str) -> dict:  # noqa: ANN001 (tests/chromium.py's Page)
+    page.open((project / "reports" / "report.html").as_uri())
+    seen = json.loads(page.evaluate(ROWS))
+    page.screenshot(ROOT / "reports" / screenshot)
+    assert page.errors == [], "the report logs no console error"
+    assert seen["bottom"] <= VIEWPORT[1], "Needs attention fits the first screen"
+    return seen
+
+
+def _newest(s3, env: str) -> str:  # noqa: ANN001 (a boto3 client)
+    return s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{env}/")["Contents"][-1]["Key"]
+
+
+def test_a_passing_then_failing_record_reads_right_in_chromium(project: Path, checklist, seeded: stack.Sandbox) -> None:
+    s3 = seeded.s3()
+    with Chromium() as browser:
+        page = browser.page()
+
+        passing = _run(checklist)
+        assert passing.ret == 0, passing.stdout.str()[-3000:]
+        seen = _look(page, project, "report-passing.png")
+        assert seen["headline"].startswith("Needs attention — PASSED: all 24 checks passed")
+        assert seen["findings"] == []
+        assert [(t[0], t[1], t[3]) for t in seen["tasks"]] == [("test_upload_service.py::test_upload_drill", "dev",
+                                                                 "overdue")]
+        assert seen["waivers"] == ["vol-0scratch*"]  # the one expiring within 14 days, not the other
+        assert sorted(seen["figures"]) == ["env: dev"] * 2 + ["env: prod"] * 2 + ["env: staging"] * 2 + [
+            "envs: dev, staging, prod"], "one plot per bucket, one backup-size and one restore plot per env"
+        assert all(width == 640 for width in seen["images"])
+        passing.stdout.fnmatch_lines(["opschecks: PASSED: all 24 checks passed · 1 task due or overdue · "
+                                      "1 waiver expiring within 14 days"])
+
+        # Seeded failures: dev misses tonight's backup, staging's newest is untagged, a prod pod crash-loops.
+        dev_newest, staging_newest = _newest(s3, "dev"), _newest(s3, "staging")
+        s3.delete_object(Bucket=BUCKET, Key=dev_newest)
+        s3.delete_object_tagging(Bucket=BUCKET, Key=staging_newest)
+        crashing = k.crash_looping_pod("ingest-core-6d8f9c7b4-x2x9q", "prod-environment", now=seeded.now)
+        seeded.kube.set_objects("prod", "pods", seeded.kube.objects("prod", "pods") + [crashing])
+        first = _run(checklist)
+        assert first.ret == 1
+        seen = _look(page, project, "report-failing-first.png")  # not kept: reports/ ignores it
+        new = {(check, env, code) for group, check, env, code, _ in seen["findings"] if group == "new"}
+        assert {group for group, *_ in seen["findings"]} == {"new"}
+        assert new == {("checks/test_backups.py::test_backup_is_fresh", "dev", "BKP001"),
+                       ("checks/test_backups.py::test_backups_expire", "staging", "BKP005"),
+                       ("checks/test_pods.py::test_pods_healthy", "prod", "POD001"),  # waiting: CrashLoopBackOff
+                       ("checks/test_pods.py::test_pods_healthy", "prod", "POD003")}, seen["findings"]  # 14 restarts
+
+        # Next run: staging is fixed, prod misses its backup too; dev and the pod are still failing.
+        s3.put_object_tagging(Bucket=BUCKET, Key=staging_newest,
+                              Tagging={"TagSet": [{"Key": "auto-delete", "Value": "true"}]})
+        s3.delete_object(Bucket=BUCKET, Key=_newest(s3, "prod"))
+        second = _run(checklist)
+        assert second.ret == 1
+        seen = _look(page, project, "report-failing.png")
+
+    groups = {(group, check.rsplit("::", 1)[1], env, code) for group, check, env, code, _ in seen["findings"]}
+    assert groups == {
+        ("new", "test_backup_is_fresh", "prod", "BKP001"),
+        ("still", "test_backup_is_fresh", "dev", "BKP001"),
+        ("still", "test_pods_healthy", "prod", "POD001"),
+        ("still", "test_pods_healthy", "prod", "POD003"),
+        ("fixed", "test_backups_expire", "staging", "BKP005"),
+    }, seen["findings"]
+    assert len(seen["findings"]) == len(groups)
+    assert seen["headline"].startswith("Needs attention — FAILED: 3 of 24 checks failed (1 new, 3 still failing, 1 fixed)")
+    today = f"{dt.datetime.now(UTC):%Y-%m-%d}"
+    assert {(t[0].rsplit("::", 1)[1], t[1], t[3]) for t in seen["tasks"]} == {
+        ("test_upload_drill", "dev", "overdue"),
+        ("test_backup_is_fresh", "dev", f"failing since {today} (2 runs)"),
+        ("test_pods_healthy", "prod", f"failing since {today} (2 runs)"),
+        ("test_backup_is_fresh", "prod", f"failing since {today} (1 run)"),
+    }
+    # The terminal says the same, new first.
+    out = second.stdout.lines
+    start = out.index("New since the previous run (1):")
+    assert out[start + 1].startswith("  • BKP001 [prod] s3://ingest-db-backup/prod/")
+    assert out[start + 2] == "Still failing (3):"
+    assert out[start + 6] == "Fixed since the previous run (1):"
