@@ -1,15 +1,16 @@
-"""``python -m opschecks due|history|sandbox``: the ledger's view, and the sandbox kept up for a newcomer.
+"""``python -m opschecks due|history|export|sandbox``: the ledger's view, the sheet, and the sandbox kept up for a newcomer.
 
     python -m opschecks due [--config PATH | --sandbox] [--env NAME] [--fail-on-overdue] [--checks DIR]
     python -m opschecks history CHECK [-n N] [--env NAME] [--config PATH | --sandbox]
+    python -m opschecks export [--csv PATH] [--google-sheet ID [--worksheet TAB]] [--env NAME] [--config PATH | --sandbox]
     python -m opschecks sandbox [--shift-days N]
 
-``due`` and ``history`` read the shared ledger (``[ledger] s3_uri``) when
-configured, else the local SQLite file; with ``--sandbox``, the sandbox's
+``due``, ``history`` and ``export`` read the shared ledger (``[ledger] s3_uri``)
+when configured, else the local SQLite file; with ``--sandbox``, the sandbox's
 config and its ledger (``reports/sandbox-ledger.sqlite``, what the last
 ``pytest --sandbox`` recorded). Exit status: 0, 1 when ``--fail-on-overdue``
-finds an overdue task, 2 for a bad config, an unknown check or an unreachable
-ledger. ``sandbox`` runs until Ctrl-C or SIGTERM (opschecks/sandbox/cli.py).
+finds an overdue task, 2 for a bad config, an unknown check, an unreachable
+ledger or sheet. ``sandbox`` runs until Ctrl-C or SIGTERM (opschecks/sandbox/cli.py).
 """
 
 from __future__ import annotations
@@ -25,14 +26,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from opschecks import clock, due, e2e, ledger
+from opschecks import clock, due, e2e, export, ledger
 from opschecks.config import Config, load, project_root, resolve_path
 from opschecks.errors import describe
 from opschecks.schema import ConfigError
 
 
-def main(argv: Sequence[str] | None = None, now: dt.datetime | None = None) -> int:
+def main(argv: Sequence[str] | None = None, now: dt.datetime | None = None, sheets_transport: Any = None) -> int:
+    """``sheets_transport``: a requests adapter for the Google calls of ``export`` (the tests' stand-in)."""
     args = _parser().parse_args(argv)
     if args.command == "sandbox":
         from opschecks.sandbox import cli  # starts servers: only imported for this command
@@ -40,10 +43,11 @@ def main(argv: Sequence[str] | None = None, now: dt.datetime | None = None) -> i
         return cli.run(args.shift_days)
     root = project_root()  # config, ledger and checklist from the checkout's root, from any subdirectory
     with contextlib.ExitStack() as scope:
-        return _read_ledger(args, root, scope, now)
+        return _read_ledger(args, root, scope, now, sheets_transport)
 
 
-def _read_ledger(args: argparse.Namespace, root: Path, scope: contextlib.ExitStack, now: dt.datetime | None) -> int:
+def _read_ledger(args: argparse.Namespace, root: Path, scope: contextlib.ExitStack, now: dt.datetime | None,
+                 sheets_transport: Any) -> int:
     try:
         clock.refuse_outside_sandbox(args.sandbox)
         config = load(_sandbox_config(root, scope) if args.sandbox else resolve_path(args.config, root), root)
@@ -52,11 +56,17 @@ def _read_ledger(args: argparse.Namespace, root: Path, scope: contextlib.ExitSta
         if args.command == "due":
             checks = Path(args.checks) if args.checks else Path(os.path.relpath(root / "checks"))
             return _due(store, config, envs, now or clock.now(), args.fail_on_overdue, checks, root)
+        if args.command == "export":
+            return _export(store, envs if args.env else None, args, sheets_transport)
         return _history(store, args.check, envs if args.env else None, args.n)
     except ConfigError as exc:
         print(f"opschecks: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
+        sheet_line = export.describe_sheet_error(exc) if args.command == "export" and args.google_sheet else None
+        if sheet_line is not None:
+            print(f"opschecks: sheet {args.google_sheet}: {sheet_line}", file=sys.stderr)
+            return 2
         line = describe(exc)
         if line is None:
             raise
@@ -83,6 +93,11 @@ def _parser() -> argparse.ArgumentParser:
     history = commands.add_parser("history", parents=[common], help="the last runs of a check")
     history.add_argument("check", help="a check id (checks/test_x.py::test_y) or just its test name")
     history.add_argument("-n", type=int, default=10, help="how many runs (default 10)")
+    export_cmd = commands.add_parser("export", parents=[common], help="the ledger as rows: a CSV file, a Google sheet")
+    export_cmd.add_argument("--csv", metavar="PATH", help="write every run, one row each, to this CSV file")
+    export_cmd.add_argument("--google-sheet", metavar="ID", help="append the runs not yet there to this Google sheet "
+                            f"(as the service account in ${export.CREDENTIALS_ENV_VAR})")
+    export_cmd.add_argument("--worksheet", metavar="TAB", help="the sheet's tab (default: the first)")
     sandbox = commands.add_parser("sandbox", help="keep the sandbox up, print the variables that point tools at it; "
                                                   "Ctrl-C or SIGTERM stops it")
     sandbox.add_argument("--shift-days", type=float, default=None, metavar="N",
@@ -155,6 +170,21 @@ def _on_change(tasks: list[due.Task], latest: list[ledger.Latest],
                 notes.append(f"{task.check} [{task.env}] is due: {why}")
         result.append(task)
     return due.ordered(result), notes
+
+
+def _export(store: ledger.Ledger, envs: list[str] | None, args: argparse.Namespace, transport: Any) -> int:
+    if not args.csv and not args.google_sheet:
+        raise ConfigError("export: say where: --csv PATH and/or --google-sheet ID")
+    records = [r for r in store.query() if envs is None or r.env in envs]
+    if args.csv:
+        count = export.write_csv(Path(args.csv), records)
+        print(f"opschecks: wrote {count} runs to {args.csv}")
+    if args.google_sheet:
+        worksheet = export.open_worksheet(args.google_sheet, args.worksheet, transport=transport)
+        added = export.append_to_sheet(worksheet, records)
+        print(f"opschecks: appended {added} new runs to sheet {args.google_sheet} "
+              f"({len(records) - added} already there)")
+    return 0
 
 
 def _history(store: ledger.Ledger, check: str, envs: list[str] | None, n: int) -> int:
