@@ -242,6 +242,8 @@ def test_a_pass_whose_teardown_failed_is_recorded_with_the_teardown_error(checkl
     assert records["test_drill"].details == {
         "db": "restore_drill_1a2b",
         "teardown_error": "RuntimeError: dropDatabase restore_drill_1a2b: not authorized on restore_drill_1a2b"}
+    assert [(f.code, f.where, f.message) for f in records["test_drill"].findings] == [
+        ("OPS001", "dev test_drill", "RuntimeError: dropDatabase restore_drill_1a2b: not authorized on restore_drill_1a2b")]
     assert (records["test_clean"].outcome, records["test_clean"].details) == ("passed", {})
 
 
@@ -260,3 +262,26 @@ def test_an_unreadable_shared_ledger_fails_the_drill_in_one_line_naming_the_ledg
     result.stdout.fnmatch_lines(["*[[]dev[]] ledger s3://no-such-ledger-bucket/ledger: AWS ListObjectsV2 refused: "
                                  "NoSuchBucket*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_both_stores_count_the_failing_streak_since_the_last_pass(tmp_path: Path, s3_ledger: str) -> None:
+    start = dt.datetime(2026, 11, 1, 9, tzinfo=dt.timezone.utc)
+    outcomes = ["failed", "passed", "failed", "error", "skipped", "failed"]  # failing since the 3rd: 3 failed runs
+    records = [ledger.Record(check="checks/test_pods.py::test_pods_healthy", env="prod", outcome=o,
+                             started=start + dt.timedelta(days=i), duration_s=1.0, runner="a@b", cadences=("daily",))
+               for i, o in enumerate(outcomes)]
+    stores = [ledger.open_ledger(tmp_path / "l.sqlite"), ledger.open_ledger(s3_ledger)]
+    for store in stores:
+        for r in records:
+            store.append(r)
+    for store in stores:
+        (item,) = store.latest()
+        assert (item.failing_since, item.failures) == (start + dt.timedelta(days=2), 3), store.location
+    for store in stores:
+        store.append(ledger.Record(check=records[0].check, env="prod", outcome="passed",
+                                   started=start + dt.timedelta(days=9), duration_s=1.0, runner="a@b"))
+        (item,) = store.latest()
+        assert (item.failing_since, item.failures) == (None, 0), store.location
+    for store in stores:  # read as of day 3: the pass of day 9 and the runs after day 3 are not counted yet
+        (item,) = store.latest(until=start + dt.timedelta(days=3))
+        assert (item.failing_since, item.failures) == (start + dt.timedelta(days=2), 2), store.location
