@@ -10,6 +10,7 @@ import datetime as dt
 import io
 from collections.abc import Mapping, Sequence
 
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
 from opschecks.backups import Backup
@@ -25,8 +26,7 @@ def backup_sizes(backups: Sequence[Backup], title: str) -> bytes:
     ax.set_ylabel("size (MiB)")
     ax.set_ylim(bottom=0)
     ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    fig.autofmt_xdate()
+    _dates(ax)
     return _png(fig)
 
 
@@ -41,11 +41,17 @@ def restore_counts(drills: Sequence[tuple[dt.datetime, Mapping[str, int | None]]
     ax.set_ylabel("documents")
     ax.set_ylim(bottom=0)
     ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    if names:
-        ax.legend(fontsize=8, loc="lower left")
-    fig.autofmt_xdate()
+    if names:  # beside the plot, not over the lines
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    _dates(ax)
     return _png(fig)
+
+
+def _dates(ax: object) -> None:
+    locator = AutoDateLocator(maxticks=7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.grid(alpha=0.3)
 
 
 def _png(fig: Figure) -> bytes:

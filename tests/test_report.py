@@ -100,7 +100,9 @@ def test_report_has_environment_and_summary_and_no_secret(checklist, project, xd
     assert env["AWS accounts"] == {"dev": "123456789012", "prod": "123456789012"}
     assert "@" in env["Runner"] and len(env["Run"]) == 12
 
-    summary = re.search(r'<div class="additional-summary prefix">(.*?)</div>\s*</div>', report, re.S).group(1)
+    prefix = re.search(r'<div class="additional-summary prefix">(.*)<p class="run-count">', report, re.S).group(1)
+    assert prefix.index('id="needs-attention"') < prefix.index("Checks by area and environment")  # attention first
+    summary = re.search(r'<div class="opschecks-table"><p><b>Checks by area.*?</table>', prefix, re.S).group(0)
     assert "Checks by area and environment: FAILED (1 failed, 3 passed, 2 skipped)" in summary
     cells = re.findall(r"<tr>(.*?)</tr>", summary)
     assert [re.findall(r"<t[dh]>(.*?)</t[dh]>", c) for c in cells] == [
@@ -160,3 +162,14 @@ def test_known_secrets_come_from_config_env_webhook_tokens_and_uri_passwords() -
     assert r.text("token HookToken12345 alone") == "token [redacted] alone"
     assert r.known("<td>UriPw-123</td><td>x</td>") == "<td>[redacted]</td><td>x</td>"
     assert Redactor(["a<b&c-secret"]).known("<td>a&lt;b&amp;c-secret</td>") == "<td>[redacted]</td>"
+
+
+def test_a_long_table_shows_twenty_rows_and_keeps_the_rest_behind_show_all() -> None:
+    from opschecks import report
+
+    long = report.table("Pods", ["pod", "phase"], [[f"pod-{i}", "Running"] for i in range(45)])
+    shown, _, rest = long.partition('<details class="opschecks-more">')
+    assert shown.count("<tr>") == 1 + 20 and "pod-19" in shown and "pod-20" not in shown
+    assert "<summary>show all 45 rows (25 more)</summary>" in rest and rest.count("<tr>") == 1 + 25
+    short = report.table("Pods", ["pod"], [[f"pod-{i}"] for i in range(20)])
+    assert "<details" not in short and short.count("<tr>") == 21
