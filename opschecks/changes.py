@@ -21,7 +21,8 @@ from opschecks.findings import Finding
 from opschecks.ledger import Record
 
 UNJUDGED = "OPS001"
-HISTORY_RUNS = 100  # previous runs read per task: a longer streak shows as "100+ runs"
+FIRST_LOOK = 10  # previous runs read per task; more only while a streak reaches past them (S3: one GET each)
+HISTORY_RUNS = 100  # at most: a longer streak shows as "100+ runs"
 FAILED = ("failed", "error")
 
 
@@ -81,14 +82,16 @@ def identity(check: str, env: str, finding: Finding) -> tuple[str, str, str, str
     return check, env, finding.code, finding.where
 
 
-def compare(runs: Iterable[Run], history: Callable[[str, str], Sequence[Record]]) -> Changes:
-    """Group this session's findings against ``history(check, env)``: the previous runs, newest first."""
+History = Callable[[str, str, int], Sequence[Record]]  # (check, env, limit): the previous runs, newest first
+
+
+def compare(runs: Iterable[Run], history: History) -> Changes:
+    """Group this session's findings against the previous runs of the same check and env."""
     new, still, fixed = [], [], []
     for run in runs:
         if run.outcome == "skipped":
             continue
-        previous = [r for r in history(run.check, run.env) if r.outcome != "skipped"]
-        seen = [{identity(r.check, r.env, f) for f in r.findings} for r in previous]
+        previous, seen = _previous(run, history)
         for finding in run.findings:
             key = identity(run.check, run.env, finding)
             streak = next((i for i, ids in enumerate(seen) if key not in ids), len(seen))
@@ -96,7 +99,7 @@ def compare(runs: Iterable[Run], history: Callable[[str, str], Sequence[Record]]
                 new.append(Change(run.check, run.env, finding))
             else:
                 still.append(Change(run.check, run.env, finding, since=previous[streak - 1].started, runs=streak + 1,
-                                    more=streak == len(seen) == HISTORY_RUNS))
+                                    more=streak == len(seen) >= HISTORY_RUNS))
         judged = all(f.code != UNJUDGED for f in run.findings)
         if previous and judged:
             now = {identity(run.check, run.env, f) for f in run.findings}
@@ -104,6 +107,19 @@ def compare(runs: Iterable[Run], history: Callable[[str, str], Sequence[Record]]
                       if identity(run.check, run.env, f) not in now]
     order = lambda c: (c.env, c.check, c.finding.code, c.finding.where)  # noqa: E731 (one sort key, three lists)
     return Changes(sorted(new, key=order), sorted(still, key=lambda c: (-c.runs, *order(c))), sorted(fixed, key=order))
+
+
+def _previous(run: Run, history: History) -> tuple[list[Record], list[set[tuple[str, str, str, str]]]]:
+    """The previous judged runs and their finding identities: the first few, or more while a streak spans them."""
+    keys = {identity(run.check, run.env, f) for f in run.findings}
+    limit = FIRST_LOOK
+    while True:
+        records = list(history(run.check, run.env, limit))
+        previous = [r for r in records if r.outcome != "skipped"]
+        seen = [{identity(r.check, r.env, f) for f in r.findings} for r in previous]
+        if len(records) < limit or limit >= HISTORY_RUNS or not any(all(k in ids for ids in seen) for k in keys):
+            return previous, seen
+        limit = HISTORY_RUNS
 
 
 def summary_lines(changes: Changes, limit: int) -> list[str]:

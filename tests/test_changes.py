@@ -32,8 +32,8 @@ HISTORY = {  # newest first, as the ledger answers
 }
 
 
-def history(check: str, env: str) -> list[Record]:
-    return HISTORY.get((check, env), [])
+def history(check: str, env: str, limit: int) -> list[Record]:
+    return HISTORY.get((check, env), [])[:limit]
 
 
 def test_new_still_and_fixed_by_identity_not_message() -> None:
@@ -61,6 +61,21 @@ def test_a_run_that_could_not_judge_fixes_nothing_and_a_pass_fixes_everything() 
 
     changes = compare([Run(PODS, "prod", "passed", ()), Run(FRESH, "dev", "skipped", ())], history)
     assert (changes.new, changes.still, [c.finding for c in changes.fixed]) == ([], [], [CRASHING, RESTARTS])
+
+
+def test_a_long_streak_reads_further_back_only_while_it_lasts() -> None:
+    long = [rec(FRESH, "dev", "failed", 1, MISSING)] * 150
+    asked = []
+
+    def deep(check: str, env: str, limit: int) -> list[Record]:
+        asked.append(limit)
+        return long[:limit]
+
+    (change,) = compare([Run(FRESH, "dev", "failed", (MISSING,))], deep).still
+    assert (asked, change.runs, change.streak) == ([10, 100], 101, "101+ runs")
+    asked.clear()
+    compare([Run(FRESH, "dev", "passed", ())], deep)
+    assert asked == [10]
 
 
 def test_a_first_run_has_everything_new() -> None:
