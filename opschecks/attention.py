@@ -12,7 +12,7 @@ import html
 from dataclasses import dataclass, field
 
 from opschecks.changes import Change, Changes, summary_lines
-from opschecks.due import Task
+from opschecks.due import ON_CHANGE, Task
 from opschecks.waivers import Waiver
 
 WAIVER_HORIZON_DAYS = 14
@@ -117,7 +117,7 @@ def block(attention: Attention) -> str:
     if attention.tasks:
         rows = "".join(f"<tr><td>{_e(_task_name(t))}</td><td>{_e(t.env)}</td><td>{_e(t.cadence)}</td>"
                        f'<td class="{"new" if t.failing_since or t.status == "overdue" else "still"}">{_e(t.state)}</td>'
-                       f"<td>{_when(t.last_pass)}</td><td>{_when(t.window.end)}</td></tr>" for t in attention.tasks)
+                       f"<td>{_when(t.last_pass)}</td><td>{_due_by(t)}</td></tr>" for t in attention.tasks)
         parts.append(f'<h3 data-group="due">Tasks due or overdue ({len(attention.tasks)})</h3><table>'
                      '<col style="width:30%"><col style="width:70px"><col style="width:90px"><col>'
                      '<col style="width:130px"><col style="width:130px">'
@@ -148,6 +148,10 @@ def _findings(kind: str, title: str, changes: list[Change], streak: bool = False
         + (f"<td>{c.since:%Y-%m-%d}, {c.streak}</td>" if streak and c.since else "") + "</tr>"
         for c in changes)
     return f'<h3 class="{kind}" data-group="{kind}">{_e(title)} ({len(changes)})</h3><table>{cols}<tr>{head}</tr>{rows}</table>'
+
+
+def _due_by(task: Task) -> str:
+    return "now" if task.cadence == ON_CHANGE else _when(task.window.end)  # on-change tasks have no deadline
 
 
 def _task_name(task: Task) -> str:

@@ -21,7 +21,7 @@ from opschecks.sandbox import stack
 from opschecks.sandbox.seed_usage import WAIVERS_FILE
 from tests.chromium import VIEWPORT, Chromium
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.whole_stack
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
