@@ -60,9 +60,12 @@ def test_node_cpu_capacity(env: EnvConfig, aws_session: boto3.Session, report: R
     now = clock.now()
     verdict = capacity.assess(aws.client(aws_session, "ec2"), aws.client(aws_session, "cloudwatch"),
                               eks.cluster_name(env), env.cluster, now, f"{env.name} {env.aws_region}")
-    if verdict.days:
-        report.png(f"{verdict.cluster}: node CPU, last {env.cluster.cpu_days} days", capacity.plot(verdict))
-    report.table(f"{verdict.cluster}: node CPU per day (CloudWatch AWS/EC2 CPUUtilization)", capacity.COLUMNS,
-                 verdict.rows)
+    if verdict.days:  # in the report's Trends, once per cluster
+        report.trend(f"node-cpu {env.aws_region} {verdict.cluster}",
+                     f"{verdict.cluster}: node CPU, last {env.cluster.cpu_days} days (CloudWatch AWS/EC2)",
+                     capacity.plot(verdict), capacity.COLUMNS, verdict.rows)
+    else:
+        report.table(f"{verdict.cluster}: node CPU per day (CloudWatch AWS/EC2 CPUUtilization)", capacity.COLUMNS,
+                     verdict.rows)
     ledger_details.update(verdict.details)
     fail_on(verdict.findings)

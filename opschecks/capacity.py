@@ -124,7 +124,7 @@ def assess(ec2: Any, cloudwatch: Any, cluster: str, settings: ClusterSettings, n
 
 
 def plot(verdict: Verdict) -> bytes:
-    fig = Figure(figsize=(8, 3.2), dpi=100)
+    fig = Figure(figsize=(6.4, 3.0), dpi=100)  # 640 px: the report's figure width
     ax = fig.add_subplot()
     days = [d for d, *_ in verdict.days]
     ax.plot(days, [a for _, _, a, _ in verdict.days], label="average")

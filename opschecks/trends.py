@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
@@ -26,7 +27,7 @@ def backup_sizes(backups: Sequence[Backup], title: str) -> bytes:
     ax.set_ylabel("size (MiB)")
     ax.set_ylim(bottom=0)
     ax.set_title(title, fontsize=10)
-    _dates(ax)
+    _dates(ax, [b.taken for b in backups])
     return _png(fig)
 
 
@@ -43,11 +44,13 @@ def restore_counts(drills: Sequence[tuple[dt.datetime, Mapping[str, int | None]]
     ax.set_title(title, fontsize=10)
     if names:  # beside the plot, not over the lines
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    _dates(ax)
+    _dates(ax, [when for when, _ in drills])
     return _png(fig)
 
 
-def _dates(ax: object) -> None:
+def _dates(ax: Any, moments: Sequence[dt.datetime]) -> None:
+    if moments and max(moments) - min(moments) < dt.timedelta(hours=1):  # the first drill: a day either side
+        ax.set_xlim(min(moments) - dt.timedelta(days=1), max(moments) + dt.timedelta(days=1))
     locator = AutoDateLocator(maxticks=7)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))

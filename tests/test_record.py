@@ -101,7 +101,8 @@ def test_a_passing_then_failing_record_reads_right_in_chromium(project: Path, ch
         passing = _run(checklist)
         assert passing.ret == 0, passing.stdout.str()[-3000:]
         seen = _look(page, project, "report-passing.png")
-        assert seen["headline"].startswith("Needs attention — PASSED: all 24 checks passed")
+        total = passing.parseoutcomes()["passed"]
+        assert seen["headline"].startswith(f"Needs attention — PASSED: all {total} checks passed")
         assert seen["findings"] == []
         assert [(t[0], t[1], t[3]) for t in seen["tasks"]] == [("test_upload_service.py::test_upload_drill", "dev",
                                                                  "overdue")]
@@ -109,8 +110,9 @@ def test_a_passing_then_failing_record_reads_right_in_chromium(project: Path, ch
         assert sorted(seen["figures"]) == ["env: dev"] * 2 + ["env: prod"] * 2 + ["env: staging"] * 2 + [
             "envs: dev, staging, prod"], "one plot per bucket, one backup-size and one restore plot per env"
         assert all(width == 640 for width in seen["images"])
-        passing.stdout.fnmatch_lines(["opschecks: PASSED: all 24 checks passed · 1 task due or overdue · "
+        passing.stdout.fnmatch_lines([f"opschecks: PASSED: all {total} checks passed · 1 task due or overdue · "
                                       "1 waiver expiring within 14 days"])
+        assert "warnings" not in passing.stdout.lines[-1]
 
         # Seeded failures: dev misses tonight's backup, staging's newest is untagged, a prod pod crash-loops.
         dev_newest, staging_newest = _newest(s3, "dev"), _newest(s3, "staging")
@@ -145,7 +147,8 @@ def test_a_passing_then_failing_record_reads_right_in_chromium(project: Path, ch
         ("fixed", "test_backups_expire", "staging", "BKP005"),
     }, seen["findings"]
     assert len(seen["findings"]) == len(groups)
-    assert seen["headline"].startswith("Needs attention — FAILED: 3 of 24 checks failed (1 new, 3 still failing, 1 fixed)")
+    assert seen["headline"].startswith(f"Needs attention — FAILED: 3 of {total} checks failed "
+                                       "(1 new, 3 still failing, 1 fixed)")
     today = f"{dt.datetime.now(UTC):%Y-%m-%d}"
     assert {(t[0].rsplit("::", 1)[1], t[1], t[3]) for t in seen["tasks"]} == {
         ("test_upload_drill", "dev", "overdue"),
