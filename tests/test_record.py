@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,10 +47,21 @@ ROWS = """JSON.stringify({
 
 
 @pytest.fixture(scope="module")
-def seeded() -> Iterator[stack.Sandbox]:
-    """A sandbox seeded as ``--sandbox`` seeds it (the suite's shared one starts empty)."""
-    with stack.running() as sandbox:
-        yield sandbox
+def seeded(sandbox: stack.Sandbox) -> Iterator[stack.Sandbox]:
+    """A sandbox seeded as ``--sandbox`` seeds it (the suite's shared one starts empty).
+
+    moto's servers in one process share one in-memory AWS, so it is reset before seeding and after: another
+    module's seeded sandbox (tests/test_sandbox.py) creates the same named load balancers and clusters."""
+    _reset_moto(sandbox.aws_endpoint)
+    with stack.running() as seeded_sandbox:
+        try:
+            yield seeded_sandbox
+        finally:
+            _reset_moto(seeded_sandbox.aws_endpoint)
+
+
+def _reset_moto(endpoint: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30).close()
 
 
 @pytest.fixture
