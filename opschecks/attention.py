@@ -21,8 +21,7 @@ WAIVER_HORIZON_DAYS = 14
 @dataclass(frozen=True)
 class ExpiringWaiver:
     waiver: Waiver
-    envs: tuple[str, ...]
-    file: str
+    envs: tuple[str, ...]  # the environments whose waivers file holds it
 
 
 @dataclass(frozen=True)
