@@ -7,7 +7,6 @@ the caller to log, because an alert must never hide or change a test outcome.
 
 from __future__ import annotations
 
-
 import json
 import os
 import urllib.error
