@@ -140,7 +140,7 @@ def test_an_unreachable_webhook_changes_nothing_but_says_so(checklist,
 
 def test_a_long_run_names_ten_findings_new_first_and_counts_the_rest() -> None:
     def change(i: int, **streak: object) -> Change:
-        return Change(f"checks/test_pods.py::test_{i}", "dev", Finding("POD001", f"dev default/pod-{i}", "x" * 500),
+        return Change(f"checks/test_pods.py::test_{i}", "dev", Finding("POD001", f"dev default/pod-{i}", "waiting: CrashLoopBackOff " * 30),
                       **streak)
 
     since = dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc)
@@ -151,7 +151,7 @@ def test_a_long_run_names_ten_findings_new_first_and_counts_the_rest() -> None:
     lines = alerts.message(attention, "ops@ci, run r1", None, Redactor())["text"].splitlines()
 
     assert lines[0] == ":red_circle: opschecks: FAILED: 13 of 40 checks failed (8 new, 5 still failing, 1 fixed) (ops@ci, run r1)"
-    assert lines[1] == "New since the previous run (8):" and lines[2].startswith("  • POD001 [dev] default/pod-0: xxx")
+    assert lines[1] == "New since the previous run (8):" and lines[2].startswith("  • POD001 [dev] default/pod-0: waiting: CrashLoopBackOff waiting")
     assert lines[10:15] == [lines[10], lines[11], lines[12], "  … and 3 more", "Fixed since the previous run (1):"]
     assert lines[10] == "Still failing (5):" and lines[11].endswith("…")
     assert lines[15] == "  … and 1 more" and len(lines) == 16
