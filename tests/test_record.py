@@ -81,8 +81,9 @@ def project(checklist, seeded: stack.Sandbox, monkeypatch: pytest.MonkeyPatch) -
         f"expires = {today + dt.timedelta(days=5)}\n"
         '[[waiver]]\nresource = "snap-0archive*"\njustification = "kept for the audit"\n'
         f"expires = {today + dt.timedelta(days=60)}\n")
-    # The upload drill last passed 40 days ago: a sprint task that is overdue.
-    ledger.append(checklist.path / "reports" / "sandbox-ledger.sqlite", ledger.Record(
+    # The upload drill last passed 40 days ago: a sprint task that is overdue. The ledger is the one the seeded
+    # config names (under the sandbox's root), emptied first.
+    ledger.append(stack.reset_ledger(seeded.ledger), ledger.Record(
         check=UPLOAD_DRILL, env="dev", outcome="passed", started=dt.datetime.now(UTC) - dt.timedelta(days=40),
         duration_s=60.0, runner="ops@laptop", cadences=("sprint",), run_id="earlier"))
     return checklist.path
