@@ -224,7 +224,7 @@ def test_a_run_from_a_subdirectory_uses_the_project_root(suite) -> None:
     due = subprocess.run([sys.executable, "-m", "opschecks", "due"], cwd=checks, capture_output=True, text=True,
                          timeout=300)
     assert due.returncode == 0, due.stderr
-    assert "checks/test_pods.py::test_pods  dev " in due.stdout and "DONE" in due.stdout
+    assert "checks/test_pods.py::test_pods  dev " in due.stdout and "OK" in due.stdout.split()
 
 
 def test_daily_selection_lists_only_daily_checks(suite) -> None:

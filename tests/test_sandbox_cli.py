@@ -94,7 +94,7 @@ def test_sandbox_30_days_later_is_green_run_after_run_and_due_reads_its_ledger(c
                          capture_output=True, text=True, timeout=120)
     assert due.returncode == 0, due.stderr
     restore_rows = [line.split() for line in due.stdout.splitlines() if line.startswith(DRILL)]
-    assert sorted(r[1] for r in restore_rows) == ["dev", "prod", "staging"] and all(r[-1] == "DONE" for r in restore_rows)
+    assert sorted(r[1] for r in restore_rows) == ["dev", "prod", "staging"] and all(r[-1] == "OK" for r in restore_rows)
     assert f"as of {later:%Y-%m-%d}" in due.stdout
     history = subprocess.run([sys.executable, "-m", "opschecks", "history", "test_restore_drill", "--sandbox",
                               "--env", "prod"], cwd=checklist.path, env=env, capture_output=True, text=True, timeout=60)
