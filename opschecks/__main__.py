@@ -1,8 +1,9 @@
-"""``python -m opschecks due|history|export|sandbox``: the ledger's view, the sheet, and the sandbox kept up for a newcomer.
+"""``python -m opschecks due|history|export|sandbox``: the ledger's view, the sheet, the sandbox for a newcomer.
 
     python -m opschecks due [--config PATH | --sandbox] [--env NAME] [--fail-on-overdue] [--checks DIR]
     python -m opschecks history CHECK [-n N] [--env NAME] [--config PATH | --sandbox]
-    python -m opschecks export [--csv PATH] [--google-sheet ID [--worksheet TAB]] [--env NAME] [--config PATH | --sandbox]
+    python -m opschecks export [--csv PATH] [--google-sheet ID [--worksheet TAB]] [--env NAME]
+                               [--config PATH | --sandbox]
     python -m opschecks sandbox [--shift-days N]
 
 ``due``, ``history`` and ``export`` read the shared ledger (``[ledger] s3_uri``)
