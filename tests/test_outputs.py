@@ -94,8 +94,11 @@ def test_json_and_metrics_file_hold_every_check_from_the_same_results(suite, cap
         {"code": "BKP005", "where": "prod s3://ingest-db-backup/prod/x", "message": "expected tag auto-delete=true"}]
     assert failed["details"]["age_hours"] == 30.0 and failed["started"] and failed["duration_s"] >= 0
     assert "ingest-eks-dev" in checks[("test_pods_healthy", "dev")]["reason"]
-    assert checks[("test_pods_healthy", "dev")]["findings"] == []
-    assert doc["summary"] == {"passed": 3, "failed": 2, "error": 0, "skipped": 1, "total": 6, "findings": 2}
+    # A failure without findings of its own carries one OPS001 with its first line (opschecks/changes.py).
+    (unjudged,) = checks[("test_pods_healthy", "dev")]["findings"]
+    assert (unjudged["code"], unjudged["where"]) == ("OPS001", "dev test_pods_healthy")
+    assert unjudged["message"].startswith("Kubernetes context ingest-eks-dev: no context")
+    assert doc["summary"] == {"passed": 3, "failed": 2, "error": 0, "skipped": 1, "total": 6, "findings": 3}
     assert doc["run"]["exit_status"] == 1 and doc["run"]["environments"] == ["dev", "prod"]
 
     samples = _metrics((suite.path / "out" / "opschecks.prom").read_text())
@@ -111,6 +114,7 @@ def test_json_and_metrics_file_hold_every_check_from_the_same_results(suite, cap
     assert samples[("opschecks_backup_newest_bytes", frozenset({("env", "prod")}))] == 123456
     assert samples[("opschecks_restore_step_seconds", frozenset({("env", "dev"), ("step", "restore")}))] == 2.75
     assert samples[("opschecks_findings", frozenset({("code", "BKP001"), ("env", "prod")}))] == 1
+    assert samples[("opschecks_findings", frozenset({("code", "OPS001"), ("env", "dev")}))] == 1
     ended = samples[("opschecks_check_last_run_timestamp_seconds", frozenset({("check", fresh), ("env", "prod")}))]
     assert abs(ended - _epoch(failed["started"]) - failed["duration_s"]) < 1
 
@@ -119,7 +123,7 @@ def test_json_and_metrics_file_hold_every_check_from_the_same_results(suite, cap
     markdown = capsys.readouterr().out
     assert markdown.startswith("## Ingest operations checklist: ❌ 2 of 6 check runs failed")
     assert "  - `BKP001` prod s3://ingest-db-backup/prod/: expected newer than 26 h; 30 h" in markdown
-    assert "| `checks/test_pods.py::test_pods_healthy` | dev | ❌ failed |  |" in markdown
+    assert "| `checks/test_pods.py::test_pods_healthy` | dev | ❌ failed | OPS001 |" in markdown
 
 
 def _epoch(iso: str) -> float:
