@@ -90,7 +90,7 @@ def test_unreachable_cluster_fails_with_one_line_naming_env_and_context(suite) -
     result.assert_outcomes(failed=1)  # a failed check, not a pytest "error" (nor "0 tests" in the report)
     result.stdout.fnmatch_lines(["*[[]dev[]] Kubernetes context ingest-eks-dev: no context 'ingest-eks-dev' in "
                                  f"kubeconfig {suite.path / 'kubeconfig'} (its contexts: none)",
-                                 "*= 1 failed in *"])
+                                 "*= 1 failed*in *"])  # ", N warnings" may stand between
     assert "Traceback" not in result.stdout.str() and "During handling" not in result.stdout.str()
     assert "1 test took" in suite.report_html()
 
