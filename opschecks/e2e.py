@@ -29,14 +29,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import signal
 import socket
 import ssl
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +40,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from opschecks import ingest_api
+from opschecks import ingest_api, interrupts
 from opschecks.findings import Finding
 
 if TYPE_CHECKING:  # config imports this module for E2ESettings
@@ -253,7 +249,7 @@ def round_trip(env: EnvConfig, protected: bool, sleep: Callable[[float], None] =
         started = time.monotonic()
         envelope_url = None
         try:
-            with _signals_held():  # a create cut short by a signal could leave a submission nobody deletes
+            with interrupts.held():  # a create cut short by a signal could leave a submission nobody deletes
                 envelope_url, problem = _create(http, ends, trip, token, timeout)
             if envelope_url is None:
                 step("create", problem, started)
@@ -281,29 +277,6 @@ def round_trip(env: EnvConfig, protected: bool, sleep: Callable[[float], None] =
                 if problem:
                     verdict.findings.append(Finding("E2E014", f"{env.name} {envelope_url}", problem))
     return verdict
-
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Ctrl-C and SIGTERM wait until the block ends, then act as they would have (the handlers in force are
-    called: KeyboardInterrupt, or the suite's SIGTERM handling), so the caller's ``finally`` knows what exists."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM)
-    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in held}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        if caught:
-            handler = previous[caught[0]]
-            if callable(handler):
-                handler(caught[0], None)
-            elif handler == signal.SIG_DFL:
-                os.kill(os.getpid(), caught[0])
 
 
 def _create(http: requests.Session, ends: Endpoints, trip: RoundTripSettings, token: str,

@@ -32,7 +32,7 @@ from pymongo import MongoClient
 from pymongo.uri_parser import parse_uri
 from testcontainers.community.mongodb import MongoDbContainer
 
-from opschecks import mongorestore
+from opschecks import interrupts, mongorestore
 from opschecks.errors import Unreachable
 from opschecks.mongorestore import Dump, Restored
 
@@ -201,7 +201,7 @@ def container_target(image: str, database: str) -> Iterator[ContainerTarget]:
 
 def _remove(container: MongoDbContainer, token: str, where: str) -> None:
     """Remove the drill's container; a Ctrl-C or SIGTERM meanwhile is honoured once it is gone."""
-    with _signals_deferred():
+    with interrupts.held():
         with _engine_errors(f"removing {where} (labelled {DRILL_LABEL}={token})"):
             container.stop()
             engine = docker.from_env()
@@ -210,24 +210,6 @@ def _remove(container: MongoDbContainer, token: str, where: str) -> None:
                     leftover.remove(force=True, v=True)
             finally:
                 engine.close()
-
-
-@contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM until the block is done, then stop as they asked (KeyboardInterrupt)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    saved = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum))
-             for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-    if received:
-        raise KeyboardInterrupt(f"stopped by {signal.Signals(received[0]).name}")
 
 
 @contextmanager
