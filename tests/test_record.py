@@ -106,6 +106,13 @@ def _newest(s3, env: str) -> str:  # noqa: ANN001 (a boto3 client)
     return s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{env}/")["Contents"][-1]["Key"]
 
 
+def _miss_two_nights(s3, env: str) -> None:  # noqa: ANN001 (a boto3 client)
+    """Delete the two newest backups: the newest left is then over 48 h old, stale (BKP001, > 26 h) at any time
+    of day. Missing only tonight's would leave one taken at yesterday's midnight, stale only after 02:00."""
+    for _ in range(2):
+        s3.delete_object(Bucket=BUCKET, Key=_newest(s3, env))
+
+
 def test_a_passing_then_failing_record_reads_right_in_chromium(project: Path, checklist, seeded: stack.Sandbox) -> None:
     s3 = seeded.s3()
     with Chromium() as browser:
@@ -127,9 +134,9 @@ def test_a_passing_then_failing_record_reads_right_in_chromium(project: Path, ch
                                       "1 waiver expiring within 14 days"])
         assert "warnings" not in passing.stdout.lines[-1]
 
-        # Seeded failures: dev misses tonight's backup, staging's newest is untagged, a prod pod crash-loops.
-        dev_newest, staging_newest = _newest(s3, "dev"), _newest(s3, "staging")
-        s3.delete_object(Bucket=BUCKET, Key=dev_newest)
+        # Seeded failures: dev misses its last two backups, staging's newest is untagged, a prod pod crash-loops.
+        staging_newest = _newest(s3, "staging")
+        _miss_two_nights(s3, "dev")
         s3.delete_object_tagging(Bucket=BUCKET, Key=staging_newest)
         crashing = k.crash_looping_pod("ingest-core-6d8f9c7b4-x2x9q", "prod-environment", now=seeded.now)
         seeded.kube.set_objects("prod", "pods", seeded.kube.objects("prod", "pods") + [crashing])
@@ -146,7 +153,7 @@ def test_a_passing_then_failing_record_reads_right_in_chromium(project: Path, ch
         # Next run: staging is fixed, prod misses its backup too; dev and the pod are still failing.
         s3.put_object_tagging(Bucket=BUCKET, Key=staging_newest,
                               Tagging={"TagSet": [{"Key": "auto-delete", "Value": "true"}]})
-        s3.delete_object(Bucket=BUCKET, Key=_newest(s3, "prod"))
+        _miss_two_nights(s3, "prod")
         second = _run(checklist)
         assert second.ret == 1
         seen = _look(page, project, "report-failing.png")
