@@ -224,16 +224,21 @@ def _health_problem(body: Any) -> str | None:
 ROUND_TRIP_COLUMNS = ("step", "result", "seconds")
 
 
-def round_trip(env: EnvConfig, protected: bool, sleep: Callable[[float], None] = time.sleep) -> Verdict:
-    """Create a test submission, wait for its state, check its entities, and always delete it."""
+def round_trip(env: EnvConfig, why_protected: str | None, sleep: Callable[[float], None] = time.sleep) -> Verdict:
+    """Create a test submission, wait for its state, check its entities, and always delete it.
+
+    ``why_protected``: the protection guard's reason (None: not protected), said in the refusal so whoever
+    reads it knows which setting or fact refused the write.
+    """
     settings = env.e2e
     trip = settings.round_trip
     ends = endpoints(env.name, settings)
     verdict = Verdict()
     where = f"{env.name} {ends.api}"
-    if protected:
+    if why_protected:
         verdict.findings.append(Finding("E2E010", where, "refusing the submission round trip: the environment is "
-                                        "protected (it writes and deletes submissions); the read-only smoke runs"))
+                                        f"protected ({why_protected}); the round trip writes and deletes "
+                                        "submissions, the read-only smoke runs"))
         return verdict
     timeout = (settings.connect_timeout_s, settings.read_timeout_s)
     try:
