@@ -9,9 +9,10 @@ its Job: a failed attempt of a Job that then succeeded, or that is still within
 its ``backoffLimit``, is not a problem. The normal churn of a live cluster has
 grace windows (settings): a pod not ready for less than ``ready_grace_seconds``,
 a Job pod with some containers done and others running for less than
-``partial_completion_grace_minutes``, a Deployment rolling out within its
-``maxUnavailable`` that progressed within ``rollout_grace_minutes``. Every rule
-has a stable code:
+``partial_completion_grace_minutes``, a Deployment, StatefulSet or DaemonSet
+rolling out within its ``maxUnavailable`` that progressed within
+``rollout_grace_minutes`` (a Deployment by its Progressing condition, the others,
+which have none, by the newest pod they created). Every rule has a stable code:
 
 - POD001 a container is waiting for a reason other than starting up (CrashLoopBackOff, ImagePullBackOff,
   ErrImagePull, CreateContainerConfigError, ...)
@@ -34,6 +35,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from kubernetes import client as k8s
@@ -130,7 +132,11 @@ def _namespace(core: k8s.CoreV1Api, apps: k8s.AppsV1Api, batch: k8s.BatchV1Api, 
     owning = {p.metadata.name: owner_job(p, jobs) for p in pods}
     per_pod = {p.metadata.name: pod_problems(p, settings, now, owning[p.metadata.name]) for p in pods}
     problems = [pr for found in per_pod.values() for pr in found]
-    problems += [pr for w in workloads for pr in workload_problems(w, settings, now)]
+    owned: dict[str, list[k8s.V1Pod]] = {}
+    for p in pods:
+        for ref in p.metadata.owner_references or []:
+            owned.setdefault(ref.uid, []).append(p)
+    problems += [pr for w in workloads for pr in workload_problems(w, settings, now, owned.get(w.metadata.uid, []))]
     active, waived = apply_waivers(problems, settings.waivers, now.date())
     waived_keys = {(p.kind, p.name, p.code) for p, _ in waived}
     rows = [pod_row(p, per_pod[p.metadata.name], waived_keys, now, owning[p.metadata.name]) for p in pods]
@@ -366,28 +372,32 @@ def _replicas(obj: Workload) -> tuple[int, int]:
     return desired, available or 0
 
 
-def workload_problems(obj: Workload, settings: PodSettings = PodSettings(),
-                      now: dt.datetime | None = None) -> list[Problem]:
+def workload_problems(obj: Workload, settings: PodSettings = PodSettings(), now: dt.datetime | None = None,
+                      pods: Sequence[k8s.V1Pod] = ()) -> list[Problem]:
+    """``pods``: the pods ``obj`` owns (by ownerReferences uid), which time a StatefulSet's or DaemonSet's rollout."""
     kind = _kind(obj)
     desired, available = _replicas(obj)
     where = (kind.lower(), obj.metadata.namespace, obj.metadata.name)
-    if isinstance(obj, k8s.V1DaemonSet):
-        # Zero desired only means no node matches its selector; that is a scheduling choice, not an outage.
-        return [] if available >= desired else [Problem(
-            "WKL001", *where, "Unavailable",
-            f"DaemonSet has {available}/{desired} desired pods available "
-            f"({desired - available} node(s) without a working {obj.metadata.name} pod)")]
+    if desired == 0 and isinstance(obj, k8s.V1DaemonSet):
+        return []  # no node matches its selector: a scheduling choice, not an outage
     if desired == 0:
         return [Problem("WKL002", *where, "ScaledToZero",
                         f"{kind} scaled to 0 replicas: nothing runs it (waive it if that is intended)")]
-    if available < desired:
-        rollout = _rollout(obj, desired, available, settings, now) if isinstance(obj, k8s.V1Deployment) else None
-        if rollout == "":
-            return []  # an ordinary rolling update, within maxUnavailable and still progressing
+    if available >= desired:
+        return []
+    if isinstance(obj, k8s.V1Deployment):
+        rollout = _rollout(obj, desired, available, settings, now)
+    else:
+        rollout = _pod_by_pod_rollout(obj, desired, available, pods, settings, now)
+    if rollout == "":
+        return []  # an ordinary rolling update, within maxUnavailable and still progressing
+    detail = f" {rollout}" if rollout else ""
+    if isinstance(obj, k8s.V1DaemonSet):
         return [Problem("WKL001", *where, "Unavailable",
-                        f"{kind} has {available}/{desired} desired replicas available"
-                        + (f" {rollout}" if rollout else _unavailable_since(obj, now)))]
-    return []
+                        f"DaemonSet has {available}/{desired} desired pods available "
+                        f"({desired - available} node(s) without a working {obj.metadata.name} pod){detail}")]
+    return [Problem("WKL001", *where, "Unavailable", f"{kind} has {available}/{desired} desired replicas available"
+                    + (detail or _unavailable_since(obj, now)))]
 
 
 def _rollout(dep: k8s.V1Deployment, desired: int, available: int, settings: PodSettings,
@@ -415,11 +425,45 @@ def _rollout(dep: k8s.V1Deployment, desired: int, available: int, settings: PodS
     return ""
 
 
-def _scaled(value: int | str | None, desired: int) -> int:
-    """maxUnavailable as a count: an int, or a percentage of the replicas rounded down (the default is 25%)."""
-    value = "25%" if value is None else value
+def _pod_by_pod_rollout(obj: k8s.V1StatefulSet | k8s.V1DaemonSet, desired: int, available: int,
+                        pods: Sequence[k8s.V1Pod], settings: PodSettings, now: dt.datetime | None) -> str | None:
+    """As ``_rollout``, for the controllers that replace pods one by one and report no Progressing condition.
+
+    Each step of their rollout creates a pod, so the newest pod they own says when it last progressed: no pod
+    created within ``rollout_grace_minutes`` (or none at all) is a rollout standing still.
+    """
+    status, strategy = obj.status, obj.spec.update_strategy
+    if now is None or status is None or (strategy is not None and strategy.type == "OnDelete"):
+        return None  # OnDelete: the controller replaces nothing by itself; unavailable is unavailable
+    if isinstance(obj, k8s.V1DaemonSet):
+        updated = status.updated_number_scheduled or 0
+        new_revision = False
+    else:
+        updated = status.updated_replicas or 0
+        new_revision = bool(status.update_revision) and status.update_revision != status.current_revision
+    if not (updated < desired or new_revision or (status.observed_generation or 0) < (obj.metadata.generation or 0)):
+        return None
+    rolling = strategy.rolling_update if strategy is not None else None
+    # Both default to 1 and round a percentage up (apps/v1 API reference), unlike a Deployment's.
+    max_unavailable = _scaled(getattr(rolling, "max_unavailable", None), desired, default=1, round_up=True)
+    text = f"rolling update: {updated}/{desired} updated, maxUnavailable {max_unavailable}"
+    if desired - available > max_unavailable:
+        return f"({text}: more unavailable than it allows)"
+    newest = max((p.metadata.creation_timestamp for p in pods), default=None)
+    grace = _minutes(settings.rollout_grace_minutes)
+    if newest is None:
+        return f"({text}; none of its pods exists)"
+    if now - newest > grace:
+        return f"({text}; no new pod for {_age(now - newest)} since {_ts(newest)}, grace {_age(grace)})"
+    return ""
+
+
+def _scaled(value: int | str | None, desired: int, default: int | str = "25%", round_up: bool = False) -> int:
+    """maxUnavailable as a count: an int, or a percentage of the replicas (a Deployment's rounded down)."""
+    value = default if value is None else value
     if isinstance(value, str) and value.endswith("%"):
-        return desired * int(value[:-1]) // 100
+        share = desired * int(value[:-1])
+        return -(-share // 100) if round_up else share // 100
     return int(value)
 
 

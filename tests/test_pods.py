@@ -312,6 +312,49 @@ def test_grace_windows_come_from_settings(cluster: Cluster) -> None:
     assert len(problems_of(cluster.assess(strict))) == 3
 
 
+def _owned(kind: str, owner: str, names: list[str], newest: dt.timedelta) -> list[dict[str, Any]]:
+    """Ready pods of a StatefulSet or DaemonSet; the last one created ``newest`` ago, the others long before."""
+    return [k.pod(name, NS, now=NOW, owner=(kind, owner), age=newest if i == len(names) - 1 else dt.timedelta(days=9))
+            for i, name in enumerate(names)]
+
+
+def test_statefulset_and_daemonset_rollouts_within_their_grace_are_healthy(cluster: Cluster) -> None:
+    cluster.set("statefulsets", [k.statefulset("mongo", NS, now=NOW, replicas=3, ready=2, updated=1)])
+    cluster.set("daemonsets", [
+        k.daemonset("aws-node", NS, now=NOW, nodes=3, available=2, updated=1),
+        k.daemonset("ebs-csi-node", NS, now=NOW, nodes=3, available=1, updated=1,
+                    update_strategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "50%"}}),
+    ])
+    cluster.set("pods", _owned("StatefulSet", "mongo", ["mongo-1", "mongo-2"], dt.timedelta(minutes=3))
+                + _owned("DaemonSet", "aws-node", ["aws-node-b4x2k", "aws-node-q9z7m"], dt.timedelta(minutes=4))
+                + _owned("DaemonSet", "ebs-csi-node", ["ebs-csi-node-7mk2p"], dt.timedelta(minutes=1)))
+    assert problems_of(cluster.assess()) == []  # 50% of 3 rounds up to 2 for a DaemonSet
+
+
+def test_statefulset_and_daemonset_rollouts_past_their_grace_fail_saying_why(cluster: Cluster) -> None:
+    cluster.set("statefulsets", [
+        k.statefulset("mongo", NS, now=NOW, replicas=3, ready=2, updated=1),
+        k.statefulset("rabbit", NS, now=NOW, replicas=3, ready=1, updated=1),
+        k.statefulset("redis", NS, now=NOW, replicas=2, ready=1, updated=1, update_strategy={"type": "OnDelete"}),
+    ])
+    cluster.set("daemonsets", [k.daemonset("aws-node", NS, now=NOW, nodes=3, available=2, updated=1)])
+    cluster.set("pods", _owned("StatefulSet", "mongo", ["mongo-0", "mongo-1"], dt.timedelta(minutes=30))
+                + _owned("StatefulSet", "rabbit", ["rabbit-1"], dt.timedelta(minutes=1))
+                + _owned("StatefulSet", "redis", ["redis-1"], dt.timedelta(minutes=1)))
+
+    found = {p.name: (p.code, p.message) for p in problems_of(cluster.assess())}
+
+    assert found == {
+        "mongo": ("WKL001", "StatefulSet has 2/3 desired replicas available (rolling update: 1/3 updated, "
+                            "maxUnavailable 1; no new pod for 30m since 2025-03-12T09:00:00Z, grace 10m)"),
+        "rabbit": ("WKL001", "StatefulSet has 1/3 desired replicas available (rolling update: 1/3 updated, "
+                             "maxUnavailable 1: more unavailable than it allows)"),
+        "redis": ("WKL001", "StatefulSet has 1/2 desired replicas available"),  # OnDelete: no rollout to wait for
+        "aws-node": ("WKL001", "DaemonSet has 2/3 desired pods available (1 node(s) without a working aws-node pod) "
+                               "(rolling update: 1/3 updated, maxUnavailable 1; none of its pods exists)"),
+    }
+
+
 # --- workloads -----------------------------------------------------------------------------------------
 
 def test_workloads_without_their_replicas_are_flagged_even_with_no_pods(cluster: Cluster) -> None:

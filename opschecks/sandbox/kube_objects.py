@@ -82,8 +82,10 @@ def pod(name: str, namespace: str, *, now: dt.datetime, age: dt.timedelta = dt.t
         "labels": labels or {"app": name.rsplit("-", 2)[0]},
     }
     if owner:
-        api_version, uid = ("batch/v1", _uid(namespace, "job", owner[1])) if owner[0] == "Job" else (
-            "apps/v1", _uid(namespace, owner[1]))
+        # The owner's uid as its own helper below makes it, so a pod can be matched to its controller by uid.
+        api_version, kind_part = {"Job": ("batch/v1", "job"), "StatefulSet": ("apps/v1", "sts"),
+                                  "DaemonSet": ("apps/v1", "ds")}.get(owner[0], ("apps/v1", None))
+        uid = _uid(namespace, kind_part, owner[1]) if kind_part else _uid(namespace, owner[1])
         metadata["ownerReferences"] = [{"apiVersion": api_version, "kind": owner[0], "name": owner[1],
                                         "uid": uid, "controller": True, "blockOwnerDeletion": True}]
     if deletion:
@@ -383,24 +385,38 @@ def deployment(name: str, namespace: str, *, now: dt.datetime, replicas: int = 1
 
 
 def statefulset(name: str, namespace: str, *, now: dt.datetime, replicas: int = 1, ready: int | None = None,
-                image: str = "mongo:4.2.24") -> dict[str, Any]:
+                image: str = "mongo:4.2.24", updated: int | None = None,
+                update_strategy: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``updated`` below ``replicas``: a rolling update to a new revision is under way."""
     ready = replicas if ready is None else ready
+    updated = replicas if updated is None else updated
+    revision = f"{name}-{_suffix(namespace, name, length=10)}"
+    rolling = updated < replicas  # pods at the current revision are then the ones not yet updated
+    status = {"observedGeneration": 2, "replicas": replicas, "readyReplicas": ready,
+              "currentReplicas": replicas - updated if rolling else replicas, "updatedReplicas": updated,
+              "availableReplicas": ready, "currentRevision": revision, "collisionCount": 0,
+              "updateRevision": f"{name}-{_suffix(namespace, name, 'next', length=10)}" if rolling else revision}
     return {"apiVersion": "apps/v1", "kind": "StatefulSet",
             "metadata": {"name": name, "namespace": namespace, "uid": _uid(namespace, "sts", name),
                          "generation": 2, "creationTimestamp": ts(now - dt.timedelta(days=300)),
                          "labels": {"app": name}},
             "spec": {"replicas": replicas, "serviceName": name, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": name, "image": image}]}}},
-            "status": {"observedGeneration": 2, "replicas": replicas, "readyReplicas": ready,
-                       "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": ready}}
+                                  "spec": {"containers": [{"name": name, "image": image}]}},
+                     "podManagementPolicy": "OrderedReady",
+                     "updateStrategy": update_strategy or {"type": "RollingUpdate",
+                                                           "rollingUpdate": {"partition": 0}}},
+            "status": status}
 
 
 def daemonset(name: str, namespace: str, *, now: dt.datetime, nodes: int = 2, available: int | None = None,
-              image: str = "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/kube-proxy:v1.29.0") -> dict[str, Any]:
+              image: str = "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/kube-proxy:v1.29.0",
+              updated: int | None = None, update_strategy: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``updated`` below ``nodes``: a rolling update is under way."""
     available = nodes if available is None else available
     status: dict[str, Any] = {"observedGeneration": 1, "desiredNumberScheduled": nodes, "currentNumberScheduled": nodes,
-                              "updatedNumberScheduled": nodes, "numberMisscheduled": 0, "numberReady": available}
+                              "updatedNumberScheduled": nodes if updated is None else updated,
+                              "numberMisscheduled": 0, "numberReady": available}
     # The controller omits numberAvailable/numberUnavailable when they are zero.
     if available:
         status["numberAvailable"] = available
@@ -413,8 +429,8 @@ def daemonset(name: str, namespace: str, *, now: dt.datetime, nodes: int = 2, av
             "spec": {"selector": {"matchLabels": {"k8s-app": name}},
                      "template": {"metadata": {"labels": {"k8s-app": name}},
                                   "spec": {"containers": [{"name": name, "image": image}]}},
-                     "updateStrategy": {"type": "RollingUpdate",
-                                        "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}},
+                     "updateStrategy": update_strategy or {"type": "RollingUpdate",
+                                                           "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}},
             "status": status}
 
 
