@@ -19,6 +19,7 @@ import pytest
 from kubernetes import client
 
 from opschecks import kube
+from opschecks.config import load
 from opschecks.restore import COLLECTIONS
 from opschecks.sandbox import kube_objects as k
 from opschecks.sandbox import stack
@@ -190,3 +191,13 @@ def test_fake_api_answers_faults_and_unknown_paths_as_a_real_server() -> None:
         assert err.value.status == 404
     finally:
         api.stop()
+
+
+def test_due_reads_the_sandbox_config_with_the_same_e2e_tasks_as_a_run(tmp_path: Path) -> None:
+    """``due --sandbox`` starts no server: its config must still hold every env's e2e tables, or the round trip
+    shows as one unconfigured row instead of dev's and staging's."""
+    path = tmp_path / "opschecks.toml"
+    path.write_text(stack.config_text("http://127.0.0.1:1", tmp_path / "ledger.sqlite"))
+    envs = load(path, tmp_path).envs
+    assert {name: (env.e2e is not None, env.e2e is not None and env.e2e.round_trip is not None)
+            for name, env in envs.items()} == {"dev": (True, True), "staging": (True, True), "prod": (True, False)}
