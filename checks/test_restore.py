@@ -35,6 +35,7 @@ def test_restore_drill(env, aws_session, mongo_target, restore_rng, restore_key,
         ["compared with", previous.details["key"] if previous else None],
         ["users and roles", restore.users_and_roles(result, settings)],
         *[["index warning", w] for w in result.warnings],
+        *[["cleanup", note] for note in [*mongo_target.notes, *result.notes]],
     ])
     drills = [(r.started, r.details["counts"]) for r in reversed(drill_history) if r.details.get("counts")]
     drills.append((clock.now(), result.counts))

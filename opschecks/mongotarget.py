@@ -6,6 +6,10 @@ restores into, ``where`` (for messages, without credentials) and
 made (container; database) on success, failure, Ctrl-C and SIGTERM. ``restore``
 returns which restorer ran: ``mongorestore`` when there is one (inside the
 container, or on this host for a URI), else the built-in restorer.
+
+SIGKILL gives no chance to clean up, so every drill container also names its
+owner and the next drill on that host removes those whose owner is gone
+(opschecks/orphans.py); ``notes`` says what it removed.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import tarfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -35,6 +39,7 @@ from testcontainers.community.mongodb import MongoDbContainer
 from opschecks import interrupts, mongorestore
 from opschecks.errors import Unreachable
 from opschecks.mongorestore import Dump, Restored
+from opschecks.orphans import orphaned, this_run
 
 TIMEOUT_MS = 10_000
 
@@ -43,6 +48,7 @@ class MongoTarget(Protocol):
     client: MongoClient
     database: str
     where: str
+    notes: list[str]  # what opening it did beside (e.g. removed a killed run's container), for the report
 
     def restore(self, dump: Dump, workdir: Path) -> Restored: ...
 
@@ -75,6 +81,7 @@ class UriTarget:
     database: str
     where: str
     uri: str
+    notes: list[str] = field(default_factory=list)
 
     def restore(self, dump: Dump, workdir: Path) -> Restored:
         binary = shutil.which("mongorestore")
@@ -113,6 +120,7 @@ def uri_target(uri: str, database: str) -> Iterator[UriTarget]:
 
 
 DRILL_LABEL = "org.opschecks.restore-drill"  # on every drill container: how a leftover is found and removed
+OWNER_LABEL = "org.opschecks.owner"  # <host>:<pid>:<pid start time>: whether the run that started it still lives
 
 
 @dataclass
@@ -123,6 +131,7 @@ class ContainerTarget:
     database: str
     where: str
     container: MongoDbContainer
+    notes: list[str] = field(default_factory=list)
 
     def restore(self, dump: Dump, workdir: Path) -> Restored:
         wrapped = self.container.get_wrapped_container()
@@ -184,19 +193,36 @@ def container_target(image: str, database: str) -> Iterator[ContainerTarget]:
     start was interrupted before testcontainers knew its ID.
     """
     token = secrets.token_hex(8)
-    container = MongoDbContainer(image).with_kwargs(labels={DRILL_LABEL: token})
+    container = MongoDbContainer(image).with_kwargs(labels={DRILL_LABEL: token, OWNER_LABEL: this_run()})
     where = f"container {image}"
     with _sigterm_interrupts():
         try:
             with _engine_errors(f"starting {where}"):
+                swept = sweep_orphans()
                 container.start()
             client: MongoClient = MongoClient(container.get_connection_url(), serverSelectionTimeoutMS=TIMEOUT_MS)
             try:
-                yield ContainerTarget(client=client, database=database, where=where, container=container)
+                yield ContainerTarget(client=client, database=database, where=where, container=container,
+                                      notes=[f"removed {name}, left by a killed run" for name in swept])
             finally:
                 client.close()
         finally:
             _remove(container, token, where)
+
+
+def sweep_orphans() -> list[str]:
+    """Remove drill containers of this host whose run is gone (see opschecks/orphans.py); returns what it removed."""
+    engine = docker.from_env()
+    try:
+        removed = []
+        for leftover in engine.containers.list(all=True, filters={"label": DRILL_LABEL}):
+            label = leftover.labels.get(OWNER_LABEL, "")
+            if orphaned(label):
+                leftover.remove(force=True, v=True)
+                removed.append(f"container {leftover.name} ({label})")
+        return removed
+    finally:
+        engine.close()
 
 
 def _remove(container: MongoDbContainer, token: str, where: str) -> None:

@@ -11,8 +11,6 @@ Inside the project the space form works, and is left alone.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 

@@ -30,17 +30,15 @@ what the server holds after the restore, or why it was not restored.
 from __future__ import annotations
 
 import random
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pymongo.database import Database
 
-from opschecks import archive, mongorestore
+from opschecks import archive, mongorestore, orphans
 from opschecks.backups import Backup
 from opschecks.findings import Finding, fail_on
 from opschecks.ledger import Record
@@ -49,6 +47,8 @@ if TYPE_CHECKING:
     from opschecks.mongotarget import MongoTarget
 
 COLLECTIONS = ["biomaterial", "bundleManifest", "file", "process", "project", "protocol", "submissionEnvelope"]
+
+TEMP_PREFIX = "opschecks-restore-"  # the drill's temp dirs (download, extracted dump) under $TMPDIR
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,7 @@ class Drill:
     durations: dict[str, float] = field(default_factory=dict)  # seconds: download, extract, restore
     warnings: list[str] = field(default_factory=list)
     broken: Finding | None = None
+    notes: list[str] = field(default_factory=list)  # what the drill cleaned up beside its own work
 
     @property
     def in_dump(self) -> dict[str, int]:
@@ -115,9 +116,9 @@ def choose(backups: Sequence[Backup], drilled: set[str], rng: random.Random, whe
 def drill(s3: Any, bucket: str, backup: Backup, target: MongoTarget, settings: RestoreSettings,
           progress: Callable[[int], None] | None = None) -> Drill:
     """Download, extract and restore ``backup`` into ``target``, then count; the temp dir is always removed."""
-    result = Drill(bucket=bucket, backup=backup, target=target.where)
-    with tempfile.TemporaryDirectory(prefix="opschecks-restore-") as tmp:
-        work = Path(tmp)
+    result = Drill(bucket=bucket, backup=backup, target=target.where,
+                   notes=[f"removed {name}, left by a killed run" for name in orphans.sweep_temp_dirs(TEMP_PREFIX)])
+    with orphans.owned_temp_dir(TEMP_PREFIX) as work:
         tarball = work / "backup.tar.gz"
         try:
             with _timed(result, "download"):

@@ -33,7 +33,8 @@ from pymongo.errors import PyMongoError
 
 from opschecks import ledger, restore
 from opschecks.backups import stamp
-from opschecks.mongotarget import DRILL_LABEL, docker_reachable, engine_address
+from opschecks.mongotarget import DRILL_LABEL, OWNER_LABEL, docker_reachable, engine_address
+from opschecks.orphans import this_run
 from opschecks.sandbox.dumps import backup_tarball
 from opschecks.sandbox.seed import backup_counts
 
@@ -207,6 +208,35 @@ def test_a_stopped_drill_removes_its_container(drill: Drill, sig: signal.Signals
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
     assert drill.engine.drill_containers() == []
     assert restore.drilled_keys(drill.records()) == set()
+
+
+def test_the_next_drill_removes_a_killed_drills_leftovers_and_nothing_a_live_run_owns(drill: Drill):
+    """SIGKILL runs no cleanup: its container and temp dir stay, until the next drill on this host removes them."""
+    key = drill.put(0, backup_counts(0) | {"submissionEnvelope": 25_000})
+    proc = subprocess.Popen(drill.command(drill.engine.image, "--restore-key", key), cwd=drill.checklist.path,
+                            env=drill.environ(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_until_restoring(drill.engine, proc)
+    finally:
+        proc.kill()
+        proc.wait()
+    [killed] = drill.engine.client.containers.list(all=True, filters={"label": DRILL_LABEL})
+    [left_dir] = drill.tmp.iterdir()
+    # A drill still running here (this test's process owns it) and one of another host must survive the sweep.
+    spared = [drill.engine.client.containers.create(drill.engine.image, labels={DRILL_LABEL: name, OWNER_LABEL: label})
+              for name, label in (("live", this_run()), ("elsewhere", f"another-host:{proc.pid}:1"))]
+    try:
+        run = drill.run(drill.engine.image, "--restore-key", key)
+        assert run.returncode == 0, run.stdout + run.stderr
+        report = (drill.checklist.path / "reports/report.html").read_text()
+        assert f"removed container {killed.name} ({killed.labels[OWNER_LABEL]}), left by a killed run" in report
+        assert f"removed temp dir {left_dir} (" in report
+        assert not left_dir.exists()
+        assert sorted(c.labels[DRILL_LABEL] for c in drill.engine.client.containers.list(
+            all=True, filters={"label": DRILL_LABEL})) == ["elsewhere", "live"]
+    finally:
+        for container in spared:
+            container.remove(force=True)
 
 
 def _wait_until_restoring(engine: Engine, proc: subprocess.Popen, timeout: float = 120) -> None:
