@@ -76,15 +76,25 @@ def describe(exc: BaseException) -> str | None:
         return f"cannot reach {where}: {type(exc.reason).__name__}"
     if isinstance(exc, pymongo.errors.ServerSelectionTimeoutError):
         return f"cannot reach MongoDB: {_mongo_reason(exc)}"
+    if isinstance(exc, pymongo.errors.NetworkTimeout):
+        return (f"MongoDB accepted the connection but stopped answering: {_without_timeouts(exc)} "
+                "([restore] server_timeout_s sets the wait)")
+    if isinstance(exc, pymongo.errors.AutoReconnect):  # the connection closed or reset under an operation
+        return f"lost the connection to MongoDB: {_without_timeouts(exc)}"
     if isinstance(exc, pymongo.errors.OperationFailure) and exc.code in (13, 18):
         return f"MongoDB refused: {exc.details.get('errmsg') if exc.details else exc}"
     return None
 
 
+def _without_timeouts(text: object) -> str:
+    """pymongo's message without the "(configured timeouts: ...)" it appends to each server's error."""
+    return re.sub(r" \(configured timeouts: [^)]*\)", "", str(text))
+
+
 def _mongo_reason(exc: pymongo.errors.ServerSelectionTimeoutError) -> str:
     """Each server's error, whole, without the client's configured timeouts or its topology dump."""
     servers, _, rest = str(exc).partition(", Timeout: ")
-    servers = re.sub(r",(?! )", ", ", re.sub(r" \(configured timeouts: [^)]*\)", "", servers))
+    servers = re.sub(r",(?! )", ", ", _without_timeouts(servers))
     waited = rest.split(",")[0]
     return f"{servers} (gave up after {waited})" if waited else servers
 

@@ -33,11 +33,12 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 from pymongo import MongoClient
+from pymongo.errors import PyMongoError
 from pymongo.uri_parser import parse_uri
 from testcontainers.community.mongodb import MongoDbContainer
 
 from opschecks import interrupts, mongorestore
-from opschecks.errors import Unreachable
+from opschecks.errors import Unreachable, describe
 from opschecks.mongorestore import Dump, Restored
 from opschecks.orphans import orphaned, this_run
 
@@ -101,11 +102,14 @@ class UriTarget:
 
 
 @contextmanager
-def uri_target(uri: str, database: str) -> Iterator[UriTarget]:
-    """Connect to ``uri``; refuse ``database`` if it holds data; drop it at the end."""
+def uri_target(uri: str, database: str, timeout_s: float = 600.0) -> Iterator[UriTarget]:
+    """Connect to ``uri``; refuse ``database`` if it holds data; drop it at the end.
+
+    ``timeout_s``: the longest wait for one answer ([restore] server_timeout_s).
+    """
     hosts = ",".join(f"{h}:{p}" for h, p in parse_uri(uri)["nodelist"])
     where = f"MongoDB {hosts} database {database}"
-    client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=TIMEOUT_MS)
+    client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=TIMEOUT_MS, socketTimeoutMS=timeout_s * 1000)
     try:
         existing = client[database].list_collection_names()
         if existing:
@@ -114,7 +118,11 @@ def uri_target(uri: str, database: str) -> Iterator[UriTarget]:
         try:
             yield UriTarget(client=client, database=database, where=where, uri=uri)
         finally:
-            client.drop_database(database)
+            try:
+                client.drop_database(database)
+            except PyMongoError as exc:
+                raise Unreachable(f"could not drop {where} after the drill (drop it by hand): "
+                                  f"{describe(exc) or exc}") from None
     finally:
         client.close()
 
@@ -186,7 +194,7 @@ def engine_address() -> str:
 
 
 @contextmanager
-def container_target(image: str, database: str) -> Iterator[ContainerTarget]:
+def container_target(image: str, database: str, timeout_s: float = 600.0) -> Iterator[ContainerTarget]:
     """Start ``image`` with testcontainers; the container is removed at the end, on SIGTERM too.
 
     Each container carries a unique DRILL_LABEL, so removal also finds one whose
@@ -200,7 +208,8 @@ def container_target(image: str, database: str) -> Iterator[ContainerTarget]:
             with _engine_errors(f"starting {where}"):
                 swept = sweep_orphans()
                 container.start()
-            client: MongoClient = MongoClient(container.get_connection_url(), serverSelectionTimeoutMS=TIMEOUT_MS)
+            client: MongoClient = MongoClient(container.get_connection_url(), serverSelectionTimeoutMS=TIMEOUT_MS,
+                                              socketTimeoutMS=timeout_s * 1000)
             try:
                 yield ContainerTarget(client=client, database=database, where=where, container=container,
                                       notes=[f"removed {name}, left by a killed run" for name in swept])
@@ -274,7 +283,7 @@ URI_ENV_VAR = "OPSCHECKS_MONGO_URI"
 
 @contextmanager
 def open_target(env: str, image: str, database: str, uri_option: str | None,
-                uri_env: str | None) -> Iterator[MongoTarget]:
+                uri_env: str | None, timeout_s: float = 600.0) -> Iterator[MongoTarget]:
     """The drill's MongoDB: ``--mongo-uri`` if given, else a container if Docker answers, else $OPSCHECKS_MONGO_URI.
 
     An explicit ``--mongo-uri`` wins over Docker because the user asked for it;
@@ -282,21 +291,21 @@ def open_target(env: str, image: str, database: str, uri_option: str | None,
     meanwhile, so the container or database is removed when a job is stopped.
     """
     with _sigterm_interrupts():
-        with _open_target(env, image, database, uri_option, uri_env) as target:
+        with _open_target(env, image, database, uri_option, uri_env, timeout_s) as target:
             yield target
 
 
 @contextmanager
 def _open_target(env: str, image: str, database: str, uri_option: str | None,
-                 uri_env: str | None) -> Iterator[MongoTarget]:
+                 uri_env: str | None, timeout_s: float) -> Iterator[MongoTarget]:
     if uri_option:
-        with uri_target(uri_option, fresh_database_name(env)) as target:
+        with uri_target(uri_option, fresh_database_name(env), timeout_s) as target:
             yield target
     elif docker_reachable():
-        with container_target(image, database) as target:
+        with container_target(image, database, timeout_s) as target:
             yield target
     elif uri_env:
-        with uri_target(uri_env, fresh_database_name(env)) as target:
+        with uri_target(uri_env, fresh_database_name(env), timeout_s) as target:
             yield target
     else:
         raise Unreachable(f"no MongoDB to restore into: Docker is not reachable (start it, or set DOCKER_HOST: "

@@ -61,6 +61,9 @@ class RestoreSettings:
     max_drop_fraction: float = 0.10  # Ingest data only grows
     restore_users: bool = False  # restore admin.system.users/roles too (else they are counted and listed)
     image: str = "mongo:4.2"  # the major version production runs
+    # Longest wait for one answer from the drill's MongoDB (an insert batch, an index build, a count): one that
+    # accepts connections but stops answering fails the drill in one line instead of hanging it.
+    server_timeout_s: float = 600.0
 
 
 @dataclass

@@ -8,10 +8,12 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -234,3 +236,76 @@ def test_ctrl_c_during_the_restore_leaves_nothing_behind(drill: Drill, sig: sign
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
     assert ("KeyboardInterrupt" if sig == signal.SIGINT else "SIGTERM: stopping as for Ctrl-C") in output
     assert drill.leftovers() == []
+
+
+class FreezingProxy:
+    """A TCP proxy to a real MongoDB that, once ``freeze_after`` bytes went to the server, forwards nothing more
+    while keeping every connection open: a server that accepts connections but stops answering (hung, not down)."""
+
+    def __init__(self, upstream: tuple[str, int], freeze_after: int) -> None:
+        self.upstream, self.freeze_after, self.sent = upstream, freeze_after, 0
+        self.frozen = threading.Event()
+        self.stopped = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = [self.listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            self.sockets += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, to_server: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if to_server:
+                    self.sent += len(data)
+                    if self.sent > self.freeze_after:
+                        self.frozen.set()
+                if self.frozen.is_set():
+                    self.stopped.wait()  # hold the connection open, answer nothing
+                    return
+                sink.sendall(data)
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self.stopped.set()
+        for sock in self.sockets:
+            sock.close()
+
+
+def test_a_mongodb_that_stops_answering_mid_restore_fails_in_one_line_not_a_hang(drill: Drill):
+    key = drill.put(0, backup_counts(0) | {"submissionEnvelope": 20_000})
+    config = drill.pytester.path / "opschecks.toml"
+    config.write_text(config.read_text() + f"[env.{drill.env}.restore]\nserver_timeout_s = 2\n")
+    host, port = drill.sandbox.mongo_uri.removeprefix("mongodb://").split("/")[0].split(":")
+    proxy = FreezingProxy((host, int(port)), freeze_after=200_000)  # into the inserts
+    try:
+        started = time.monotonic()
+        # directConnection: the sandbox server is a replica set member, which would lead the client past the proxy.
+        result = drill.run("--mongo-uri", f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true",
+                           "--env", drill.env)
+        took = time.monotonic() - started
+    finally:
+        proxy.close()
+    assert proxy.frozen.is_set(), "the proxy froze mid-restore"
+    out = result.stdout.str()
+    result.assert_outcomes(failed=1, errors=1)
+    result.stdout.fnmatch_lines([f"*[[]{drill.env}[]] could not drop MongoDB 127.0.0.1:{proxy.port} database "
+                                 f"restore_drill_{drill.env}_* after the drill (drop it by hand): MongoDB accepted "
+                                 "the connection but stopped answering*",
+                                 f"  • OPS001 [[]{drill.env}[]] test_restore_drill: MongoDB accepted the connection but "
+                                 f"stopped answering: 127.0.0.1:{proxy.port}: timed out ([[]restore[]] server_timeout_s "
+                                 "sets the wait)"])
+    assert "Traceback" not in out and took < 60, (took, out[-3000:])
+    [record] = drill.records()
+    assert record.outcome == "failed" and "verdict" not in record.details, "the server hung: not the backup's fault"
+    assert restore.drilled_keys(drill.records()) == set(), f"{key} stays in the pool"
