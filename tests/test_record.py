@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from opschecks import ledger
+from opschecks import clock, ledger
 from opschecks.sandbox import kube_objects as k
 from opschecks.sandbox import stack
 from opschecks.sandbox.seed_usage import WAIVERS_FILE
@@ -47,8 +47,24 @@ ROWS = """JSON.stringify({
 
 
 @pytest.fixture(scope="module")
-def seeded(sandbox: stack.Sandbox) -> Iterator[stack.Sandbox]:
-    """A sandbox seeded as ``--sandbox`` seeds it (the suite's shared one starts empty).
+def at_noon() -> Iterator[None]:
+    """The sandbox's clock (seeding, checks, ledger) at today's 12:00 UTC, whatever the wall clock says.
+
+    The three runs take a minute or two and the assertions name dates and windows: run across midnight, the
+    failures would start "yesterday" and every daily check passed before 00:00 would be due again (and, on the
+    1st, every monthly one). ``OPSCHECKS_CLOCK_SHIFT_DAYS`` takes a fraction of a day and reaches the
+    checklist's subprocesses through ``seeded.env_vars``; the date stays today's, so moto's own S3 metric for
+    the live bucket (stamped today 00:00 by the real clock) is still "today", outside the history."""
+    wall = dt.datetime.now(UTC)
+    noon = wall.replace(hour=12, minute=0, second=0, microsecond=0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(clock.SHIFT_VAR, repr((noon - wall) / dt.timedelta(days=1)))
+        yield
+
+
+@pytest.fixture(scope="module")
+def seeded(sandbox: stack.Sandbox, at_noon: None) -> Iterator[stack.Sandbox]:
+    """A sandbox seeded as ``--sandbox`` seeds it (the suite's shared one starts empty), at noon (``at_noon``).
 
     moto's servers in one process share one in-memory AWS, so it is reset before seeding and after: another
     module's seeded sandbox (tests/test_sandbox.py) creates the same named load balancers and clusters."""
@@ -73,7 +89,7 @@ def project(checklist, seeded: stack.Sandbox, monkeypatch: pytest.MonkeyPatch) -
             monkeypatch.delenv(name, raising=False)
         else:
             monkeypatch.setenv(name, value)
-    today = dt.datetime.now(UTC).date()
+    today = clock.now().date()
     checklist.lay_out(seeded.config_path.read_text(), dict.fromkeys(AREAS))  # with the sandbox's waivers file
     waivers = checklist.path / WAIVERS_FILE
     waivers.write_text((seeded.root / WAIVERS_FILE).read_text() + "\n" +
@@ -84,7 +100,7 @@ def project(checklist, seeded: stack.Sandbox, monkeypatch: pytest.MonkeyPatch) -
     # The upload drill last passed 40 days ago: a sprint task that is overdue. The ledger is the one the seeded
     # config names (under the sandbox's root), emptied first.
     ledger.append(stack.reset_ledger(seeded.ledger), ledger.Record(
-        check=UPLOAD_DRILL, env="dev", outcome="passed", started=dt.datetime.now(UTC) - dt.timedelta(days=40),
+        check=UPLOAD_DRILL, env="dev", outcome="passed", started=clock.now() - dt.timedelta(days=40),
         duration_s=60.0, runner="ops@laptop", cadences=("sprint",), run_id="earlier"))
     return checklist.path
 
@@ -169,7 +185,7 @@ def test_a_passing_then_failing_record_reads_right_in_chromium(project: Path, ch
     assert len(seen["findings"]) == len(groups)
     assert seen["headline"].startswith(f"Needs attention — FAILED: 3 of {total} checks failed "
                                        "(1 new, 3 still failing, 1 fixed)")
-    today = f"{dt.datetime.now(UTC):%Y-%m-%d}"
+    today = f"{clock.now():%Y-%m-%d}"  # the sandbox's noon: the three runs' day
     assert {(t[0].rsplit("::", 1)[1], t[1], t[3]) for t in seen["tasks"]} == {
         ("test_upload_drill", "dev", "overdue"),
         ("test_backup_is_fresh", "dev", f"failing since {today} (2 runs)"),

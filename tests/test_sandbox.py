@@ -21,8 +21,9 @@ from kubernetes import client
 from opschecks import kube
 from opschecks.config import load
 from opschecks.restore import COLLECTIONS
+from opschecks.backups import stamp
 from opschecks.sandbox import kube_objects as k
-from opschecks.sandbox import stack
+from opschecks.sandbox import seed, stack
 from opschecks.sandbox.kubeapi import FakeKubeAPI
 
 NOW = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.timezone.utc)
@@ -132,6 +133,25 @@ def test_seeded_backups_are_real_mongodump_tarballs(seeded: stack.Sandbox) -> No
         meta = json.load(tar.extractfile("data/db/dump/2026-11-25T00_00/admin/file.metadata.json"))
     assert len(docs) >= 100 and docs[0]["_class"].endswith("SubmissionEnvelope")
     assert [i["name"] for i in meta["indexes"]] == ["_id_", "uuid.uuid_1"]
+
+
+@pytest.mark.parametrize("at", ["00:03", "00:07", "08:00", "23:58"])
+def test_the_newest_seeded_backup_is_the_one_of_the_cronjobs_last_finished_run(seeded: stack.Sandbox, at: str) -> None:
+    """Whatever the time of day: seeded at 00:03, tonight's ingest-backup (00:00, 7 minutes) has not finished,
+    so neither its backup nor its success is there; from 00:07 both are."""
+    hour, minute = map(int, at.split(":"))
+    now = NOW.replace(hour=hour, minute=minute)
+    name = f"time-of-day-{hour:02d}{minute:02d}"  # moto and the fake API are shared: a bucket and cluster of its own
+    seed.seed_backups(seeded.s3(), ["dev"], now, days=3, bucket=name)
+    seed.seed_kube(seeded.kube, name, "dev", now)
+
+    taken = NOW.replace(hour=0) - (dt.timedelta(days=1) if at == "00:03" else dt.timedelta(0))
+    listed = seeded.s3().list_objects_v2(Bucket=name, Prefix="dev/")["Contents"]
+    assert [o["Key"] for o in listed] == [f"dev/{stamp(taken - dt.timedelta(days=d))}.tar.gz" for d in (2, 1, 0)]
+    uploaded = listed[-1]["LastModified"]
+    assert uploaded == taken + seed.UPLOAD_AFTER <= now
+    [cronjob] = [c for c in seeded.kube.objects(name, "cronjobs") if c["metadata"]["name"] == "ingest-backup"]
+    assert cronjob["status"] == {"lastScheduleTime": k.ts(taken), "lastSuccessfulTime": k.ts(uploaded)}
 
 
 def test_seeded_cluster_is_healthy_and_realistic(seeded: stack.Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:

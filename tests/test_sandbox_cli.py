@@ -16,7 +16,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from opschecks import ledger
+from opschecks import clock, ledger
 from opschecks.backups import stamp
 from opschecks.sandbox import seed, stack
 from opschecks.restore import COLLECTIONS
@@ -64,13 +64,17 @@ def test_sandbox_30_days_later_is_green_run_after_run_and_due_reads_its_ledger(c
     each run starts from an empty sandbox ledger, says what it seeds, and passes; due/history --sandbox read it."""
     for area in ("restore", "backups", "pods"):
         checklist.check(area)
-    checklist.monkeypatch.setenv("OPSCHECKS_CLOCK_SHIFT_DAYS", "30")
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)
+    # 30 days later, and up to a day more to land on 12:00 UTC: the two runs and `due` take minutes, and run
+    # across midnight they would judge the first run's passes by the next day's windows (and `as of` another date).
+    wall = dt.datetime.now(dt.timezone.utc)
+    to_noon = (wall.replace(hour=12, minute=0, second=0, microsecond=0) - wall) % dt.timedelta(days=1)
+    checklist.monkeypatch.setenv("OPSCHECKS_CLOCK_SHIFT_DAYS", repr(30 + to_noon / dt.timedelta(days=1)))
+    later = clock.now()
     stale = checklist.path / stack.LEDGER
-    midnight = later.replace(hour=0, minute=0, second=0, microsecond=0)
+    newest = seed.last_finished_run(later)
     for env in stack.ENVS:  # every backup drilled already, with far higher counts: RST004/RST003 unless emptied
         for day in range(seed.BACKUP_DAYS):
-            key = f"{env}/{stamp(midnight - dt.timedelta(days=day))}.tar.gz"
+            key = f"{env}/{stamp(newest - dt.timedelta(days=day))}.tar.gz"
             ledger.append(stale, ledger.Record(check=DRILL, env=env, outcome="passed", started=later, duration_s=1,
                                                runner="old@run", cadences=("monthly",),
                                                details={"key": key, "verdict": "restored",

@@ -53,18 +53,26 @@ def counts_on(day: dt.date) -> dict[str, int]:
     return backup_counts(max(0, (day - GROWTH_START).days // GROWTH_DAYS))
 
 
+def last_finished_run(now: dt.datetime, offset: dt.timedelta = dt.timedelta(0)) -> dt.datetime:
+    """When the most recent run of a daily CronJob scheduled at ``offset`` past midnight (UTC) that has finished
+    by ``now`` was scheduled: tonight's until it has run for ``UPLOAD_AFTER``, else yesterday's."""
+    last = now.replace(hour=0, minute=0, second=0, microsecond=0) + offset
+    return last if last + UPLOAD_AFTER <= now else last - dt.timedelta(days=1)
+
+
 def seed_backups(s3: Any, envs: list[str], now: dt.datetime, days: int = BACKUP_DAYS, bucket: str = BUCKET) -> None:
     """A bucket with a 90-day lifecycle rule and ``days`` nightly tagged backups per environment.
 
-    Each is uploaded as the CronJob would have, ``UPLOAD_AFTER`` after it was taken (never after ``now``).
+    Each is uploaded as the CronJob would have, ``UPLOAD_AFTER`` after it was taken; so the newest is the one
+    of the ingest-backup CronJob's last finished run (seed_kube): seeded at 00:03, tonight's is not there yet.
     """
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=LIFECYCLE)
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    newest = last_finished_run(now)
     uploads = []
     for env in envs:
         for day in range(days):
-            taken = today - dt.timedelta(days=days - 1 - day)
+            taken = newest - dt.timedelta(days=days - 1 - day)
             uploads.append((f"{env}/{stamp(taken)}.tar.gz", taken,
                             backup_tarball(stamp(taken), counts_on(taken.date()), seed=env_seed(env))))
 
@@ -73,7 +81,7 @@ def seed_backups(s3: Any, envs: list[str], now: dt.datetime, days: int = BACKUP_
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(put, uploads))
-    _set_upload_times(bucket, {key: min(taken + UPLOAD_AFTER, now) for key, taken, _ in uploads})
+    _set_upload_times(bucket, {key: taken + UPLOAD_AFTER for key, taken, _ in uploads})
 
 
 def _set_upload_times(bucket: str, uploaded: dict[str, dt.datetime]) -> None:
@@ -121,12 +129,8 @@ def seed_kube(kube: FakeKubeAPI, cluster: str, env: str, now: dt.datetime) -> No
                           containers=[("coredns", "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/coredns:v1.11.1")]))
 
     cronjobs, jobs = [], []
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     for name, (schedule, offset) in BACKUP_CRONJOBS.items():
-        # The most recent run that has finished by now (a run takes 7 minutes).
-        last = midnight + offset
-        if last + dt.timedelta(minutes=7) > now:
-            last -= dt.timedelta(days=1)
+        last = last_finished_run(now, offset)  # ingest-backup's is the newest backup seed_backups uploads
         for days_ago in (2, 1, 0):
             scheduled = last - dt.timedelta(days=days_ago)
             # The nightly backup's first attempt two nights ago failed and its retry succeeded, as happens on a
@@ -137,7 +141,7 @@ def seed_kube(kube: FakeKubeAPI, cluster: str, env: str, now: dt.datetime) -> No
                 pods.append(k.job_pod(jobs[-1], now=now, attempt=0, phase="Failed"))
             pods.append(k.job_pod(jobs[-1], now=now, attempt=int(retried)))
         cronjobs.append(k.cronjob(name, app_ns, schedule=schedule, now=now, last_schedule=last,
-                                  last_success=last + dt.timedelta(minutes=7)))
+                                  last_success=last + UPLOAD_AFTER))
 
     # Nodes, their volumes and kubelet summaries: seed_cluster.py; their heartbeats (for describe node) here.
     kube.set_objects(cluster, "leases", [k.lease(f"{n}.ec2.internal", now=now) for n in nodes])
