@@ -281,20 +281,31 @@ class DumpReader:
             if self._fh.read(4) != ARCHIVE_MAGIC:
                 raise DumpError(f"{self.path.name}: not a mongodump archive (bad magic number)")
             header = _decode(read_document(self._fh, where, error=CorruptArchive), where)
+            if problem := _fields_problem(header, _HEADER_FIELDS):
+                raise CorruptArchive(f"{where}: the archive header {problem}; the archive is corrupt")
             self._archive_version = _version(header.get("server_version"))
             self._expected: dict[str, Collection | None] = {}  # data namespace -> ours, or None (other db)
             while (head := self._fh.read(4)) != TERMINATOR:
                 entry = _decode(read_document(self._fh, where, head, CorruptArchive), where)
                 db, name = entry.get("db"), entry.get("collection")
-                if not isinstance(db, str) or not isinstance(name, str):
-                    raise DumpError(f"{where}: a collection entry without 'db' and 'collection': {entry}")
+                # mongorestore decodes each entry into typed fields: a missing name or a field of another
+                # type (a metadata document instead of its JSON text) is an archive it cannot read.
+                problem = _fields_problem(entry, _ENTRY_FIELDS)
+                if problem or not isinstance(db, str) or not isinstance(name, str) or not name:
+                    raise CorruptArchive(f"{where}: a collection entry {problem or 'without a db and a collection'}: "
+                                         f"{_shorten(entry)}; the archive is corrupt")
                 label = f"{self.path.name} namespace {db}.{name}"
-                meta = parse_metadata(entry.get("metadata") or "", label)
+                meta = parse_metadata(entry.get("metadata", ""), label)
                 kind = "timeseries" if entry.get("type") == "timeseries" else classify(name, meta)
                 # Before 8.3 a time-series collection's data is stored, and archived, as system.buckets.<name>.
                 data_name = f"system.buckets.{name}" if kind == "timeseries" and self._archive_version < (8, 3) else name
                 coll = Collection(name, kind, meta, source=f"{self.path.name} namespace {db}.{data_name}",
                                   data_name=data_name)
+                # Listed twice (or a time-series collection beside its own system.buckets entry), one entry's
+                # documents would be counted under the other's name, or not at all.
+                if f"{db}.{data_name}" in self._expected or db == self.database and name in self.collections:
+                    raise CorruptArchive(f"{label}: listed twice in the archive's prelude (data namespace "
+                                         f"{db}.{data_name}); the archive is corrupt")
                 if db == self.database:
                     self.collections[name] = coll
                 self._expected[f"{db}.{data_name}"] = coll if db == self.database else None
@@ -310,7 +321,13 @@ class DumpReader:
                     raise CorruptArchive(f"{name}: a terminator where a namespace header should be; "
                                          "the archive is corrupt")
                 header = _decode(read_document(fh, f"{name} (namespace header)", head, CorruptArchive), name)
-                ns = f"{header.get('db')}.{header.get('collection')}"
+                # As mongorestore's demultiplexer: a header must name its namespace (a header without a
+                # collection must never match a collection some entry happens to call "None").
+                if not isinstance(header.get("db"), str) or not isinstance(header.get("collection"), str) \
+                        or not header["collection"] or not isinstance(header.get("EOF", False), bool):
+                    raise CorruptArchive(f"{name}: a namespace header without a string db and collection and a "
+                                         f"boolean EOF: {_shorten(header)}; the archive is corrupt")
+                ns = f"{header['db']}.{header['collection']}"
                 if ns not in self._expected:
                     raise CorruptArchive(f"{name}: data for namespace {ns}, which the archive's prelude does not list")
                 if ns in closed:
@@ -324,7 +341,7 @@ class DumpReader:
                         raise CorruptArchive(f"{where}: the EOF header is not followed by a terminator")
                     crc = crcs.get(ns, 0)
                     expected = header.get("CRC")
-                    if not isinstance(expected, int) or expected % 2**64 != crc:
+                    if not isinstance(expected, int) or isinstance(expected, bool) or expected % 2**64 != crc:
                         raise CorruptArchive(f"{where}: CRC mismatch: the EOF header says {expected}, the data "
                                              f"has {crc - 2**64 if crc >= 2**63 else crc}")
                     closed.add(ns)
@@ -395,6 +412,24 @@ def _decode(raw: bytes, where: str) -> dict[str, Any]:
         return bson.decode(raw)
     except (BSONError, ValueError, OverflowError, TypeError) as exc:
         raise DumpError(f"{where}: invalid BSON document: {exc}") from None
+
+
+# Field types of the archive header and of the prelude's entries (common/archive/spec.md), when present.
+_HEADER_FIELDS: dict[str, type] = {"concurrent_collections": int, "version": str, "server_version": str,
+                                   "tool_version": str}
+_ENTRY_FIELDS: dict[str, type] = {"db": str, "collection": str, "metadata": str, "size": int, "type": str}
+
+
+def _fields_problem(doc: dict[str, Any], fields: dict[str, type]) -> str | None:
+    for key, kind in fields.items():
+        if key in doc and (not isinstance(doc[key], kind) or isinstance(doc[key], bool)):
+            return f"whose {key!r} is not {'a string' if kind is str else 'an integer'} (found {type(doc[key]).__name__})"
+    return None
+
+
+def _shorten(doc: dict[str, Any]) -> str:
+    text = repr(doc)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _version(text: Any) -> tuple[int, int]:

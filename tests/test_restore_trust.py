@@ -16,7 +16,7 @@ from pathlib import Path
 
 import bson
 import pytest
-from bson import ObjectId
+from bson import ObjectId, json_util
 
 from opschecks import dumpformat, mongorestore, mongotarget, restore
 from opschecks.backups import Backup
@@ -99,6 +99,55 @@ def test_trailing_bytes_after_the_last_namespace_are_corruption(tmp_path: Path, 
     with pytest.raises(CorruptArchive) as err:
         dumpformat.inventory(_archive(tmp_path, archive_bytes(SMALL) + tail).path, "admin", True)
     assert err.value.code == "RST010" and str(err.value).startswith("admin.archive")
+
+
+def _drop(key: str, collection: str | None = None):
+    """A namespace-header edit: remove ``key`` (from ``collection``'s headers only, if given)."""
+    return lambda h: {k: v for k, v in h.items() if k != key} if collection in (None, h["collection"]) else h
+
+
+@pytest.mark.parametrize(("colls", "edits", "expected"), [
+    # mongorestore's demultiplexer refuses a header without a collection; read as "admin.None" it matched a
+    # collection called None, whose 2 documents then went uncounted (in the dump 0, restored 0: a pass).
+    ([*SMALL, Coll("None", [{"_id": 1}, {"_id": 2}])], {"namespace_header": _drop("collection", "None")},
+     r"^admin\.archive: a namespace header without a string db and collection"),
+    (SMALL, {"namespace_header": lambda h: {**h, "db": 1}}, r"a namespace header without a string db"),
+    (SMALL, {"namespace_header": lambda h: {**h, "EOF": int(h["EOF"])}}, r"and a boolean EOF: "),
+    (SMALL, {"namespace_header": lambda h: {**h, "CRC": False} if h["EOF"] and h["collection"] == "empty" else h},
+     r"^admin\.archive namespace admin\.empty: CRC mismatch: the EOF header says False"),  # False == 0 in Python
+    (SMALL, {"entry": lambda e: {**e, "metadata": json_util.loads(e["metadata"])}},
+     r"^admin\.archive \(prelude\): a collection entry whose 'metadata' is not a string \(found dict\)"),
+    (SMALL, {"entry": lambda e: {**e, "size": str(e["size"])}}, r"a collection entry whose 'size' is not an integer"),
+    (SMALL, {"entry": lambda e: {k: v for k, v in e.items() if k != "collection"}},
+     r"a collection entry without a db and a collection"),
+    (SMALL, {"header": lambda h: {**h, "version": 1}}, r"\(prelude\): the archive header whose 'version' is not a "
+                                                      r"string \(found int\)"),
+    ([*SMALL, Coll("project", SMALL[0].docs)], {},
+     r"^admin\.archive namespace admin\.project: listed twice in the archive's prelude"),
+    ([Coll("r", [{"_id": 1}], options={"timeseries": {"timeField": "t"}}, type="timeseries"),
+      Coll("system.buckets.r", [{"_id": 1}])], {},  # its buckets would count under one name only
+     r"namespace admin\.system\.buckets\.r: listed twice in the archive's prelude"),
+], ids=["header-without-collection", "header-db-int", "header-eof-int", "crc-bool", "metadata-document",
+        "size-string", "entry-without-collection", "header-version-int", "listed-twice", "time-series-and-buckets"])
+def test_an_archive_of_the_wrong_shape_is_rst010_naming_it(tmp_path: Path, colls, edits, expected):
+    dump = _archive(tmp_path, archive_bytes(colls, **edits))
+    with pytest.raises(CorruptArchive, match=expected) as err:
+        dumpformat.inventory(dump.path, "admin", True)
+    assert err.value.code == "RST010"
+
+
+def test_an_archive_of_several_databases_restores_one_and_checks_all(tmp_path: Path, target):
+    others = [Coll("audit", [{"_id": i} for i in range(4)]), Coll("oplog", [{"_id": 1}])]
+    dbs = {"audit": "other", "oplog": ""}  # mongodump --archive without --db, and --oplog's top-level namespace
+    restored = mongorestore.restore(target.client[target.database],
+                                    _archive(tmp_path, archive_bytes([*SMALL, *others], dbs=dbs)))
+    assert restored.in_dump == {"project": 3, "file": 2, "empty": 0}
+    assert {n: target.client[target.database][n].count_documents({}) for n in ("project", "file")} == \
+        {"project": 3, "file": 2}
+    bad_crc = archive_bytes([*SMALL, *others], dbs=dbs,
+                            namespace_header=lambda h: {**h, "CRC": 1} if h["EOF"] and h["db"] == "other" else h)
+    with pytest.raises(CorruptArchive, match=r"^admin\.archive namespace other\.audit: CRC mismatch"):
+        dumpformat.inventory(_archive(tmp_path, bad_crc).path, "admin", True)
 
 
 # --- 3. names from the metadata ------------------------------------------------------------------------------
