@@ -222,9 +222,14 @@ class DumpReader:
                 with _reading(path.name):
                     meta = parse_metadata(text.decode(), path.name)
                 name = meta.get("collectionName") or unquote(stem)
+                self._claim(name, path)
                 self.collections[name] = Collection(name, classify(name, meta), meta, source=path.name)
             elif path.name.endswith(_DATA):
-                data[path.name[: -len(next(s for s in _DATA if path.name.endswith(s)))]] = path
+                stem = path.name[: -len(next(s for s in _DATA if path.name.endswith(s)))]
+                if stem in data:  # x.bson beside x.bson.gz: restoring either would drop the other in silence
+                    raise DumpError(f"{data[stem].name} and {path.name}: two data files for one collection; "
+                                    "the dump is ambiguous")
+                data[stem] = path
             else:
                 self.other_files.append(path.name)
         self._files: dict[str, Path] = {}
@@ -240,11 +245,21 @@ class DumpReader:
             name = unquote(stem)
             if name.startswith("system.buckets.") or "%24" in stem and len(stem) > _NAME_PREFIX:
                 raise DumpError(f"{path.name}: no metadata file names the collection this data belongs to")
+            if name in self.collections:  # a,b.bson beside a%2Cb.bson, r.bson beside time-series r's buckets
+                raise DumpError(f"{self.collections[name].source} and {path.name}: two data files for "
+                                f"collection {name}; the dump is ambiguous")
             coll = Collection(name, classify(name, {}), source=path.name)
             self.collections[name] = coll
             self._attach(coll, path)
         for coll in self.collections.values():
             coll.data_name = coll.data_name or coll.name
+
+    def _claim(self, name: str, path: Path) -> None:
+        """Refuse a second metadata file for one collection (x.metadata.json beside x.metadata.json.gz, or two
+        files whose collectionName is the same): one would silently replace the other."""
+        if name in self.collections:
+            raise DumpError(f"{self.collections[name].source} and {path.name}: two metadata files for collection "
+                            f"{name}; the dump is ambiguous")
 
     def _attach(self, coll: Collection, path: Path, buckets: bool = False) -> None:
         coll.source = path.name
@@ -269,6 +284,9 @@ class DumpReader:
                     yield self._batch(coll, pending, path.name)
 
     def _batch(self, coll: Collection, raws: list[bytes], where: str) -> Batch:
+        if coll.kind == "view":  # the restore recreates a view from its metadata: these would vanish uncounted
+            raise DumpError(f"{where}: documents for {coll.name}, which its metadata makes a view (a view holds "
+                            "none); the dump is inconsistent")
         docs = validated(raws, where)
         self.counts[coll.name] = self.counts.get(coll.name, 0) + len(docs)
         return Batch(coll, docs)

@@ -178,6 +178,34 @@ def test_data_files_match_their_metadata_even_when_escaped_differently(tmp_path:
     assert "k_1" in target.client[target.database]["a,b"].index_information()
 
 
+def _add(name: str, data: bytes):
+    return lambda db_dir: (db_dir / name).write_bytes(data)
+
+
+R = Coll("r", [{"_id": 1}, {"_id": 2}], options={"timeseries": {"timeField": "t"}}, type="timeseries")
+
+
+@pytest.mark.parametrize(("colls", "extra", "expected"), [
+    # Each pair used to restore one file and drop the other in silence (in the dump 1, restored 1: a pass).
+    (SMALL, _add("project.bson.gz", gzip.compress(bson.encode({"_id": 9}))),
+     r"^project\.bson and project\.bson\.gz: two data files for one collection"),
+    ([Coll("a,b", [{"_id": 1}, {"_id": 2}])], _add("a,b.bson", bson.encode({"_id": 9})),
+     r"^a%2Cb\.bson and a,b\.bson: two data files for collection a,b"),
+    ([R], _add("r.bson", bson.encode({"_id": 9})),
+     r"^system\.buckets\.r\.bson and r\.bson: two data files for collection r"),
+    (SMALL, _add("project.metadata.json.gz", gzip.compress(Coll("project").metadata("admin").encode())),
+     r"^project\.metadata\.json and project\.metadata\.json\.gz: two metadata files for collection project"),
+    (SMALL, _add("other.metadata.json", Coll("project").metadata("admin").encode()),
+     r"^other\.metadata\.json and project\.metadata\.json: two metadata files for collection project"),
+], ids=["bson-and-bson-gz", "escaped-and-not", "buckets-and-plain", "metadata-and-metadata-gz", "same-collectionName"])
+def test_two_files_for_one_collection_are_rst012_naming_both(tmp_path: Path, colls, extra, expected):
+    db_dir = write_directory(tmp_path / "out", colls)
+    extra(db_dir)
+    with pytest.raises(DumpError, match=expected) as err:
+        dumpformat.inventory(db_dir, "admin", False)
+    assert err.value.code == "RST012"
+
+
 # --- 4. nothing skipped in silence ---------------------------------------------------------------------------
 
 USERS = Coll("system.users", [{"_id": f"admin.u{i}", "user": f"u{i}", "db": "admin"} for i in range(3)])
@@ -204,6 +232,20 @@ def test_system_namespaces_are_restored_or_listed(tmp_path: Path, target, fmt: s
     assert db["system.js"].count_documents({}) == 1
     assert db["system.buckets.readings"].count_documents({}) == 5  # the time-series buckets, as mongorestore does
     assert restored.data_names["readings"] == "system.buckets.readings"
+
+
+@pytest.mark.parametrize("fmt", ["directory", "archive"])
+def test_documents_under_a_view_are_rst012_not_dropped(tmp_path: Path, fmt: str):
+    # A view is recreated from its metadata; its documents were read, then left out of the dump's counts.
+    view = Coll("v", [{"_id": 1}, {"_id": 2}], options={"viewOn": "project", "pipeline": []}, type="view")
+    if fmt == "archive":
+        path, expected = _archive(tmp_path, archive_bytes([*SMALL, view])).path, r"^admin\.archive namespace admin\.v: "
+    else:
+        path, expected = write_directory(tmp_path / "out", [*SMALL, view]), r"^v\.bson: "
+        (path / "v.bson").write_bytes(b"".join(view.raw()))  # mongodump writes no data file for a view
+    with pytest.raises(DumpError, match=expected + r"documents for v, which its metadata makes a view") as err:
+        dumpformat.inventory(path, "admin", fmt == "archive")
+    assert err.value.code == "RST012"
 
 
 def test_users_and_roles_are_restored_when_asked(tmp_path: Path, target):
