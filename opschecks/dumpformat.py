@@ -124,11 +124,18 @@ def parse_metadata(text: str, where: str) -> dict[str, Any]:
         return {}
     try:
         meta = json_util.loads(text)
-    except ValueError as exc:
+    # A bad $oid or $date is a BSONError, nesting thousands deep a RecursionError: all the file's fault.
+    except (ValueError, BSONError, TypeError, OverflowError, RecursionError) as exc:
         raise DumpError(f"{where}: metadata is not valid Extended JSON: {exc}") from None
     problem = _metadata_problem(meta)
     if problem:
         raise DumpError(f"{where}: not a mongodump metadata document: {problem}")
+    try:
+        # The options and indexes go to the server as BSON: a key with a NUL byte or an integer beyond 64 bits
+        # would fail in the client, mid-restore. mongodump wrote them from BSON, so such metadata is corrupt.
+        bson.encode(meta)
+    except (BSONError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise DumpError(f"{where}: metadata that cannot be BSON: {exc}") from None
     return meta
 
 

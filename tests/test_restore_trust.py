@@ -303,7 +303,16 @@ def test_broken_dump_content_is_one_rst012_naming_the_file(tmp_path: Path, targe
 
 
 @pytest.mark.parametrize("text", ["[]", '"x"', '{"indexes": {}}', '{"indexes": [{"name": "a"}]}',
-                                  '{"options": []}', "{not json"])
+                                  '{"options": []}', "{not json",
+                                  # these were tracebacks: in the reader, or when the restore sent them
+                                  '{"options": ' * 5000 + "{}" + "}" * 5000,
+                                  '{"options": {"x": {"$oid": "zz"}}}',
+                                  '{"options": {"x": {"$date": {"$numberLong": "99999999999999999999"}}}}',
+                                  '{"options": {"a\\u0000b": 1}}',
+                                  '{"options": {"capped": true, "size": 99999999999999999999}}',
+                                  '{"indexes": [{"v": 2, "key": {"a\\u0000": 1}, "name": "a"}]}'],
+                         ids=["list", "string", "indexes-object", "index-without-key", "options-list", "not-json",
+                              "deep", "bad-oid", "huge-date", "nul-in-option", "huge-int", "nul-in-index-key"])
 def test_metadata_of_the_wrong_shape_is_rst012(tmp_path: Path, text: str):
     dump = _directory(tmp_path, SMALL)
     (tmp_path / "out/admin/project.metadata.json").write_text(text)
