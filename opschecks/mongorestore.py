@@ -328,6 +328,13 @@ class _Inserter:
         if batch.collection.kind in ("users", "roles"):
             try:
                 collection.insert_many(batch.documents, ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors") or [{}]
+                if all(e.get("code") == _DUPLICATE_KEY for e in errors):  # the dump's fault, as for any collection
+                    raise _refused(batch, errors, exc) from None
+                self.refused[batch.collection.name] = f"the target refused {namespace}: " \
+                                                      f"{errors[0].get('errmsg', exc)}"
+                return 0
             except OperationFailure as exc:  # only a server's own admin database may hold them
                 self.refused[batch.collection.name] = f"the target refused {namespace}: {_errmsg(exc)}"
                 return 0
@@ -336,13 +343,16 @@ class _Inserter:
             # Unordered, as mongorestore inserts: the server may apply a batch in any order.
             collection.insert_many(batch.documents, ordered=False)
         except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors") or [{}]
-            raise DumpError(f"{batch.collection.source}: the server refused {len(errors)} of {len(batch.documents)} "
-                            f"documents of {batch.collection.name}: {errors[0].get('errmsg', exc)}") from None
+            raise _refused(batch, exc.details.get("writeErrors") or [{}], exc) from None
         except OperationFailure as exc:
             raise DumpError(f"{batch.collection.source}: the server refused documents of {batch.collection.name}: "
                             f"{_errmsg(exc)}") from None
         return len(batch.documents)
+
+
+def _refused(batch: Batch, errors: list[dict], exc: BulkWriteError) -> DumpError:
+    return DumpError(f"{batch.collection.source}: the server refused {len(errors)} of {len(batch.documents)} "
+                     f"documents of {batch.collection.name}: {errors[0].get('errmsg', exc)}")
 
 
 def _errmsg(exc: OperationFailure) -> str:

@@ -260,6 +260,17 @@ def test_users_and_roles_are_restored_when_asked(tmp_path: Path, target):
                                                      f"{target.database}.system.roles"}
 
 
+def test_a_duplicate_user_is_a_broken_dump_not_a_refusing_target(tmp_path: Path, target):
+    # A duplicate _id is the dump's fault, for users as for any collection: RST012, not "the target refused" (RST014).
+    twice = Coll("system.users", [*USERS.docs, USERS.docs[0]])
+    dump = _directory(tmp_path, [*SMALL, twice])
+    with pytest.raises(DumpError, match=r"^system\.users\.bson: the server refused 1 of 4 documents of "
+                                        r"system\.users: .*duplicate key") as err:
+        mongorestore.restore(target.client[target.database],
+                             mongorestore.Dump(dump.path, "admin", False, False, restore_users=True))
+    assert err.value.code == "RST012"
+
+
 def test_a_time_series_collection_the_server_refuses_is_unrestorable_not_empty(tmp_path: Path, target):
     # SecantusDB creates time-series collections; options it refuses stand in for a server without them.
     refused = Coll("readings", TS.docs, options={"timeseries": "from a newer server"}, type="timeseries")
