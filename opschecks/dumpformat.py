@@ -207,6 +207,7 @@ class DumpReader:
         self.counts: dict[str, int] = {}  # documents read so far, by real name
         self.other_files: list[str] = []  # files in <db>/ that are no part of a dump
         self._archive_version: tuple[int, int] = (0, 0)
+        self.databases: set[str] = set()  # the databases an archive's prelude lists
         if archive:
             self._fh = _labelled_open(path, path.name, CorruptArchive)
             try:
@@ -331,6 +332,7 @@ class DumpReader:
                 if f"{db}.{data_name}" in self._expected or db == self.database and name in self.collections:
                     raise CorruptArchive(f"{label}: listed twice in the archive's prelude (data namespace "
                                          f"{db}.{data_name}); the archive is corrupt")
+                self.databases.add(db)
                 if db == self.database:
                     self.collections[name] = coll
                 self._expected[f"{db}.{data_name}"] = coll if db == self.database else None
@@ -410,6 +412,15 @@ def open_dump(path: Path, database: str, archive: bool) -> Iterator[DumpReader]:
         yield reader
     finally:
         reader.close()
+
+
+def archive_databases(path: Path) -> set[str] | None:
+    """The databases an archive's prelude lists; None if the prelude cannot be read (the restore will say why)."""
+    try:
+        with open_dump(path, "", archive=True) as reader:
+            return reader.databases
+    except DumpError:
+        return None
 
 
 def inventory(path: Path, database: str, archive: bool) -> DumpReader:

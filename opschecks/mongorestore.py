@@ -85,15 +85,23 @@ def locate(root: Path, database: str) -> Dump:
     error naming them all, since restoring the alphabetically first could drill the wrong data.
     """
     candidates: list[Dump] = []
+    elsewhere: list[str] = []  # archives of other databases only
     for path in sorted(root.rglob("*")):
         if path.is_dir() and path.name == database and any(_dump_file(f.name) for f in path.iterdir()):
             gz = any(f.name.endswith(".gz") for f in path.iterdir())
             candidates.append(Dump(path.parent, database, archive=False, gzip=gz))
         elif path.is_file() and not _dump_file(path.name) and (gz := dumpformat.is_archive(path)) is not None:
+            # An archive whose prelude lists other databases only is no dump of this one (restoring it would
+            # find nothing to count); one whose prelude cannot be read stays a candidate, to be reported.
+            listed = dumpformat.archive_databases(path)
+            if listed and database not in listed:
+                elsewhere.append(f"{path.relative_to(root)} is an archive of {', '.join(map(repr, sorted(listed)))} only")
+                continue
             candidates.append(Dump(path, database, archive=True, gzip=gz))
     if not candidates:
         raise DumpError(f"no mongodump of database {database!r} in the backup (expected "
-                        f"data/db/dump/<stamp>/{database}/<collection>.bson or a mongodump --archive file)")
+                        f"data/db/dump/<stamp>/{database}/<collection>.bson or a mongodump --archive file)"
+                        + "".join(f"; {e}" for e in elsewhere))
     if len(candidates) > 1:
         found = ", ".join(str(_shown(c).relative_to(root)) for c in candidates)
         raise DumpError(f"the backup holds {len(candidates)} dumps of database {database!r}: {found}; "

@@ -388,6 +388,25 @@ def test_locate_refuses_a_directory_dump_beside_an_archive(tmp_path: Path):
         mongorestore.locate(tmp_path, "admin")
 
 
+def test_locate_passes_over_an_archive_of_other_databases(tmp_path: Path):
+    # Taken as the dump, it held nothing to count: no verdict on the dump, only "missing" collections; and beside
+    # the real dump it made the backup "ambiguous".
+    (tmp_path / "data/db/dump").mkdir(parents=True)
+    (tmp_path / "data/db/dump/other.archive").write_bytes(archive_bytes(SMALL, db="other",
+                                                                        dbs={"file": "test"}))
+    with pytest.raises(DumpError, match=r"^no mongodump of database 'admin' in the backup \(.*\); "
+                                        r"data/db/dump/other\.archive is an archive of 'other', 'test' only$"):
+        mongorestore.locate(tmp_path, "admin")
+    write_directory(tmp_path / "data/db/dump/2026-03-01T00_00", SMALL)
+    dump = mongorestore.locate(tmp_path, "admin")
+    assert (dump.path, dump.archive) == (tmp_path / "data/db/dump/2026-03-01T00_00", False)
+    # An archive whose prelude cannot be read is still a candidate: its corruption is the finding.
+    (tmp_path / "data/db/dump/cut.archive").write_bytes(archive_bytes(SMALL)[:30])
+    with pytest.raises(DumpError, match=r"2 dumps of database 'admin': data/db/dump/2026-03-01T00_00/admin, "
+                                        r"data/db/dump/cut\.archive"):
+        mongorestore.locate(tmp_path, "admin")
+
+
 # --- 1 and 8. the drill accounts for every document ----------------------------------------------------------
 
 def _tarball(root: Path) -> bytes:
