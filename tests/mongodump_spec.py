@@ -81,9 +81,10 @@ def write_directory(out: Path, colls: list[Coll], db: str = "admin", gz: bool = 
     for c in colls:
         meta = c.metadata(db).encode()
         (db_dir / f"{file_stem(c.name)}.metadata.json{ext}").write_bytes(gzip.compress(meta) if gz else meta)
-        if c.type != "view":
-            data = b"".join(c.raw())
-            (db_dir / f"{file_stem(c.data_collection())}.bson{ext}").write_bytes(gzip.compress(data) if gz else data)
+        # A view gets its (empty) data file too: mongodump opens and closes every intent's BSON file before it
+        # skips a view's data (mongodump.go dumpQueryToIntent).
+        data = b"".join(c.raw()) if c.type != "view" else b""
+        (db_dir / f"{file_stem(c.data_collection())}.bson{ext}").write_bytes(gzip.compress(data) if gz else data)
     return db_dir
 
 

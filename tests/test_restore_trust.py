@@ -234,6 +234,18 @@ def test_system_namespaces_are_restored_or_listed(tmp_path: Path, target, fmt: s
     assert restored.data_names["readings"] == "system.buckets.readings"
 
 
+@pytest.mark.parametrize("fmt", ["directory", "directory-gzip", "archive"])
+def test_a_view_with_its_empty_data_file_is_recreated(tmp_path: Path, target, fmt: str):
+    view = Coll("v", options={"viewOn": "project", "pipeline": [{"$match": {"_id": {"$gt": 0}}}]}, type="view")
+    dump = _archive(tmp_path, archive_bytes([*SMALL, view])) if fmt == "archive" else \
+        _directory(tmp_path, [*SMALL, view], gz=fmt.endswith("gzip"))
+    restored = mongorestore.restore(target.client[target.database], dump)
+    assert restored.in_dump == {"project": 3, "file": 2, "empty": 0}
+    views = {c["name"]: c["options"] for c in target.client[target.database].list_collections(filter={"type": "view"})}
+    assert views["v"]["viewOn"] == "project"
+    assert target.client[target.database]["v"].count_documents({}) == 2
+
+
 @pytest.mark.parametrize("fmt", ["directory", "archive"])
 def test_documents_under_a_view_are_rst012_not_dropped(tmp_path: Path, fmt: str):
     # A view is recreated from its metadata; its documents were read, then left out of the dump's counts.
