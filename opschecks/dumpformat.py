@@ -100,7 +100,70 @@ def open_maybe_gzip(path: Path) -> IO[bytes]:
     """Open a dump file, un-gzipping when it is gzip'd (by content: files may be renamed)."""
     with path.open("rb") as probe:
         gz = probe.read(2) == GZIP_MAGIC
-    return gzip.open(path, "rb") if gz else path.open("rb")
+    fh = path.open("rb")
+    return _Gunzip(fh) if gz else fh  # type: ignore[return-value]
+
+
+class _Gunzip:
+    """A gzip stream read as Go's ``gzip.Reader`` (mongorestore's) reads it: members back to back, nothing after.
+
+    Python's gzip module skips zero bytes after a member (gzip FAQ 8) where Go fails with "invalid header",
+    so a zero-padded ``.bson.gz`` or archive would restore here and not with mongorestore. zlib checks each
+    member's CRC-32 and length; output is produced at most as much as asked for (plus one chunk), so a
+    gzip bomb never fills memory.
+    """
+
+    CHUNK = 2**16
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._input = b""  # compressed bytes read but not yet given to zlib
+        self._buf, self._pos = b"", 0
+        self._end = False
+
+    def read(self, size: int = -1) -> bytes:
+        want = size if size >= 0 else 2**62
+        if len(self._buf) - self._pos < want and not self._end:
+            self._fill(want)
+        out = self._buf[self._pos:self._pos + want]
+        self._pos += len(out)
+        return out
+
+    def _fill(self, want: int) -> None:
+        parts, have = [self._buf[self._pos:]], len(self._buf) - self._pos
+        while have < want and not self._end:
+            data = self._z.unconsumed_tail or self._input or self._raw.read(self.CHUNK)
+            self._input = b""
+            if not data:
+                raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+            chunk = self._z.decompress(data, min(max(want - have, self.CHUNK), 2**30))
+            parts.append(chunk)
+            have += len(chunk)
+            if self._z.eof:
+                self._next_member()
+        self._buf, self._pos = b"".join(parts), 0
+
+    def _next_member(self) -> None:
+        rest = self._z.unused_data
+        while len(rest) < 2 and (more := self._raw.read(self.CHUNK)):
+            rest += more
+        if not rest:
+            self._end = True
+        elif rest[:2] == GZIP_MAGIC:  # another member: Go's reader is multistream by default, as Python's
+            self._z, self._input = zlib.decompressobj(16 + zlib.MAX_WBITS), rest
+        else:
+            raise gzip.BadGzipFile(f"bytes after the end of the gzip stream (starting {rest[:8].hex()}); "
+                                   "mongorestore would refuse the file")
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> _Gunzip:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def is_archive(path: Path) -> bool | None:
@@ -111,7 +174,7 @@ def is_archive(path: Path) -> bool | None:
         if head == ARCHIVE_MAGIC:
             return False
         if head[:2] == GZIP_MAGIC:
-            with gzip.open(path, "rb") as fh:
+            with open_maybe_gzip(path) as fh:
                 return True if fh.read(4) == ARCHIVE_MAGIC else None
     except (OSError, EOFError, zlib.error):
         pass

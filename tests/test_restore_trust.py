@@ -150,6 +150,30 @@ def test_an_archive_of_several_databases_restores_one_and_checks_all(tmp_path: P
         dumpformat.inventory(_archive(tmp_path, bad_crc).path, "admin", True)
 
 
+@pytest.mark.parametrize("tail", [b"\x00", b"\x00" * 512], ids=["one-zero", "zero-padding"])
+@pytest.mark.parametrize("fmt", ["directory-gzip", "archive-gzip"])
+def test_zeros_after_a_gzip_stream_are_refused_as_mongorestore_refuses_them(tmp_path: Path, fmt: str, tail: bytes):
+    # Python's gzip module skips them (gzip FAQ 8); Go's gzip.Reader, which mongorestore uses, fails on them.
+    if fmt == "archive-gzip":
+        path, expected = _archive(tmp_path, gzip.compress(archive_bytes(SMALL)) + tail, "admin.archive.gz").path, \
+            r"^admin\.archive\.gz: unreadable dump data: bytes after the end of the gzip stream \(starting 00"
+    else:
+        path = write_directory(tmp_path / "out", SMALL, gz=True)
+        (path / "project.bson.gz").write_bytes((path / "project.bson.gz").read_bytes() + tail)
+        expected = r"^project\.bson\.gz: unreadable dump data: bytes after the end of the gzip stream"
+    with pytest.raises(DumpError, match=expected) as err:
+        dumpformat.inventory(path, "admin", fmt == "archive-gzip")
+    assert err.value.code == ("RST010" if fmt == "archive-gzip" else "RST012")
+
+
+def test_gzip_members_back_to_back_are_one_stream(tmp_path: Path):
+    # Go's gzip.Reader is multistream by default, as Python's: a file of two members is read whole.
+    whole = archive_bytes(SMALL)
+    two = gzip.compress(whole[:100]) + gzip.compress(whole[100:])
+    assert dumpformat.inventory(_archive(tmp_path, two, "admin.archive.gz").path, "admin", True).counts == \
+        {"project": 3, "file": 2, "empty": 0}
+
+
 # --- 3. names from the metadata ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fmt", ["directory", "directory-gzip", "archive"])
