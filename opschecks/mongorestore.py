@@ -33,7 +33,7 @@ from pathlib import Path
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, OperationFailure
+from pymongo.errors import BulkWriteError, InvalidName, OperationFailure
 
 from opschecks import dumpformat
 from opschecks.dumpformat import Batch, Collection, CorruptArchive, DumpError, DumpReader
@@ -226,7 +226,7 @@ def _prepare(db: Database, reader: DumpReader, restore_users: bool, result: Rest
             except OperationFailure as exc:
                 result.unrestorable[coll.name] = f"the server cannot create time-series collections: {_errmsg(exc)}"
             else:
-                targets[coll.name] = coll.data_name
+                _target(db, coll, coll.data_name, targets, result)
         elif coll.kind in ("users", "roles"):
             namespace = f"system.{coll.kind}"  # also for a --db dump's $admin.system.users file
             try:
@@ -238,8 +238,23 @@ def _prepare(db: Database, reader: DumpReader, restore_users: bool, result: Rest
                 targets[coll.name] = namespace
         elif coll.kind != "view":
             _create(db, coll, result)
-            targets[coll.name] = coll.name
+            _target(db, coll, coll.name, targets, result)
     return targets
+
+
+def _target(db: Database, coll: Collection, namespace: str, targets: dict[str, str], result: Restored) -> None:
+    """Insert ``coll``'s documents into ``namespace``, which the server has just created, if pymongo can address it.
+
+    The server takes names like 'a.' or 'a..b' (mongodump dumps them, mongorestore restores them), but pymongo
+    refuses them client-side: this restorer cannot restore them, which is no fault of the dump (RST014).
+    """
+    try:
+        db.get_collection(namespace)
+    except InvalidName as exc:
+        result.unrestorable[coll.name] = f"the built-in restorer cannot address {namespace!r} (pymongo: {exc}); " \
+                                         "mongorestore can"
+    else:
+        targets[coll.name] = namespace
 
 
 def _create(db: Database, coll: Collection, result: Restored) -> None:

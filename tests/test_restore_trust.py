@@ -498,6 +498,18 @@ def test_an_unrestorable_time_series_collection_fails_the_drill(sandbox, tmp_pat
     assert result.broken is None
 
 
+def test_a_collection_name_pymongo_refuses_is_one_rst014_line(sandbox, tmp_path: Path):
+    # The server creates 'a.' and 'a..b' (mongodump dumps them, mongorestore restores them) but pymongo refuses
+    # to address them: the restore ended in an InvalidName traceback.
+    odd = [Coll("a.", [{"_id": 1}, {"_id": 2}]), Coll("a..b", [{"_id": 1}])]
+    result, findings = _drill(sandbox, tmp_path, [*SMALL, *odd])
+    by_name = {f.message.split(":")[0]: f for f in findings}
+    assert sorted(by_name) == ["admin.a.", "admin.a..b"] and {f.code for f in findings} == {"RST014"}
+    assert by_name["admin.a."].message.startswith("admin.a.: the drill could not restore its 2 documents: the built-in "
+                                          "restorer cannot address 'a.' (pymongo: ")
+    assert result.broken is None and result.in_dump == {"project": 3, "file": 2, "empty": 0, "a.": 2, "a..b": 1}
+
+
 def test_broken_bson_in_a_backup_is_a_broken_verdict(sandbox, tmp_path: Path):
     result, findings = _drill(sandbox, tmp_path, [Coll("project", [{"_id": 1}, _bad_type_byte()])])
     assert [(f.code, f.message.split(":")[0]) for f in findings] == [("RST012", "project.bson")]
