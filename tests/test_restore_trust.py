@@ -510,6 +510,17 @@ def test_a_collection_name_pymongo_refuses_is_one_rst014_line(sandbox, tmp_path:
     assert result.broken is None and result.in_dump == {"project": 3, "file": 2, "empty": 0, "a.": 2, "a..b": 1}
 
 
+def test_the_drill_counts_collections_pymongo_cannot_address(target):
+    # After a mongorestore binary restored 'a.', counting it with db["a."] raised InvalidName.
+    db = target.client[target.database]
+    for name, n in (("a.", 2), ("a..b", 1), ("plain", 3), ("empty", 0)):
+        db.command({"create": name})
+        if n:
+            db.command({"insert": name, "documents": [{"_id": i} for i in range(n)]})
+    assert restore.count(db, {"a.": "a.", "a..b": "a..b", "plain": "plain", "empty": "empty", "gone": "gone"}) == \
+        {"a.": 2, "a..b": 1, "plain": 3, "empty": 0, "gone": None}
+
+
 def test_broken_bson_in_a_backup_is_a_broken_verdict(sandbox, tmp_path: Path):
     result, findings = _drill(sandbox, tmp_path, [Coll("project", [{"_id": 1}, _bad_type_byte()])])
     assert [(f.code, f.message.split(":")[0]) for f in findings] == [("RST012", "project.bson")]
