@@ -18,8 +18,10 @@ then streams their documents in validated batches (:meth:`DumpReader.batches`),
 counting every document it hands out. Every problem is a :class:`DumpError`
 naming the file or namespace: bad BSON (checked by decoding each document), a
 document over MongoDB's size limit (refused before it is read), metadata of the
-wrong shape, and for archives a missing EOF header, a CRC mismatch, a namespace
-the prelude does not list, or bytes after the end.
+wrong shape, two files for one collection, documents under a view, bytes after a
+gzip stream, and for archives a missing EOF header, a CRC mismatch, a namespace
+the prelude does not list or lists twice, a header or entry mongorestore could
+not decode, or bytes after the end.
 """
 
 from __future__ import annotations
