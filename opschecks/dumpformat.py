@@ -18,8 +18,10 @@ then streams their documents in validated batches (:meth:`DumpReader.batches`),
 counting every document it hands out. Every problem is a :class:`DumpError`
 naming the file or namespace: bad BSON (checked by decoding each document), a
 document over MongoDB's size limit (refused before it is read), metadata of the
-wrong shape, and for archives a missing EOF header, a CRC mismatch, a namespace
-the prelude does not list, or bytes after the end.
+wrong shape, two files for one collection, documents under a view, bytes after a
+gzip stream, and for archives a missing EOF header, a CRC mismatch, a namespace
+the prelude does not list or lists twice, a header or entry mongorestore could
+not decode, or bytes after the end.
 """
 
 from __future__ import annotations
@@ -100,7 +102,70 @@ def open_maybe_gzip(path: Path) -> IO[bytes]:
     """Open a dump file, un-gzipping when it is gzip'd (by content: files may be renamed)."""
     with path.open("rb") as probe:
         gz = probe.read(2) == GZIP_MAGIC
-    return gzip.open(path, "rb") if gz else path.open("rb")
+    fh = path.open("rb")
+    return _Gunzip(fh) if gz else fh  # type: ignore[return-value]
+
+
+class _Gunzip:
+    """A gzip stream read as Go's ``gzip.Reader`` (mongorestore's) reads it: members back to back, nothing after.
+
+    Python's gzip module skips zero bytes after a member (gzip FAQ 8) where Go fails with "invalid header",
+    so a zero-padded ``.bson.gz`` or archive would restore here and not with mongorestore. zlib checks each
+    member's CRC-32 and length; output is produced at most as much as asked for (plus one chunk), so a
+    gzip bomb never fills memory.
+    """
+
+    CHUNK = 2**16
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._input = b""  # compressed bytes read but not yet given to zlib
+        self._buf, self._pos = b"", 0
+        self._end = False
+
+    def read(self, size: int = -1) -> bytes:
+        want = size if size >= 0 else 2**62
+        if len(self._buf) - self._pos < want and not self._end:
+            self._fill(want)
+        out = self._buf[self._pos:self._pos + want]
+        self._pos += len(out)
+        return out
+
+    def _fill(self, want: int) -> None:
+        parts, have = [self._buf[self._pos:]], len(self._buf) - self._pos
+        while have < want and not self._end:
+            data = self._z.unconsumed_tail or self._input or self._raw.read(self.CHUNK)
+            self._input = b""
+            if not data:
+                raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+            chunk = self._z.decompress(data, min(max(want - have, self.CHUNK), 2**30))
+            parts.append(chunk)
+            have += len(chunk)
+            if self._z.eof:
+                self._next_member()
+        self._buf, self._pos = b"".join(parts), 0
+
+    def _next_member(self) -> None:
+        rest = self._z.unused_data
+        while len(rest) < 2 and (more := self._raw.read(self.CHUNK)):
+            rest += more
+        if not rest:
+            self._end = True
+        elif rest[:2] == GZIP_MAGIC:  # another member: Go's reader is multistream by default, as Python's
+            self._z, self._input = zlib.decompressobj(16 + zlib.MAX_WBITS), rest
+        else:
+            raise gzip.BadGzipFile(f"bytes after the end of the gzip stream (starting {rest[:8].hex()}); "
+                                   "mongorestore would refuse the file")
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> _Gunzip:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def is_archive(path: Path) -> bool | None:
@@ -111,7 +176,7 @@ def is_archive(path: Path) -> bool | None:
         if head == ARCHIVE_MAGIC:
             return False
         if head[:2] == GZIP_MAGIC:
-            with gzip.open(path, "rb") as fh:
+            with open_maybe_gzip(path) as fh:
                 return True if fh.read(4) == ARCHIVE_MAGIC else None
     except (OSError, EOFError, zlib.error):
         pass
@@ -124,11 +189,18 @@ def parse_metadata(text: str, where: str) -> dict[str, Any]:
         return {}
     try:
         meta = json_util.loads(text)
-    except ValueError as exc:
+    # A bad $oid or $date is a BSONError, nesting thousands deep a RecursionError: all the file's fault.
+    except (ValueError, BSONError, TypeError, OverflowError, RecursionError) as exc:
         raise DumpError(f"{where}: metadata is not valid Extended JSON: {exc}") from None
     problem = _metadata_problem(meta)
     if problem:
         raise DumpError(f"{where}: not a mongodump metadata document: {problem}")
+    try:
+        # The options and indexes go to the server as BSON: a key with a NUL byte or an integer beyond 64 bits
+        # would fail in the client, mid-restore. mongodump wrote them from BSON, so such metadata is corrupt.
+        bson.encode(meta)
+    except (BSONError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise DumpError(f"{where}: metadata that cannot be BSON: {exc}") from None
     return meta
 
 
@@ -200,6 +272,7 @@ class DumpReader:
         self.counts: dict[str, int] = {}  # documents read so far, by real name
         self.other_files: list[str] = []  # files in <db>/ that are no part of a dump
         self._archive_version: tuple[int, int] = (0, 0)
+        self.databases: set[str] = set()  # the databases an archive's prelude lists
         if archive:
             self._fh = _labelled_open(path, path.name, CorruptArchive)
             try:
@@ -222,9 +295,14 @@ class DumpReader:
                 with _reading(path.name):
                     meta = parse_metadata(text.decode(), path.name)
                 name = meta.get("collectionName") or unquote(stem)
+                self._claim(name, path)
                 self.collections[name] = Collection(name, classify(name, meta), meta, source=path.name)
             elif path.name.endswith(_DATA):
-                data[path.name[: -len(next(s for s in _DATA if path.name.endswith(s)))]] = path
+                stem = path.name[: -len(next(s for s in _DATA if path.name.endswith(s)))]
+                if stem in data:  # x.bson beside x.bson.gz: restoring either would drop the other in silence
+                    raise DumpError(f"{data[stem].name} and {path.name}: two data files for one collection; "
+                                    "the dump is ambiguous")
+                data[stem] = path
             else:
                 self.other_files.append(path.name)
         self._files: dict[str, Path] = {}
@@ -240,11 +318,21 @@ class DumpReader:
             name = unquote(stem)
             if name.startswith("system.buckets.") or "%24" in stem and len(stem) > _NAME_PREFIX:
                 raise DumpError(f"{path.name}: no metadata file names the collection this data belongs to")
+            if name in self.collections:  # a,b.bson beside a%2Cb.bson, r.bson beside time-series r's buckets
+                raise DumpError(f"{self.collections[name].source} and {path.name}: two data files for "
+                                f"collection {name}; the dump is ambiguous")
             coll = Collection(name, classify(name, {}), source=path.name)
             self.collections[name] = coll
             self._attach(coll, path)
         for coll in self.collections.values():
             coll.data_name = coll.data_name or coll.name
+
+    def _claim(self, name: str, path: Path) -> None:
+        """Refuse a second metadata file for one collection (x.metadata.json beside x.metadata.json.gz, or two
+        files whose collectionName is the same): one would silently replace the other."""
+        if name in self.collections:
+            raise DumpError(f"{self.collections[name].source} and {path.name}: two metadata files for collection "
+                            f"{name}; the dump is ambiguous")
 
     def _attach(self, coll: Collection, path: Path, buckets: bool = False) -> None:
         coll.source = path.name
@@ -269,6 +357,9 @@ class DumpReader:
                     yield self._batch(coll, pending, path.name)
 
     def _batch(self, coll: Collection, raws: list[bytes], where: str) -> Batch:
+        if coll.kind == "view":  # the restore recreates a view from its metadata: these would vanish uncounted
+            raise DumpError(f"{where}: documents for {coll.name}, which its metadata makes a view (a view holds "
+                            "none); the dump is inconsistent")
         docs = validated(raws, where)
         self.counts[coll.name] = self.counts.get(coll.name, 0) + len(docs)
         return Batch(coll, docs)
@@ -281,20 +372,32 @@ class DumpReader:
             if self._fh.read(4) != ARCHIVE_MAGIC:
                 raise DumpError(f"{self.path.name}: not a mongodump archive (bad magic number)")
             header = _decode(read_document(self._fh, where, error=CorruptArchive), where)
+            if problem := _fields_problem(header, _HEADER_FIELDS):
+                raise CorruptArchive(f"{where}: the archive header {problem}; the archive is corrupt")
             self._archive_version = _version(header.get("server_version"))
             self._expected: dict[str, Collection | None] = {}  # data namespace -> ours, or None (other db)
             while (head := self._fh.read(4)) != TERMINATOR:
                 entry = _decode(read_document(self._fh, where, head, CorruptArchive), where)
                 db, name = entry.get("db"), entry.get("collection")
-                if not isinstance(db, str) or not isinstance(name, str):
-                    raise DumpError(f"{where}: a collection entry without 'db' and 'collection': {entry}")
+                # mongorestore decodes each entry into typed fields: a missing name or a field of another
+                # type (a metadata document instead of its JSON text) is an archive it cannot read.
+                problem = _fields_problem(entry, _ENTRY_FIELDS)
+                if problem or not isinstance(db, str) or not isinstance(name, str) or not name:
+                    raise CorruptArchive(f"{where}: a collection entry {problem or 'without a db and a collection'}: "
+                                         f"{_shorten(entry)}; the archive is corrupt")
                 label = f"{self.path.name} namespace {db}.{name}"
-                meta = parse_metadata(entry.get("metadata") or "", label)
+                meta = parse_metadata(entry.get("metadata", ""), label)
                 kind = "timeseries" if entry.get("type") == "timeseries" else classify(name, meta)
                 # Before 8.3 a time-series collection's data is stored, and archived, as system.buckets.<name>.
                 data_name = f"system.buckets.{name}" if kind == "timeseries" and self._archive_version < (8, 3) else name
                 coll = Collection(name, kind, meta, source=f"{self.path.name} namespace {db}.{data_name}",
                                   data_name=data_name)
+                # Listed twice (or a time-series collection beside its own system.buckets entry), one entry's
+                # documents would be counted under the other's name, or not at all.
+                if f"{db}.{data_name}" in self._expected or db == self.database and name in self.collections:
+                    raise CorruptArchive(f"{label}: listed twice in the archive's prelude (data namespace "
+                                         f"{db}.{data_name}); the archive is corrupt")
+                self.databases.add(db)
                 if db == self.database:
                     self.collections[name] = coll
                 self._expected[f"{db}.{data_name}"] = coll if db == self.database else None
@@ -310,7 +413,13 @@ class DumpReader:
                     raise CorruptArchive(f"{name}: a terminator where a namespace header should be; "
                                          "the archive is corrupt")
                 header = _decode(read_document(fh, f"{name} (namespace header)", head, CorruptArchive), name)
-                ns = f"{header.get('db')}.{header.get('collection')}"
+                # As mongorestore's demultiplexer: a header must name its namespace (a header without a
+                # collection must never match a collection some entry happens to call "None").
+                if not isinstance(header.get("db"), str) or not isinstance(header.get("collection"), str) \
+                        or not header["collection"] or not isinstance(header.get("EOF", False), bool):
+                    raise CorruptArchive(f"{name}: a namespace header without a string db and collection and a "
+                                         f"boolean EOF: {_shorten(header)}; the archive is corrupt")
+                ns = f"{header['db']}.{header['collection']}"
                 if ns not in self._expected:
                     raise CorruptArchive(f"{name}: data for namespace {ns}, which the archive's prelude does not list")
                 if ns in closed:
@@ -324,7 +433,7 @@ class DumpReader:
                         raise CorruptArchive(f"{where}: the EOF header is not followed by a terminator")
                     crc = crcs.get(ns, 0)
                     expected = header.get("CRC")
-                    if not isinstance(expected, int) or expected % 2**64 != crc:
+                    if not isinstance(expected, int) or isinstance(expected, bool) or expected % 2**64 != crc:
                         raise CorruptArchive(f"{where}: CRC mismatch: the EOF header says {expected}, the data "
                                              f"has {crc - 2**64 if crc >= 2**63 else crc}")
                     closed.add(ns)
@@ -370,6 +479,15 @@ def open_dump(path: Path, database: str, archive: bool) -> Iterator[DumpReader]:
         reader.close()
 
 
+def archive_databases(path: Path) -> set[str] | None:
+    """The databases an archive's prelude lists; None if the prelude cannot be read (the restore will say why)."""
+    try:
+        with open_dump(path, "", archive=True) as reader:
+            return reader.databases
+    except DumpError:
+        return None
+
+
 def inventory(path: Path, database: str, archive: bool) -> DumpReader:
     """Read the whole dump without restoring it: its collections and the documents each holds."""
     with open_dump(path, database, archive) as reader:
@@ -395,6 +513,24 @@ def _decode(raw: bytes, where: str) -> dict[str, Any]:
         return bson.decode(raw)
     except (BSONError, ValueError, OverflowError, TypeError) as exc:
         raise DumpError(f"{where}: invalid BSON document: {exc}") from None
+
+
+# Field types of the archive header and of the prelude's entries (common/archive/spec.md), when present.
+_HEADER_FIELDS: dict[str, type] = {"concurrent_collections": int, "version": str, "server_version": str,
+                                   "tool_version": str}
+_ENTRY_FIELDS: dict[str, type] = {"db": str, "collection": str, "metadata": str, "size": int, "type": str}
+
+
+def _fields_problem(doc: dict[str, Any], fields: dict[str, type]) -> str | None:
+    for key, kind in fields.items():
+        if key in doc and (not isinstance(doc[key], kind) or isinstance(doc[key], bool)):
+            return f"whose {key!r} is not {'a string' if kind is str else 'an integer'} (found {type(doc[key]).__name__})"
+    return None
+
+
+def _shorten(doc: dict[str, Any]) -> str:
+    text = repr(doc)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _version(text: Any) -> tuple[int, int]:

@@ -33,7 +33,7 @@ from pathlib import Path
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, OperationFailure
+from pymongo.errors import BulkWriteError, InvalidName, OperationFailure
 
 from opschecks import dumpformat
 from opschecks.dumpformat import Batch, Collection, CorruptArchive, DumpError, DumpReader
@@ -85,15 +85,23 @@ def locate(root: Path, database: str) -> Dump:
     error naming them all, since restoring the alphabetically first could drill the wrong data.
     """
     candidates: list[Dump] = []
+    elsewhere: list[str] = []  # archives of other databases only
     for path in sorted(root.rglob("*")):
         if path.is_dir() and path.name == database and any(_dump_file(f.name) for f in path.iterdir()):
             gz = any(f.name.endswith(".gz") for f in path.iterdir())
             candidates.append(Dump(path.parent, database, archive=False, gzip=gz))
         elif path.is_file() and not _dump_file(path.name) and (gz := dumpformat.is_archive(path)) is not None:
+            # An archive whose prelude lists other databases only is no dump of this one (restoring it would
+            # find nothing to count); one whose prelude cannot be read stays a candidate, to be reported.
+            listed = dumpformat.archive_databases(path)
+            if listed and database not in listed:
+                elsewhere.append(f"{path.relative_to(root)} is an archive of {', '.join(map(repr, sorted(listed)))} only")
+                continue
             candidates.append(Dump(path, database, archive=True, gzip=gz))
     if not candidates:
         raise DumpError(f"no mongodump of database {database!r} in the backup (expected "
-                        f"data/db/dump/<stamp>/{database}/<collection>.bson or a mongodump --archive file)")
+                        f"data/db/dump/<stamp>/{database}/<collection>.bson or a mongodump --archive file)"
+                        + "".join(f"; {e}" for e in elsewhere))
     if len(candidates) > 1:
         found = ", ".join(str(_shown(c).relative_to(root)) for c in candidates)
         raise DumpError(f"the backup holds {len(candidates)} dumps of database {database!r}: {found}; "
@@ -218,7 +226,7 @@ def _prepare(db: Database, reader: DumpReader, restore_users: bool, result: Rest
             except OperationFailure as exc:
                 result.unrestorable[coll.name] = f"the server cannot create time-series collections: {_errmsg(exc)}"
             else:
-                targets[coll.name] = coll.data_name
+                _target(db, coll, coll.data_name, targets, result)
         elif coll.kind in ("users", "roles"):
             namespace = f"system.{coll.kind}"  # also for a --db dump's $admin.system.users file
             try:
@@ -230,8 +238,23 @@ def _prepare(db: Database, reader: DumpReader, restore_users: bool, result: Rest
                 targets[coll.name] = namespace
         elif coll.kind != "view":
             _create(db, coll, result)
-            targets[coll.name] = coll.name
+            _target(db, coll, coll.name, targets, result)
     return targets
+
+
+def _target(db: Database, coll: Collection, namespace: str, targets: dict[str, str], result: Restored) -> None:
+    """Insert ``coll``'s documents into ``namespace``, which the server has just created, if pymongo can address it.
+
+    The server takes names like 'a.' or 'a..b' (mongodump dumps them, mongorestore restores them), but pymongo
+    refuses them client-side: this restorer cannot restore them, which is no fault of the dump (RST014).
+    """
+    try:
+        db.get_collection(namespace)
+    except InvalidName as exc:
+        result.unrestorable[coll.name] = f"the built-in restorer cannot address {namespace!r} (pymongo: {exc}); " \
+                                         "mongorestore can"
+    else:
+        targets[coll.name] = namespace
 
 
 def _create(db: Database, coll: Collection, result: Restored) -> None:
@@ -328,6 +351,13 @@ class _Inserter:
         if batch.collection.kind in ("users", "roles"):
             try:
                 collection.insert_many(batch.documents, ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors") or [{}]
+                if all(e.get("code") == _DUPLICATE_KEY for e in errors):  # the dump's fault, as for any collection
+                    raise _refused(batch, errors, exc) from None
+                self.refused[batch.collection.name] = f"the target refused {namespace}: " \
+                                                      f"{errors[0].get('errmsg', exc)}"
+                return 0
             except OperationFailure as exc:  # only a server's own admin database may hold them
                 self.refused[batch.collection.name] = f"the target refused {namespace}: {_errmsg(exc)}"
                 return 0
@@ -336,13 +366,16 @@ class _Inserter:
             # Unordered, as mongorestore inserts: the server may apply a batch in any order.
             collection.insert_many(batch.documents, ordered=False)
         except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors") or [{}]
-            raise DumpError(f"{batch.collection.source}: the server refused {len(errors)} of {len(batch.documents)} "
-                            f"documents of {batch.collection.name}: {errors[0].get('errmsg', exc)}") from None
+            raise _refused(batch, exc.details.get("writeErrors") or [{}], exc) from None
         except OperationFailure as exc:
             raise DumpError(f"{batch.collection.source}: the server refused documents of {batch.collection.name}: "
                             f"{_errmsg(exc)}") from None
         return len(batch.documents)
+
+
+def _refused(batch: Batch, errors: list[dict], exc: BulkWriteError) -> DumpError:
+    return DumpError(f"{batch.collection.source}: the server refused {len(errors)} of {len(batch.documents)} "
+                     f"documents of {batch.collection.name}: {errors[0].get('errmsg', exc)}")
 
 
 def _errmsg(exc: OperationFailure) -> str:

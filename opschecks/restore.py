@@ -149,7 +149,16 @@ def drill(s3: Any, bucket: str, backup: Backup, target: MongoTarget, settings: R
 def count(db: Database, namespaces: dict[str, str]) -> dict[str, int | None]:
     """Documents on the server per collection (``namespaces``: collection -> namespace holding its documents)."""
     present = set(db.list_collection_names())
-    return {name: db[ns].count_documents({}) if ns in present else None for name, ns in namespaces.items()}
+    return {name: _count(db, ns) if ns in present else None for name, ns in namespaces.items()}
+
+
+def _count(db: Database, namespace: str) -> int:
+    """count_documents' pipeline, sent as a command: pymongo's Collection refuses names the server takes
+    ('a.', 'a..b'), which mongorestore restores and the drill must still count."""
+    reply = db.command({"aggregate": namespace, "pipeline": [{"$group": {"_id": 1, "n": {"$sum": 1}}}],
+                        "cursor": {}})
+    batch = reply["cursor"]["firstBatch"]
+    return int(batch[0]["n"]) if batch else 0
 
 
 def previous_drill(history: Sequence[Record], key: str) -> Record | None:

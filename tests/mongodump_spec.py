@@ -15,7 +15,7 @@ import hashlib
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import bson
 from bson import Int64, json_util
@@ -81,25 +81,40 @@ def write_directory(out: Path, colls: list[Coll], db: str = "admin", gz: bool = 
     for c in colls:
         meta = c.metadata(db).encode()
         (db_dir / f"{file_stem(c.name)}.metadata.json{ext}").write_bytes(gzip.compress(meta) if gz else meta)
-        if c.type != "view":
-            data = b"".join(c.raw())
-            (db_dir / f"{file_stem(c.data_collection())}.bson{ext}").write_bytes(gzip.compress(data) if gz else data)
+        # A view gets its (empty) data file too: mongodump opens and closes every intent's BSON file before it
+        # skips a view's data (mongodump.go dumpQueryToIntent).
+        data = b"".join(c.raw()) if c.type != "view" else b""
+        (db_dir / f"{file_stem(c.data_collection())}.bson{ext}").write_bytes(gzip.compress(data) if gz else data)
     return db_dir
 
 
-def archive_bytes(colls: list[Coll], db: str = "admin", segment: int = 2, server_version: str = "7.0.14") -> bytes:
-    """``mongodump --archive``: prelude, then the collections' documents interleaved ``segment`` at a time."""
+Edit = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def archive_bytes(colls: list[Coll], db: str = "admin", segment: int = 2, server_version: str = "7.0.14",
+                  header: Edit | None = None, entry: Edit | None = None, namespace_header: Edit | None = None,
+                  dbs: dict[str, str] | None = None) -> bytes:
+    """``mongodump --archive``: prelude, then the collections' documents interleaved ``segment`` at a time.
+
+    For hostile archives: ``header``, ``entry`` and ``namespace_header`` edit the archive header, each prelude
+    entry and each namespace (and EOF) header before they are encoded; ``dbs`` puts a collection in another
+    database (an archive of several databases, ``--db`` omitted).
+    """
+    dbs = dbs or {}
+    keep: Edit = lambda doc: doc  # noqa: E731
+    header, entry, namespace_header = header or keep, entry or keep, namespace_header or keep
     out = bytearray(MAGIC)
-    out += bson.encode({"concurrent_collections": 4, "version": "0.1", "server_version": server_version,
-                        "tool_version": "100.10.0"})
+    out += bson.encode(header({"concurrent_collections": 4, "version": "0.1", "server_version": server_version,
+                               "tool_version": "100.10.0"}))
     for c in colls:
         size = sum(len(r) for r in c.raw())
-        entry = {"db": db, "collection": c.name, "metadata": c.metadata(db), "size": size}
+        listed = {"db": dbs.get(c.name, db), "collection": c.name, "metadata": c.metadata(db), "size": size}
         if c.type == "timeseries":
-            entry["type"] = "timeseries"
-        out += bson.encode(entry)
+            listed["type"] = "timeseries"
+        out += bson.encode(entry(listed))
     out += TERMINATOR
     pending = {c.data_collection(): c.raw() for c in colls}
+    in_db = {c.data_collection(): dbs.get(c.name, db) for c in colls}
     crcs = dict.fromkeys(pending, 0)
     opened: set[str] = set()
     while pending:
@@ -107,15 +122,16 @@ def archive_bytes(colls: list[Coll], db: str = "admin", segment: int = 2, server
             chunk, pending[name] = docs[:segment], docs[segment:]
             if chunk or name not in opened:  # an empty collection still gets one empty segment, as mongodump writes
                 opened.add(name)
-                out += bson.encode({"db": db, "collection": name, "EOF": False, "CRC": Int64(0)})
+                out += bson.encode(namespace_header({"db": in_db[name], "collection": name, "EOF": False,
+                                                     "CRC": Int64(0)}))
                 for raw in chunk:
                     out += raw
                     crcs[name] = crc64_go_ecma(raw, crcs[name])
                 out += TERMINATOR
             if not pending[name]:
                 crc = crcs[name]
-                out += bson.encode({"db": db, "collection": name, "EOF": True,
-                                    "CRC": Int64(crc - 2**64 if crc >= 2**63 else crc)})
+                out += bson.encode(namespace_header({"db": in_db[name], "collection": name, "EOF": True,
+                                                     "CRC": Int64(crc - 2**64 if crc >= 2**63 else crc)}))
                 out += TERMINATOR
                 del pending[name]
     return bytes(out)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import bson
 import pytest
-from bson import ObjectId
+from bson import ObjectId, json_util
 
 from opschecks import dumpformat, mongorestore, mongotarget, restore
 from opschecks.backups import Backup
@@ -101,6 +101,79 @@ def test_trailing_bytes_after_the_last_namespace_are_corruption(tmp_path: Path, 
     assert err.value.code == "RST010" and str(err.value).startswith("admin.archive")
 
 
+def _drop(key: str, collection: str | None = None):
+    """A namespace-header edit: remove ``key`` (from ``collection``'s headers only, if given)."""
+    return lambda h: {k: v for k, v in h.items() if k != key} if collection in (None, h["collection"]) else h
+
+
+@pytest.mark.parametrize(("colls", "edits", "expected"), [
+    # mongorestore's demultiplexer refuses a header without a collection; read as "admin.None" it matched a
+    # collection called None, whose 2 documents then went uncounted (in the dump 0, restored 0: a pass).
+    ([*SMALL, Coll("None", [{"_id": 1}, {"_id": 2}])], {"namespace_header": _drop("collection", "None")},
+     r"^admin\.archive: a namespace header without a string db and collection"),
+    (SMALL, {"namespace_header": lambda h: {**h, "db": 1}}, r"a namespace header without a string db"),
+    (SMALL, {"namespace_header": lambda h: {**h, "EOF": int(h["EOF"])}}, r"and a boolean EOF: "),
+    (SMALL, {"namespace_header": lambda h: {**h, "CRC": False} if h["EOF"] and h["collection"] == "empty" else h},
+     r"^admin\.archive namespace admin\.empty: CRC mismatch: the EOF header says False"),  # False == 0 in Python
+    (SMALL, {"entry": lambda e: {**e, "metadata": json_util.loads(e["metadata"])}},
+     r"^admin\.archive \(prelude\): a collection entry whose 'metadata' is not a string \(found dict\)"),
+    (SMALL, {"entry": lambda e: {**e, "size": str(e["size"])}}, r"a collection entry whose 'size' is not an integer"),
+    (SMALL, {"entry": lambda e: {k: v for k, v in e.items() if k != "collection"}},
+     r"a collection entry without a db and a collection"),
+    (SMALL, {"header": lambda h: {**h, "version": 1}}, r"\(prelude\): the archive header whose 'version' is not a "
+                                                      r"string \(found int\)"),
+    ([*SMALL, Coll("project", SMALL[0].docs)], {},
+     r"^admin\.archive namespace admin\.project: listed twice in the archive's prelude"),
+    ([Coll("r", [{"_id": 1}], options={"timeseries": {"timeField": "t"}}, type="timeseries"),
+      Coll("system.buckets.r", [{"_id": 1}])], {},  # its buckets would count under one name only
+     r"namespace admin\.system\.buckets\.r: listed twice in the archive's prelude"),
+], ids=["header-without-collection", "header-db-int", "header-eof-int", "crc-bool", "metadata-document",
+        "size-string", "entry-without-collection", "header-version-int", "listed-twice", "time-series-and-buckets"])
+def test_an_archive_of_the_wrong_shape_is_rst010_naming_it(tmp_path: Path, colls, edits, expected):
+    dump = _archive(tmp_path, archive_bytes(colls, **edits))
+    with pytest.raises(CorruptArchive, match=expected) as err:
+        dumpformat.inventory(dump.path, "admin", True)
+    assert err.value.code == "RST010"
+
+
+def test_an_archive_of_several_databases_restores_one_and_checks_all(tmp_path: Path, target):
+    others = [Coll("audit", [{"_id": i} for i in range(4)]), Coll("oplog", [{"_id": 1}])]
+    dbs = {"audit": "other", "oplog": ""}  # mongodump --archive without --db, and --oplog's top-level namespace
+    restored = mongorestore.restore(target.client[target.database],
+                                    _archive(tmp_path, archive_bytes([*SMALL, *others], dbs=dbs)))
+    assert restored.in_dump == {"project": 3, "file": 2, "empty": 0}
+    assert {n: target.client[target.database][n].count_documents({}) for n in ("project", "file")} == \
+        {"project": 3, "file": 2}
+    bad_crc = archive_bytes([*SMALL, *others], dbs=dbs,
+                            namespace_header=lambda h: {**h, "CRC": 1} if h["EOF"] and h["db"] == "other" else h)
+    with pytest.raises(CorruptArchive, match=r"^admin\.archive namespace other\.audit: CRC mismatch"):
+        dumpformat.inventory(_archive(tmp_path, bad_crc).path, "admin", True)
+
+
+@pytest.mark.parametrize("tail", [b"\x00", b"\x00" * 512], ids=["one-zero", "zero-padding"])
+@pytest.mark.parametrize("fmt", ["directory-gzip", "archive-gzip"])
+def test_zeros_after_a_gzip_stream_are_refused_as_mongorestore_refuses_them(tmp_path: Path, fmt: str, tail: bytes):
+    # Python's gzip module skips them (gzip FAQ 8); Go's gzip.Reader, which mongorestore uses, fails on them.
+    if fmt == "archive-gzip":
+        path, expected = _archive(tmp_path, gzip.compress(archive_bytes(SMALL)) + tail, "admin.archive.gz").path, \
+            r"^admin\.archive\.gz: unreadable dump data: bytes after the end of the gzip stream \(starting 00"
+    else:
+        path = write_directory(tmp_path / "out", SMALL, gz=True)
+        (path / "project.bson.gz").write_bytes((path / "project.bson.gz").read_bytes() + tail)
+        expected = r"^project\.bson\.gz: unreadable dump data: bytes after the end of the gzip stream"
+    with pytest.raises(DumpError, match=expected) as err:
+        dumpformat.inventory(path, "admin", fmt == "archive-gzip")
+    assert err.value.code == ("RST010" if fmt == "archive-gzip" else "RST012")
+
+
+def test_gzip_members_back_to_back_are_one_stream(tmp_path: Path):
+    # Go's gzip.Reader is multistream by default, as Python's: a file of two members is read whole.
+    whole = archive_bytes(SMALL)
+    two = gzip.compress(whole[:100]) + gzip.compress(whole[100:])
+    assert dumpformat.inventory(_archive(tmp_path, two, "admin.archive.gz").path, "admin", True).counts == \
+        {"project": 3, "file": 2, "empty": 0}
+
+
 # --- 3. names from the metadata ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fmt", ["directory", "directory-gzip", "archive"])
@@ -127,6 +200,34 @@ def test_data_files_match_their_metadata_even_when_escaped_differently(tmp_path:
                                                                                       False, False))
     assert restored.in_dump == restored.documents == {"a,b": 2}
     assert "k_1" in target.client[target.database]["a,b"].index_information()
+
+
+def _add(name: str, data: bytes):
+    return lambda db_dir: (db_dir / name).write_bytes(data)
+
+
+R = Coll("r", [{"_id": 1}, {"_id": 2}], options={"timeseries": {"timeField": "t"}}, type="timeseries")
+
+
+@pytest.mark.parametrize(("colls", "extra", "expected"), [
+    # Each pair used to restore one file and drop the other in silence (in the dump 1, restored 1: a pass).
+    (SMALL, _add("project.bson.gz", gzip.compress(bson.encode({"_id": 9}))),
+     r"^project\.bson and project\.bson\.gz: two data files for one collection"),
+    ([Coll("a,b", [{"_id": 1}, {"_id": 2}])], _add("a,b.bson", bson.encode({"_id": 9})),
+     r"^a%2Cb\.bson and a,b\.bson: two data files for collection a,b"),
+    ([R], _add("r.bson", bson.encode({"_id": 9})),
+     r"^system\.buckets\.r\.bson and r\.bson: two data files for collection r"),
+    (SMALL, _add("project.metadata.json.gz", gzip.compress(Coll("project").metadata("admin").encode())),
+     r"^project\.metadata\.json and project\.metadata\.json\.gz: two metadata files for collection project"),
+    (SMALL, _add("other.metadata.json", Coll("project").metadata("admin").encode()),
+     r"^other\.metadata\.json and project\.metadata\.json: two metadata files for collection project"),
+], ids=["bson-and-bson-gz", "escaped-and-not", "buckets-and-plain", "metadata-and-metadata-gz", "same-collectionName"])
+def test_two_files_for_one_collection_are_rst012_naming_both(tmp_path: Path, colls, extra, expected):
+    db_dir = write_directory(tmp_path / "out", colls)
+    extra(db_dir)
+    with pytest.raises(DumpError, match=expected) as err:
+        dumpformat.inventory(db_dir, "admin", False)
+    assert err.value.code == "RST012"
 
 
 # --- 4. nothing skipped in silence ---------------------------------------------------------------------------
@@ -157,6 +258,32 @@ def test_system_namespaces_are_restored_or_listed(tmp_path: Path, target, fmt: s
     assert restored.data_names["readings"] == "system.buckets.readings"
 
 
+@pytest.mark.parametrize("fmt", ["directory", "directory-gzip", "archive"])
+def test_a_view_with_its_empty_data_file_is_recreated(tmp_path: Path, target, fmt: str):
+    view = Coll("v", options={"viewOn": "project", "pipeline": [{"$match": {"_id": {"$gt": 0}}}]}, type="view")
+    dump = _archive(tmp_path, archive_bytes([*SMALL, view])) if fmt == "archive" else \
+        _directory(tmp_path, [*SMALL, view], gz=fmt.endswith("gzip"))
+    restored = mongorestore.restore(target.client[target.database], dump)
+    assert restored.in_dump == {"project": 3, "file": 2, "empty": 0}
+    views = {c["name"]: c["options"] for c in target.client[target.database].list_collections(filter={"type": "view"})}
+    assert views["v"]["viewOn"] == "project"
+    assert target.client[target.database]["v"].count_documents({}) == 2
+
+
+@pytest.mark.parametrize("fmt", ["directory", "archive"])
+def test_documents_under_a_view_are_rst012_not_dropped(tmp_path: Path, fmt: str):
+    # A view is recreated from its metadata; its documents were read, then left out of the dump's counts.
+    view = Coll("v", [{"_id": 1}, {"_id": 2}], options={"viewOn": "project", "pipeline": []}, type="view")
+    if fmt == "archive":
+        path, expected = _archive(tmp_path, archive_bytes([*SMALL, view])).path, r"^admin\.archive namespace admin\.v: "
+    else:
+        path, expected = write_directory(tmp_path / "out", [*SMALL, view]), r"^v\.bson: "
+        (path / "v.bson").write_bytes(b"".join(view.raw()))  # mongodump writes no data file for a view
+    with pytest.raises(DumpError, match=expected + r"documents for v, which its metadata makes a view") as err:
+        dumpformat.inventory(path, "admin", fmt == "archive")
+    assert err.value.code == "RST012"
+
+
 def test_users_and_roles_are_restored_when_asked(tmp_path: Path, target):
     dump = _directory(tmp_path, [*SMALL, USERS, ROLES])
     restored = mongorestore.restore(target.client[target.database],
@@ -167,6 +294,17 @@ def test_users_and_roles_are_restored_when_asked(tmp_path: Path, target):
     # A server that keeps roles in admin only refuses them in the drill's database: said, not silent.
     assert restored.unrestorable == {"system.roles": "the target refused system.roles: Invalid system namespace: "
                                                      f"{target.database}.system.roles"}
+
+
+def test_a_duplicate_user_is_a_broken_dump_not_a_refusing_target(tmp_path: Path, target):
+    # A duplicate _id is the dump's fault, for users as for any collection: RST012, not "the target refused" (RST014).
+    twice = Coll("system.users", [*USERS.docs, USERS.docs[0]])
+    dump = _directory(tmp_path, [*SMALL, twice])
+    with pytest.raises(DumpError, match=r"^system\.users\.bson: the server refused 1 of 4 documents of "
+                                        r"system\.users: .*duplicate key") as err:
+        mongorestore.restore(target.client[target.database],
+                             mongorestore.Dump(dump.path, "admin", False, False, restore_users=True))
+    assert err.value.code == "RST012"
 
 
 def test_a_time_series_collection_the_server_refuses_is_unrestorable_not_empty(tmp_path: Path, target):
@@ -212,7 +350,16 @@ def test_broken_dump_content_is_one_rst012_naming_the_file(tmp_path: Path, targe
 
 
 @pytest.mark.parametrize("text", ["[]", '"x"', '{"indexes": {}}', '{"indexes": [{"name": "a"}]}',
-                                  '{"options": []}', "{not json"])
+                                  '{"options": []}', "{not json",
+                                  # these were tracebacks: in the reader, or when the restore sent them
+                                  '{"options": ' * 5000 + "{}" + "}" * 5000,
+                                  '{"options": {"x": {"$oid": "zz"}}}',
+                                  '{"options": {"x": {"$date": {"$numberLong": "99999999999999999999"}}}}',
+                                  '{"options": {"a\\u0000b": 1}}',
+                                  '{"options": {"capped": true, "size": 99999999999999999999}}',
+                                  '{"indexes": [{"v": 2, "key": {"a\\u0000": 1}, "name": "a"}]}'],
+                         ids=["list", "string", "indexes-object", "index-without-key", "options-list", "not-json",
+                              "deep", "bad-oid", "huge-date", "nul-in-option", "huge-int", "nul-in-index-key"])
 def test_metadata_of_the_wrong_shape_is_rst012(tmp_path: Path, text: str):
     dump = _directory(tmp_path, SMALL)
     (tmp_path / "out/admin/project.metadata.json").write_text(text)
@@ -277,6 +424,25 @@ def test_locate_refuses_a_directory_dump_beside_an_archive(tmp_path: Path):
         mongorestore.locate(tmp_path, "admin")
 
 
+def test_locate_passes_over_an_archive_of_other_databases(tmp_path: Path):
+    # Taken as the dump, it held nothing to count: no verdict on the dump, only "missing" collections; and beside
+    # the real dump it made the backup "ambiguous".
+    (tmp_path / "data/db/dump").mkdir(parents=True)
+    (tmp_path / "data/db/dump/other.archive").write_bytes(archive_bytes(SMALL, db="other",
+                                                                        dbs={"file": "test"}))
+    with pytest.raises(DumpError, match=r"^no mongodump of database 'admin' in the backup \(.*\); "
+                                        r"data/db/dump/other\.archive is an archive of 'other', 'test' only$"):
+        mongorestore.locate(tmp_path, "admin")
+    write_directory(tmp_path / "data/db/dump/2026-03-01T00_00", SMALL)
+    dump = mongorestore.locate(tmp_path, "admin")
+    assert (dump.path, dump.archive) == (tmp_path / "data/db/dump/2026-03-01T00_00", False)
+    # An archive whose prelude cannot be read is still a candidate: its corruption is the finding.
+    (tmp_path / "data/db/dump/cut.archive").write_bytes(archive_bytes(SMALL)[:30])
+    with pytest.raises(DumpError, match=r"2 dumps of database 'admin': data/db/dump/2026-03-01T00_00/admin, "
+                                        r"data/db/dump/cut\.archive"):
+        mongorestore.locate(tmp_path, "admin")
+
+
 # --- 1 and 8. the drill accounts for every document ----------------------------------------------------------
 
 def _tarball(root: Path) -> bytes:
@@ -330,6 +496,29 @@ def test_an_unrestorable_time_series_collection_fails_the_drill(sandbox, tmp_pat
     assert [f.code for f in findings] == ["RST014"]
     assert findings[0].message.startswith("admin.readings: the drill could not restore its 5 documents: ")
     assert result.broken is None
+
+
+def test_a_collection_name_pymongo_refuses_is_one_rst014_line(sandbox, tmp_path: Path):
+    # The server creates 'a.' and 'a..b' (mongodump dumps them, mongorestore restores them) but pymongo refuses
+    # to address them: the restore ended in an InvalidName traceback.
+    odd = [Coll("a.", [{"_id": 1}, {"_id": 2}]), Coll("a..b", [{"_id": 1}])]
+    result, findings = _drill(sandbox, tmp_path, [*SMALL, *odd])
+    by_name = {f.message.split(":")[0]: f for f in findings}
+    assert sorted(by_name) == ["admin.a.", "admin.a..b"] and {f.code for f in findings} == {"RST014"}
+    assert by_name["admin.a."].message.startswith("admin.a.: the drill could not restore its 2 documents: the built-in "
+                                          "restorer cannot address 'a.' (pymongo: ")
+    assert result.broken is None and result.in_dump == {"project": 3, "file": 2, "empty": 0, "a.": 2, "a..b": 1}
+
+
+def test_the_drill_counts_collections_pymongo_cannot_address(target):
+    # After a mongorestore binary restored 'a.', counting it with db["a."] raised InvalidName.
+    db = target.client[target.database]
+    for name, n in (("a.", 2), ("a..b", 1), ("plain", 3), ("empty", 0)):
+        db.command({"create": name})
+        if n:
+            db.command({"insert": name, "documents": [{"_id": i} for i in range(n)]})
+    assert restore.count(db, {"a.": "a.", "a..b": "a..b", "plain": "plain", "empty": "empty", "gone": "gone"}) == \
+        {"a.": 2, "a..b": 1, "plain": 3, "empty": 0, "gone": None}
 
 
 def test_broken_bson_in_a_backup_is_a_broken_verdict(sandbox, tmp_path: Path):
