@@ -50,7 +50,10 @@ TERMINATOR = b"\xff\xff\xff\xff"
 # MongoDB's BSONObjMaxUserSize is 16 MiB; the server allows 16 KiB more internally. A length prefix beyond
 # that is corruption, refused before reading a byte of the body.
 MAX_DOCUMENT = 16 * 2**20 + 16 * 2**10
-BATCH_DOCS = 1000
+# A batch is one insert round trip, and each round trip hands the GIL between the reading and inserting threads:
+# 5,000 small documents per batch restored faster than 1,000 (benchmarks/test_restore_speed.py; docs/restore.md),
+# while the byte limit keeps memory at a few batches of 4 MiB whatever the documents' size.
+BATCH_DOCS = 5000
 BATCH_BYTES = 4 * 2**20
 _RAW = CodecOptions(document_class=RawBSONDocument)
 # Validation decodes every value; dates stay integers so a valid date beyond Python's datetime range passes.

@@ -468,14 +468,15 @@ def _drill(sandbox, tmp_path: Path, colls: list[Coll], **settings) -> tuple[rest
 
 
 def test_a_capped_collection_that_kept_fewer_documents_is_rst013(sandbox, tmp_path: Path):
-    capped = Coll("file", [{"_id": i} for i in range(1203)], options={"capped": True, "size": 2**20, "max": 700})
+    # More documents than one insert batch (5,000): SecantusDB trims a capped collection between inserts.
+    capped = Coll("file", [{"_id": i} for i in range(5203)], options={"capped": True, "size": 2**20, "max": 700})
     result, findings = _drill(sandbox, tmp_path, [SMALL[0], capped])
     assert [(f.code, f.message) for f in findings] == [
-        ("RST013", "admin.file: the dump holds 1,203 documents, 700 were restored")]
-    assert restore.ledger_details(result, "dev", None)["in_dump"] == {"project": 3, "file": 1203}
+        ("RST013", "admin.file: the dump holds 5,203 documents, 700 were restored")]
+    assert restore.ledger_details(result, "dev", None)["in_dump"] == {"project": 3, "file": 5203}
     rows = restore.count_rows(result, restore.RestoreSettings(collections=["project", "file"]), None)
     assert restore.COUNT_COLUMNS[1:3] == ["documents in the dump", "restored count"]
-    assert rows[:2] == [["project", 3, 3, None, None], ["file", 1203, 700, None, None]]
+    assert rows[:2] == [["project", 3, 3, None, None], ["file", 5203, 700, None, None]]
 
 
 def test_a_healthy_drill_lists_what_it_did_not_restore(sandbox, tmp_path: Path):
