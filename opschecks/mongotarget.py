@@ -227,7 +227,10 @@ def sweep_orphans() -> list[str]:
         for leftover in engine.containers.list(all=True, filters={"label": DRILL_LABEL}):
             label = leftover.labels.get(OWNER_LABEL, "")
             if orphaned(label):
-                leftover.remove(force=True, v=True)
+                try:
+                    leftover.remove(force=True, v=True)
+                except docker.errors.NotFound:  # another drill's sweep (an xdist worker's) removed it first
+                    continue
                 removed.append(f"container {leftover.name} ({label})")
         return removed
     finally:
