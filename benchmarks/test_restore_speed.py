@@ -15,6 +15,7 @@ Python down).
 
 from __future__ import annotations
 
+import gc
 import socket
 import subprocess
 import sys
@@ -97,8 +98,12 @@ def test_builtin_restorer_vs_insert_many(benchmark, client: MongoClient, dump: m
 
     phases: list[dict[str, float]] = []
 
+    full_collections: list[int] = []
+
     def restorer_round(db: Database) -> mongorestore.Restored:
+        before = gc.get_stats()[2]["collections"]
         restored = mongorestore.restore(db, dump)
+        full_collections.append(gc.get_stats()[2]["collections"] - before)
         phases.append(restored.seconds)
         return restored
 
@@ -137,4 +142,8 @@ def test_builtin_restorer_vs_insert_many(benchmark, client: MongoClient, dump: m
         ratio_with_indexes=round(min(single) / benchmark.stats.stats.min, 2),
         index_build_seconds=round(min(p["indexes"] for p in phases), 1),
         peak_traced_memory_mib=round(peak / 2**20, 1),
+        # Full (oldest-generation) collections of Python's cyclic GC during each restorer round, and how many
+        # objects the process held: each full collection scans them all while holding the GIL.
+        full_gc_collections_per_round=full_collections,
+        gc_tracked_objects=len(gc.get_objects()),
     )

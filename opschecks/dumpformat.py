@@ -29,9 +29,10 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import struct
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -56,8 +57,11 @@ MAX_DOCUMENT = 16 * 2**20 + 16 * 2**10
 BATCH_DOCS = 5000
 BATCH_BYTES = 4 * 2**20
 _RAW = CodecOptions(document_class=RawBSONDocument)
-# Validation decodes every value; dates stay integers so a valid date beyond Python's datetime range passes.
-_CHECK = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_MS)
+# Validation decodes every value; a valid date beyond Python's datetime range stays an integer (DatetimeMS) and
+# passes, and the others become datetimes in C, cheaper than DatetimeMS objects in Python.
+_CHECK = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO)
+_LENGTH = struct.Struct("<i")
+_VALIDATE_DOCS = 64
 _DATA = (".bson.gz", ".bson")
 _META = (".metadata.json.gz", ".metadata.json")
 _NAME_LIMIT, _NAME_PREFIX = 238, 208  # mongodump's outputPath
@@ -256,14 +260,93 @@ def read_document(fh: IO[bytes], where: str, first: bytes | None = None,
     return head + body
 
 
-def validated(raws: list[bytes], where: str) -> list[RawBSONDocument]:
-    """The documents as RawBSONDocument, after a full decode proved each is valid BSON."""
-    blob = b"".join(raws)
+def validated(run: bytes, where: str) -> list[RawBSONDocument]:
+    """A run's documents as RawBSONDocument, after a full decode proved each is valid BSON.
+
+    The run comes from :meth:`DocumentStream.run`, so its length prefixes are already checked. It is decoded
+    ``_VALIDATE_DOCS`` documents at a time: decoding a whole batch keeps thousands of decoded documents alive
+    at once, the cyclic GC promotes them to its oldest generation, and that triggers full collections, which
+    scan the whole heap (in a big process such as a long pytest session, long enough to stall the inserts;
+    benchmarks/test_restore_speed.py).
+    """
+    view = memoryview(run)
+    start = end = count = 0
     try:
-        bson.decode_all(blob, _CHECK)  # in C; raises on a bad type byte, unterminated string, bad UTF-8, ...
+        while end < len(run):
+            end += _LENGTH.unpack_from(run, end)[0]
+            count += 1
+            if count % _VALIDATE_DOCS == 0 or end >= len(run):
+                bson.decode_all(view[start:end], _CHECK)  # in C; raises on a bad type byte, bad UTF-8, ...
+                start = end
     except (BSONError, ValueError, OverflowError, TypeError) as exc:
         raise DumpError(f"{where}: invalid BSON document: {exc}") from None
-    return [RawBSONDocument(raw, _RAW) for raw in raws]
+    return bson.decode_all(run, _RAW)
+
+
+class DocumentStream:
+    """A stream of length-prefixed documents, cut into runs of whole documents in a few large reads.
+
+    Reading document by document (two ``read`` calls each) cost the restorer about as much CPU as validating
+    them (benchmarks/test_restore_speed.py); here a run's boundaries are found with one ``unpack_from`` per
+    document in a buffer of ``BATCH_BYTES``. Every length is checked before its body is asked for, so a
+    corrupt length never makes the stream buffer more than one document of MongoDB's maximum size.
+    """
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._fh = fh
+        self._buf, self._pos = b"", 0
+
+    def read(self, size: int) -> bytes:
+        """Like a file's read: fewer than ``size`` bytes only at the end of the data."""
+        self._fill(size)
+        out = self._buf[self._pos:self._pos + size]
+        self._pos += len(out)
+        return out
+
+    def run(self, where: str, error: type[DumpError], archive: bool) -> tuple[bytes, int]:
+        """The next whole documents (at most BATCH_DOCS, and BATCH_BYTES unless one document is larger) and
+        their number; ``(b"", 0)`` at the end of the data or, in an ``archive``, before a terminator."""
+        used = count = 0
+        buf, at = self._buf, self._pos
+        while count < BATCH_DOCS and used < BATCH_BYTES:
+            if at + used + 4 > len(buf):
+                if not self._fill(used + 4):
+                    if len(self._buf) - self._pos == used:
+                        break
+                    raise _truncated(where, error)
+                buf, at = self._buf, self._pos
+            size = _LENGTH.unpack_from(buf, at + used)[0]
+            if size == -1 and archive:  # a segment's terminator
+                break
+            if size < 5 or size > MAX_DOCUMENT:
+                raise error(f"{where}: {size} is not a valid BSON document length "
+                            f"(5 to {MAX_DOCUMENT} bytes); the data is corrupt")
+            if at + used + size > len(buf):
+                if not self._fill(used + size):
+                    raise _truncated(where, error)
+                buf, at = self._buf, self._pos
+            if buf[at + used + size - 1] != 0:
+                raise error(f"{where}: a BSON document does not end with a NUL byte; the data is corrupt")
+            used += size
+            count += 1
+        out = self._buf[self._pos:self._pos + used]
+        self._pos += used
+        return out, count
+
+    def _fill(self, size: int) -> bool:
+        """Whether ``size`` bytes from the current position are (now) in the buffer."""
+        have = len(self._buf) - self._pos
+        if have >= size:
+            return True
+        parts = [self._buf[self._pos:]] if have else []
+        while have < size and (chunk := self._fh.read(max(BATCH_BYTES, size - have))):
+            parts.append(chunk)
+            have += len(chunk)
+        self._buf, self._pos = parts[0] if len(parts) == 1 else b"".join(parts), 0
+        return have >= size
+
+    def close(self) -> None:
+        self._fh.close()
 
 
 class DumpReader:
@@ -277,7 +360,7 @@ class DumpReader:
         self._archive_version: tuple[int, int] = (0, 0)
         self.databases: set[str] = set()  # the databases an archive's prelude lists
         if archive:
-            self._fh = _labelled_open(path, path.name, CorruptArchive)
+            self._fh = DocumentStream(_labelled_open(path, path.name, CorruptArchive))
             try:
                 self._read_prelude()
             except BaseException:
@@ -347,23 +430,18 @@ class DumpReader:
             coll = self.collections[name]
             self.counts[name] = 0
             with _reading(path.name), open_maybe_gzip(path) as fh:
-                pending: list[bytes] = []
-                size = 0
-                while head := fh.read(4):
-                    raw = read_document(fh, path.name, head)
-                    pending.append(raw)
-                    size += len(raw)
-                    if len(pending) >= BATCH_DOCS or size >= BATCH_BYTES:
-                        yield self._batch(coll, pending, path.name)
-                        pending, size = [], 0
-                if pending:
-                    yield self._batch(coll, pending, path.name)
+                stream = DocumentStream(fh)
+                while True:
+                    run, count = stream.run(path.name, DumpError, archive=False)
+                    if not count:
+                        break
+                    yield self._batch(coll, run, path.name)
 
-    def _batch(self, coll: Collection, raws: list[bytes], where: str) -> Batch:
+    def _batch(self, coll: Collection, run: bytes, where: str) -> Batch:
         if coll.kind == "view":  # the restore recreates a view from its metadata: these would vanish uncounted
             raise DumpError(f"{where}: documents for {coll.name}, which its metadata makes a view (a view holds "
                             "none); the dump is inconsistent")
-        docs = validated(raws, where)
+        docs = validated(run, where)
         self.counts[coll.name] = self.counts.get(coll.name, 0) + len(docs)
         return Batch(coll, docs)
 
@@ -410,7 +488,7 @@ class DumpReader:
         crcs: dict[str, int] = {}
         closed: set[str] = set()
         by_data = {c.data_name: c for c in self.collections.values()}
-        with _reading(name, CorruptArchive), fh:
+        with _reading(name, CorruptArchive), closing(fh):
             while head := fh.read(4):
                 if head == TERMINATOR:
                     raise CorruptArchive(f"{name}: a terminator where a namespace header should be; "
@@ -442,20 +520,16 @@ class DumpReader:
                     closed.add(ns)
                     continue
                 crc = crcs.get(ns, 0)
-                pending: list[bytes] = []
-                size = 0
-                while (head := fh.read(4)) != TERMINATOR:
-                    raw = read_document(fh, where, head, CorruptArchive)
-                    crc = crc64.xz(raw, crc)
+                while True:
+                    run, count = fh.run(where, CorruptArchive, archive=True)
+                    if not count:
+                        break
+                    crc = crc64.xz(run, crc)
                     if coll is not None:
-                        pending.append(raw)
-                        size += len(raw)
-                        if len(pending) >= BATCH_DOCS or size >= BATCH_BYTES:
-                            yield self._batch(coll, pending, where)
-                            pending, size = [], 0
+                        yield self._batch(coll, run, where)
+                if fh.read(4) != TERMINATOR:
+                    raise _truncated(where, CorruptArchive)
                 crcs[ns] = crc
-                if pending:
-                    yield self._batch(coll, pending, where)
             unfinished = sorted(set(self._expected) - closed)
             if unfinished:
                 raise CorruptArchive(f"{name}: the archive ends before the EOF header of namespace "

@@ -349,6 +349,25 @@ def test_broken_dump_content_is_one_rst012_naming_the_file(tmp_path: Path, targe
     assert err.value.code == "RST012"
 
 
+@pytest.mark.parametrize("position", [0, 63, 64, 1000, dumpformat.BATCH_DOCS - 1, dumpformat.BATCH_DOCS + 7])
+@pytest.mark.parametrize("fmt", ["directory", "archive"])
+def test_an_invalid_document_anywhere_in_a_batch_is_rst012(tmp_path: Path, fmt: str, position: int):
+    """Validation decodes a batch in slices (dumpformat.validated): a bad document in any slice, including
+    the first and last of a batch and of the next batch, is found."""
+    docs: list[dict | bytes] = [{"_id": i, "a": i} for i in range(dumpformat.BATCH_DOCS + 10)]
+    docs[position] = _bad_type_byte()
+    colls = [Coll("project", docs)]
+    if fmt == "archive":
+        dump = _archive(tmp_path, archive_bytes(colls))
+        path, where = dump.path, r"admin\.archive namespace admin\.project"
+    else:
+        dump = _directory(tmp_path, colls)
+        path, where = dump.path / "admin", r"project\.bson"
+    with pytest.raises(DumpError, match=rf"^{where}: invalid BSON document: ") as err:
+        dumpformat.inventory(path, "admin", fmt == "archive")
+    assert err.value.code == "RST012"
+
+
 @pytest.mark.parametrize("text", ["[]", '"x"', '{"indexes": {}}', '{"indexes": [{"name": "a"}]}',
                                   '{"options": []}', "{not json",
                                   # these were tracebacks: in the reader, or when the restore sent them
@@ -384,7 +403,8 @@ def test_a_huge_length_prefix_is_refused_without_reading_on(tmp_path: Path, gz: 
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 2**20
+    # The reader reads ahead a batch's worth (and gzip one more), never what the length claims or the file holds.
+    assert peak < 3 * dumpformat.BATCH_BYTES < 40 * 2**20
 
 
 def test_a_document_just_over_the_limit_is_refused(tmp_path: Path):
