@@ -12,7 +12,9 @@ time-series collection) with the reason, never dropped in silence.
 Documents stream through as raw BSON, validated by the reader: a reader thread
 reads and decodes the next batches while the server inserts the previous ones
 (pymongo releases the GIL while it waits), so memory stays bounded by a few
-batches whatever the dump size. (Parallel insertion connections, measured with
+batches whatever the dump size. The reader's own CPU is kept small (large reads,
+validation in short slices: see :func:`dumpformat.validated`) because it shares
+the GIL with the inserts. (Parallel insertion connections, measured with
 benchmarks/test_restore_speed.py, only contended on SecantusDB.)
 Indexes listed in the metadata are created after the data, one at a time; an
 index the server cannot build (text, hashed, ... on some servers) is a warning,
