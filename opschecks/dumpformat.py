@@ -286,10 +286,11 @@ def validated(run: bytes, where: str) -> list[RawBSONDocument]:
 class DocumentStream:
     """A stream of length-prefixed documents, cut into runs of whole documents in a few large reads.
 
-    Reading document by document (two ``read`` calls each) cost the restorer about as much CPU as validating
-    them (benchmarks/test_restore_speed.py); here a run's boundaries are found with one ``unpack_from`` per
-    document in a buffer of ``BATCH_BYTES``. Every length is checked before its body is asked for, so a
-    corrupt length never makes the stream buffer more than one document of MongoDB's maximum size.
+    Reading document by document (two ``read`` calls each) was a fifth of the reader's CPU, which shares the
+    GIL with the inserts (benchmarks/test_restore_speed.py); here a run's boundaries are found with one
+    ``unpack_from`` per document in reads of ``BATCH_BYTES``. Every length is checked before its body is asked
+    for, so a corrupt length never makes the stream buffer more than a read plus one document of MongoDB's
+    maximum size, whatever the length claims.
     """
 
     def __init__(self, fh: IO[bytes]) -> None:
