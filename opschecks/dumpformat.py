@@ -239,27 +239,6 @@ def classify(name: str, meta: dict[str, Any]) -> str:
     return "collection"
 
 
-def read_document(fh: IO[bytes], where: str, first: bytes | None = None,
-                  error: type[DumpError] = DumpError) -> bytes:
-    """One length-prefixed BSON document's bytes (``first``: its 4 length bytes, already read).
-
-    ``error``: what a cut document is (an archive's own framing makes that corruption of the archive).
-    """
-    head = first if first is not None else fh.read(4)
-    if len(head) < 4:
-        raise _truncated(where, error)
-    size = int.from_bytes(head, "little", signed=True)
-    if size < 5 or size > MAX_DOCUMENT:
-        raise error(f"{where}: {size} is not a valid BSON document length "
-                        f"(5 to {MAX_DOCUMENT} bytes); the data is corrupt")
-    body = fh.read(size - 4)
-    if len(body) < size - 4:
-        raise _truncated(where, error)
-    if body[-1] != 0:
-        raise error(f"{where}: a BSON document does not end with a NUL byte; the data is corrupt")
-    return head + body
-
-
 def validated(run: bytes, where: str) -> list[RawBSONDocument]:
     """A run's documents as RawBSONDocument, after a full decode proved each is valid BSON.
 
@@ -304,12 +283,13 @@ class DocumentStream:
         self._pos += len(out)
         return out
 
-    def run(self, where: str, error: type[DumpError], archive: bool) -> tuple[bytes, int]:
-        """The next whole documents (at most BATCH_DOCS, and BATCH_BYTES unless one document is larger) and
+    def run(self, where: str, error: type[DumpError], archive: bool,
+            limit: int = BATCH_DOCS) -> tuple[bytes, int]:
+        """The next whole documents (at most ``limit``, and BATCH_BYTES unless one document is larger) and
         their number; ``(b"", 0)`` at the end of the data or, in an ``archive``, before a terminator."""
         used = count = 0
         buf, at = self._buf, self._pos
-        while count < BATCH_DOCS and used < BATCH_BYTES:
+        while count < limit and used < BATCH_BYTES:
             if at + used + 4 > len(buf):
                 if not self._fill(used + 4):
                     if len(self._buf) - self._pos == used:
@@ -333,6 +313,10 @@ class DocumentStream:
         out = self._buf[self._pos:self._pos + used]
         self._pos += used
         return out, count
+
+    def document(self, where: str, error: type[DumpError]) -> bytes:
+        """An archive's next header or prelude entry; ``b""`` at the end of the data or before a terminator."""
+        return self.run(where, error, archive=True, limit=1)[0]
 
     def _fill(self, size: int) -> bool:
         """Whether ``size`` bytes from the current position are (now) in the buffer."""
@@ -453,13 +437,16 @@ class DumpReader:
         with _reading(self.path.name, CorruptArchive):
             if self._fh.read(4) != ARCHIVE_MAGIC:
                 raise DumpError(f"{self.path.name}: not a mongodump archive (bad magic number)")
-            header = _decode(read_document(self._fh, where, error=CorruptArchive), where)
+            if not (raw := self._fh.document(where, CorruptArchive)):
+                raise CorruptArchive(f"{where}: no archive header after the magic number; the archive is "
+                                     "truncated or corrupt")
+            header = _decode(raw, where)
             if problem := _fields_problem(header, _HEADER_FIELDS):
                 raise CorruptArchive(f"{where}: the archive header {problem}; the archive is corrupt")
             self._archive_version = _version(header.get("server_version"))
             self._expected: dict[str, Collection | None] = {}  # data namespace -> ours, or None (other db)
-            while (head := self._fh.read(4)) != TERMINATOR:
-                entry = _decode(read_document(self._fh, where, head, CorruptArchive), where)
+            while raw := self._fh.document(where, CorruptArchive):
+                entry = _decode(raw, where)
                 db, name = entry.get("db"), entry.get("collection")
                 # mongorestore decodes each entry into typed fields: a missing name or a field of another
                 # type (a metadata document instead of its JSON text) is an archive it cannot read.
@@ -483,6 +470,8 @@ class DumpReader:
                 if db == self.database:
                     self.collections[name] = coll
                 self._expected[f"{db}.{data_name}"] = coll if db == self.database else None
+            if self._fh.read(4) != TERMINATOR:
+                raise _truncated(where, CorruptArchive)
 
     def _archive_batches(self) -> Iterator[Batch]:
         fh, name = self._fh, self.path.name
@@ -490,11 +479,8 @@ class DumpReader:
         closed: set[str] = set()
         by_data = {c.data_name: c for c in self.collections.values()}
         with _reading(name, CorruptArchive), closing(fh):
-            while head := fh.read(4):
-                if head == TERMINATOR:
-                    raise CorruptArchive(f"{name}: a terminator where a namespace header should be; "
-                                         "the archive is corrupt")
-                header = _decode(read_document(fh, f"{name} (namespace header)", head, CorruptArchive), name)
+            while raw := fh.document(f"{name} (namespace header)", CorruptArchive):
+                header = _decode(raw, name)
                 # As mongorestore's demultiplexer: a header must name its namespace (a header without a
                 # collection must never match a collection some entry happens to call "None").
                 if not isinstance(header.get("db"), str) or not isinstance(header.get("collection"), str) \
@@ -531,6 +517,9 @@ class DumpReader:
                 if fh.read(4) != TERMINATOR:
                     raise _truncated(where, CorruptArchive)
                 crcs[ns] = crc
+            if fh.read(4):  # document() stops only at the end or before a terminator
+                raise CorruptArchive(f"{name}: a terminator where a namespace header should be; "
+                                     "the archive is corrupt")
             unfinished = sorted(set(self._expected) - closed)
             if unfinished:
                 raise CorruptArchive(f"{name}: the archive ends before the EOF header of namespace "
