@@ -283,10 +283,14 @@ class DocumentStream:
         self._pos += len(out)
         return out
 
-    def run(self, where: str, error: type[DumpError], archive: bool,
-            limit: int = BATCH_DOCS) -> tuple[bytes, int]:
-        """The next whole documents (at most ``limit``, and BATCH_BYTES unless one document is larger) and
-        their number; ``(b"", 0)`` at the end of the data or, in an ``archive``, before a terminator."""
+    def runs(self, where: str, error: type[DumpError], archive: bool) -> Iterator[bytes]:
+        """Every run up to the end of the data or, in an ``archive``, up to a terminator (left unread)."""
+        while run := self.run(where, error, archive):
+            yield run
+
+    def run(self, where: str, error: type[DumpError], archive: bool, limit: int = BATCH_DOCS) -> bytes:
+        """The next whole documents (at most ``limit``, and BATCH_BYTES unless one document is larger);
+        ``b""`` at the end of the data or, in an ``archive``, before a terminator."""
         used = count = 0
         buf, at = self._buf, self._pos
         while count < limit and used < BATCH_BYTES:
@@ -312,11 +316,11 @@ class DocumentStream:
             count += 1
         out = self._buf[self._pos:self._pos + used]
         self._pos += used
-        return out, count
+        return out
 
     def document(self, where: str, error: type[DumpError]) -> bytes:
         """An archive's next header or prelude entry; ``b""`` at the end of the data or before a terminator."""
-        return self.run(where, error, archive=True, limit=1)[0]
+        return self.run(where, error, archive=True, limit=1)
 
     def _fill(self, size: int) -> bool:
         """Whether ``size`` bytes from the current position are (now) in the buffer."""
@@ -415,11 +419,7 @@ class DumpReader:
             coll = self.collections[name]
             self.counts[name] = 0
             with _reading(path.name), open_maybe_gzip(path) as fh:
-                stream = DocumentStream(fh)
-                while True:
-                    run, count = stream.run(path.name, DumpError, archive=False)
-                    if not count:
-                        break
+                for run in DocumentStream(fh).runs(path.name, DumpError, archive=False):
                     yield self._batch(coll, run, path.name)
 
     def _batch(self, coll: Collection, run: bytes, where: str) -> Batch:
@@ -507,10 +507,7 @@ class DumpReader:
                     closed.add(ns)
                     continue
                 crc = crcs.get(ns, 0)
-                while True:
-                    run, count = fh.run(where, CorruptArchive, archive=True)
-                    if not count:
-                        break
+                for run in fh.runs(where, CorruptArchive, archive=True):
                     crc = crc64.xz(run, crc)
                     if coll is not None:
                         yield self._batch(coll, run, where)
