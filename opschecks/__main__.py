@@ -39,7 +39,14 @@ def main(argv: Sequence[str] | None = None, now: dt.datetime | None = None, shee
     """``sheets_transport``: a requests adapter for the Google calls of ``export`` (the tests' stand-in)."""
     args = _parser().parse_args(argv)
     if args.command == "sandbox":
-        from opschecks.sandbox import cli  # starts servers: only imported for this command
+        from opschecks.sandbox import load_stack
+
+        try:
+            load_stack()  # the servers' code: only for this command; one line when the extra is missing
+        except ConfigError as exc:
+            print(f"opschecks: {exc}", file=sys.stderr)
+            return 2
+        from opschecks.sandbox import cli
 
         return cli.run(args.shift_days)
     root = project_root()  # config, ledger and checklist from the checkout's root, from any subdirectory
@@ -109,14 +116,15 @@ def _parser() -> argparse.ArgumentParser:
 def _sandbox_config(root: Path, scope: contextlib.ExitStack) -> Path:
     """The config ``pytest --sandbox`` runs with (its servers' addresses aside), in a temp dir for this command;
     its ledger is the one ``pytest --sandbox`` writes under the project root."""
-    from opschecks.sandbox.stack import LEDGER, config_text  # the servers' code: only for --sandbox
+    from opschecks.sandbox import load_stack
 
-    ledger = root / LEDGER
+    stack = load_stack()  # the servers' code: only for --sandbox (a ConfigError names the missing extra)
+    ledger = root / stack.LEDGER
     if not ledger.exists():
         print(f"opschecks: no sandbox run recorded yet in {ledger} (run pytest --sandbox first)", file=sys.stderr)
     folder = Path(scope.enter_context(tempfile.TemporaryDirectory(prefix="opschecks-sandbox-config-")))
     path = folder / "opschecks.toml"
-    path.write_text(config_text("http://127.0.0.1:1", ledger))  # no server: due and history only read the ledger
+    path.write_text(stack.config_text("http://127.0.0.1:1", ledger))  # no server: due and history only read the ledger
     return path
 
 
