@@ -2,7 +2,10 @@
 
 It answers ``GetCostAndUsage`` (MONTHLY, grouped by SERVICE or not) and ``GetCostForecast`` from a table
 of monthly costs per service, in the documented response shapes; boto3 reaches it through
-``AWS_ENDPOINT_URL_COST_EXPLORER``. Every request is counted: Cost Explorer charges per request.
+``AWS_ENDPOINT_URL_COST_EXPLORER``. A period shorter than its month gets the month's cost pro rata by day (a
+month spends evenly), so "to date" depends on the period's End as it does on the real service. Every request is
+counted: Cost Explorer charges per request. ``forecast_error`` answers GetCostForecast with a documented error
+(``DataUnavailableException``: too little history).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ class FakeCostExplorer:
         self.monthly = monthly  # "YYYY-MM" -> service -> USD
         self.forecast_total = forecast_total  # the rest of the current month, USD
         self.requests: list[str] = []
+        self.unit = "USD"
+        self.forecast_error: str | None = None
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -66,9 +71,10 @@ class FakeCostExplorer:
         results, month = [], start.replace(day=1)
         while month < end:
             following = (month + dt.timedelta(days=32)).replace(day=1)
-            costs = self.monthly.get(month.strftime("%Y-%m"), {})
+            share = (min(following, end) - max(month, start)).days / (following - month).days
+            costs = {s: usd * share for s, usd in self.monthly.get(month.strftime("%Y-%m"), {}).items()}
             period = {"Start": max(month, start).isoformat(), "End": min(following, end).isoformat()}
-            amount = lambda usd: {metric: {"Amount": f"{usd:.10f}", "Unit": "USD"}}  # noqa: E731
+            amount = lambda usd: {metric: {"Amount": f"{usd:.10f}", "Unit": self.unit}}  # noqa: E731
             results.append({"TimePeriod": period, "Estimated": following > dt.date.today(),
                             "Total": {} if grouped else amount(sum(costs.values())),
                             "Groups": [{"Keys": [service], "Metrics": amount(usd)} for service, usd in costs.items()]
@@ -78,6 +84,9 @@ class FakeCostExplorer:
                      "ResultsByTime": results, "DimensionValueAttributes": []}
 
     def _forecast(self, body: dict) -> tuple[int, dict]:
+        if self.forecast_error is not None:  # the JSON 1.1 error shape: botocore reads the code after the '#'
+            return 400, {"__type": f"com.amazonaws.awsinsightsindexservice#{self.forecast_error}",
+                         "Message": "Insufficient amount of historical data to generate a forecast."}
         total = f"{self.forecast_total:.10f}"
-        return 200, {"Total": {"Amount": total, "Unit": "USD"},
+        return 200, {"Total": {"Amount": total, "Unit": self.unit},
                      "ForecastResultsByTime": [{"TimePeriod": body["TimePeriod"], "MeanValue": total}]}
