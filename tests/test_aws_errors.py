@@ -1,0 +1,102 @@
+"""Every documented error code an AWS call can answer ends as one line naming the call, never a traceback.
+
+A loopback endpoint answers each request with an error in the service's own wire protocol (rest-json for EKS,
+JSON 1.1 for Cost Explorer, REST-XML for S3), to a real boto3 client.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from opschecks.errors import describe
+
+
+class ErrorEndpoint:
+    """Answers every request with ``status``, ``headers`` and ``body`` (set per test)."""
+
+    def __init__(self) -> None:
+        self.status, self.headers, self.body = 400, {}, b""
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(endpoint.status)
+                for name, value in endpoint.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(endpoint.body)))
+                self.end_headers()
+                self.wfile.write(endpoint.body)
+
+            do_GET = do_POST = do_PUT = do_HEAD = _answer  # noqa: N815
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[ErrorEndpoint]:
+    served = ErrorEndpoint()
+    yield served
+    served.server.shutdown()
+
+
+def _client(service: str, endpoint: ErrorEndpoint) -> Any:
+    return boto3.client(service, endpoint_url=endpoint.url, region_name="us-east-1", aws_access_key_id="k",
+                        aws_secret_access_key="s", config=Config(retries={"max_attempts": 1}))
+
+
+# (service, call, kwargs, status, protocol, code, message): codes from each operation's documented errors.
+CASES = [
+    ("eks", "describe_cluster", {"name": "ingest-eks-prod"}, 400, "rest-json", "InvalidParameterException",
+     "The specified parameter is invalid"),
+    ("eks", "describe_cluster", {"name": "ingest-eks-prod"}, 500, "rest-json", "ServerException",
+     "These errors are usually caused by a server-side issue."),
+    ("eks", "describe_cluster", {"name": "ingest-eks-prod"}, 503, "rest-json", "ServiceUnavailableException",
+     "The service is unavailable. Back off and retry the operation."),
+    ("ce", "get_cost_forecast", {"TimePeriod": {"Start": "2026-12-04", "End": "2027-01-01"},
+                                 "Metric": "UNBLENDED_COST", "Granularity": "MONTHLY"}, 400, "json",
+     "LimitExceededException", "You made too many calls in a short period of time."),
+    ("ce", "get_cost_and_usage", {"TimePeriod": {"Start": "2026-10-01", "End": "2026-12-01"},
+                                  "Granularity": "MONTHLY", "Metrics": ["UnblendedCost"]}, 400, "json",
+     "BillExpirationException", "The requested report expired. Update the date interval and try again."),
+    ("s3", "list_objects_v2", {"Bucket": "ingest-db-backup"}, 500, "xml", "InternalError",
+     "We encountered an internal error. Please try again."),
+]
+
+
+@pytest.mark.parametrize("service,call,kwargs,status,protocol,code,message", CASES,
+                         ids=[f"{c[0]}-{c[1]}-{c[5]}" for c in CASES])
+def test_an_aws_error_code_is_one_line_naming_the_call(endpoint: ErrorEndpoint, service: str, call: str,
+                                                       kwargs: dict, status: int, protocol: str, code: str,
+                                                       message: str) -> None:
+    endpoint.status = status
+    if protocol == "rest-json":  # the code in x-amzn-ErrorType, the message in the body's "message"
+        endpoint.headers = {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/com.amazon.eks/",
+                            "Content-Type": "application/json"}
+        endpoint.body = json.dumps({"message": message}).encode()
+    elif protocol == "json":
+        endpoint.headers = {"Content-Type": "application/x-amz-json-1.1"}
+        endpoint.body = json.dumps({"__type": code, "Message": message}).encode()
+    else:
+        endpoint.headers = {"Content-Type": "application/xml"}
+        endpoint.body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}"
+                         "</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>").encode()
+    with pytest.raises(ClientError) as caught:
+        getattr(_client(service, endpoint), call)(**kwargs)
+    operation = caught.value.operation_name
+    assert describe(caught.value) == f"AWS {operation} failed: {code}: {message}"
