@@ -139,3 +139,40 @@ def test_cronjob_arguments_are_options_this_suite_accepts(overlay: str, tmp_path
                                  *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, f"{cronjob['metadata']['name']}: {result.stdout[-2000:]}{result.stderr[-2000:]}"
         assert f"[{overlay}]" in result.stdout, result.stdout
+
+
+# Margin over the clean-up itself for the reports (two api_timeout_s waits per publish request) and the ledger.
+REPORTS_MARGIN_S = 120
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_cronjob_gives_its_clean_up_the_time_it_needs_after_sigterm(overlay: str, tmp_path: Path) -> None:
+    """Kubernetes kills a pod terminationGracePeriodSeconds after SIGTERM (30 s when unset): the daily run's
+    reports, the restore drill's database drop (each answer waits up to server_timeout_s) and the upload drill's
+    shielded teardown (teardown_timeout_s) must fit, as the overlay's own config sets them."""
+    docs = render(overlay)
+    [config_map] = [d for d in docs if d["metadata"]["name"].startswith("opschecks-config-")]
+    (tmp_path / "opschecks.toml").write_text(config_map["data"]["opschecks.toml"])
+    env = load(tmp_path / "opschecks.toml").envs[overlay]
+    needs = {"daily": 0.0, "monthly": env.restore.server_timeout_s,
+             "sprint": env.upload.teardown_timeout_s if env.upload else 0.0}
+    for cronjob in (d for d in docs if d["kind"] == "CronJob"):
+        cadence = cronjob["metadata"]["name"].removeprefix("opschecks-")
+        job = cronjob["spec"]["jobTemplate"]["spec"]
+        grace = job["template"]["spec"].get("terminationGracePeriodSeconds")
+        where = f"{overlay} {cronjob['metadata']['name']}"
+        assert grace is not None, f"{where}: no terminationGracePeriodSeconds (Kubernetes' 30 s cuts clean-up short)"
+        assert grace >= needs[cadence] + REPORTS_MARGIN_S, (where, grace, needs[cadence])
+        assert grace < job["activeDeadlineSeconds"], where
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_an_optional_secret_never_holds_the_pod_in_create_container_config_error(overlay: str) -> None:
+    """A secretKeyRef to a missing Secret keeps the pod in CreateContainerConfigError until the deadline; the
+    restore target is optional (the drill then fails in one line naming what is missing, the rest runs)."""
+    for cronjob in (d for d in render(overlay) if d["kind"] == "CronJob"):
+        [container] = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        for env in container["env"]:
+            ref = env.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                assert ref.get("optional") is True, (overlay, cronjob["metadata"]["name"], env["name"])
