@@ -100,7 +100,8 @@ class _Reader(ast.NodeVisitor):
         self.functions: list[str] = []  # the enclosing function definitions, innermost last
 
     def _client_call(self, node: ast.expr, report: bool = False) -> str | None:
-        """The service of ``…client(…, "svc", …)``; reports a client call whose service it cannot read."""
+        """The service of ``…client(…, "svc", …)``; with ``report``, a client call whose service it cannot read is
+        reported (once: the module's first pass reports, the lookups after it do not)."""
         if not isinstance(node, ast.Call):
             return None
         func = node.func
@@ -112,7 +113,7 @@ class _Reader(ast.NodeVisitor):
         service = keyword or (services[0] if services else None)
         if service is None or service not in SERVICE_IDS:
             if report:
-                    self.unreadable.append(Unreadable(self.path, node.lineno, f"client of service {service!r}: name it "
+                self.unreadable.append(Unreadable(self.path, node.lineno, f"client of service {service!r}: name it "
                                                   "with a string, and add it to opschecks.permissions.SERVICES"))
             return None
         return service

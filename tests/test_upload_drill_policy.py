@@ -9,6 +9,7 @@ untagged REST API, are denied. The drill's role also attaches checks-readonly.js
 from __future__ import annotations
 
 import importlib.util
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def test_an_untagged_rest_api_is_neither_created_nor_deleted() -> None:
 
 def _policy(tmp_path: Path, *statements: dict) -> list[Path]:
     path = tmp_path / "p.json"
-    path.write_text(__import__("json").dumps({"Version": "2012-10-17", "Statement": list(statements)}))
+    path.write_text(json.dumps({"Version": "2012-10-17", "Statement": list(statements)}))
     return [path]
 
 
