@@ -107,8 +107,8 @@ def _check_space(listing: tarscan.Listing, dest: Path) -> None:
     needed = sum(-(-max(m.size, 1) // _FS_BLOCK) * _FS_BLOCK for m in listing.members)
     free = shutil.disk_usage(where).free
     if needed > free:
-        raise NoSpace(f"not enough space in {where} to extract the backup: it needs {needed / 2**20:,.1f} MiB, "
-                      f"{free / 2**20:,.1f} MiB are free (set TMPDIR to a larger disk)")
+        raise NoSpace(f"not enough space in {where} to extract the backup: it needs {needed:,} bytes, "
+                      f"{free:,} are free (set TMPDIR to a larger disk)")
 
 
 def _refuse_unsafe(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
