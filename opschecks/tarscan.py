@@ -18,7 +18,6 @@ from typing import BinaryIO
 
 BLOCK = 512
 _ZERO = bytes(BLOCK)
-_REGULAR = (b"0", b"\0", b"7")  # what tarfile writes data for (besides types it does not know)
 _NO_DATA = (b"1", b"2", b"3", b"4", b"5", b"6")  # links, devices, directories, FIFOs: tarfile skips no data
 _EXTENDED = (b"x", b"g", b"L", b"K")
 _MAX_EXTENDED = 2**20  # a pax or long-name header larger than this is not a name or a time
@@ -81,6 +80,8 @@ def scan(stream: BinaryIO, on_member: Callable[[Listing], None] | None = None) -
         headers = globals_ | pending
         raw_name = headers.get("path") or _ustar_name(block)
         name = _name(raw_name, start)
+        if kind == b"\0" and name.endswith("/"):  # pre-POSIX tars marked directories by the slash alone (as tarfile)
+            kind = b"5"
         if "size" in headers:
             size = _pax_number(headers["size"], int, start, "size")
         mtime = _pax_number(headers["mtime"], float, start, "mtime") if "mtime" in headers else \
@@ -102,11 +103,12 @@ def scan(stream: BinaryIO, on_member: Callable[[Listing], None] | None = None) -
         offset += BLOCK
         if kind not in _NO_DATA:
             listing.total_size += size
+        if on_member:  # before its data is decompressed: a bomb's first header is enough
+            on_member(listing)
+        if kind not in _NO_DATA:
             _skip(stream, _padded(size), offset, f"inside member {name!r} (header at byte {start}, {size} bytes declared)")
             offset += _padded(size)
         pending, start = {}, None
-        if on_member:
-            on_member(listing)
     _zeros_to_end(stream, offset + 2 * BLOCK)
     return listing
 
@@ -191,7 +193,7 @@ def _pax_number(raw: bytes, kind: type[int] | type[float], offset: int, what: st
 
 def _ustar_name(block: bytes) -> bytes:
     name = block[:100].split(b"\0", 1)[0]
-    prefix = block[345:500].split(b"\0", 1)[0] if block[257:262] == b"ustar" else b""
+    prefix = block[345:500].split(b"\0", 1)[0]  # whatever the magic, as tarfile reads it
     return prefix + b"/" + name if prefix else name
 
 

@@ -46,6 +46,7 @@ def header(name: bytes, size: int = 0, kind: bytes = b"0", mtime: bytes | None =
     h[257:263] = b"ustar\0"
     h[263:265] = b"00"
     h[148:156] = b"%06o\0 " % sum(h)
+    assert len(h) == BLOCK, "a field overflowed its width"
     return bytes(h)
 
 
@@ -261,6 +262,15 @@ def test_a_decompression_bomb_is_refused_before_it_is_written(tmp_path: Path):
     assert f"more than 100 times its {src_size:,} compressed bytes ([restore] max_expansion_ratio)" in message
     # The cap is a setting: the same archive extracts under a higher one.
     _extract(tmp_path, tar(*layout.members, bomb), max_expansion_ratio=2000)
+
+
+def test_a_bomb_is_refused_at_its_header_before_its_data_is_decompressed(tmp_path: Path):
+    """A header declaring 8 GiB, with the data missing: refused for its size, not found truncated after reading."""
+    layout = dump_members(COUNTS)
+    bomb = header(f"{DB_DIR}/project.bson.pad".encode(), 8**11 - 1) + bytes(BLOCK)
+    message = _refused(tmp_path, tar(*layout.members, bomb), archive.UnsafeArchive)
+    assert message.startswith(f"RST011 refused archive: its members up to '{DB_DIR}/project.bson.pad' already expand "
+                              "to 8,589,9")  # 8 GiB and the dump's few bytes
 
 
 # --- the drill itself: RST010 at the offset, not RST001 ---------------------------------------------------------
