@@ -17,7 +17,8 @@ Finding codes:
   of the same environment whose backup is not newer (Ingest data only grows)
 - RST004 nothing to drill: no backups, every backup drilled, or ``--restore-key`` not a backup of the env
 - RST010 the backup is truncated, corrupt, or not the size of the S3 object
-- RST011 the backup holds an unsafe member (absolute path, ``..``, link, device)
+- RST011 the backup holds an unsafe member (absolute path, ``..``, link, device, a path twice) or expands
+  beyond ``max_expansion_ratio``
 - RST012 the dump inside cannot be restored (unreadable BSON/metadata, a document or index the server
   refuses, mongorestore failed, no dump or more than one found)
 - RST013 a collection in the dump holds a different number of documents than the restore left on the server
@@ -64,6 +65,9 @@ class RestoreSettings:
     # Longest wait for one answer from the drill's MongoDB (an insert batch, an index build, a count): one that
     # accepts connections but stops answering fails the drill in one line instead of hanging it.
     server_timeout_s: float = 600.0
+    # A backup whose members declare more than this many times its compressed size is refused before extraction
+    # (RST011): a decompression bomb must not fill the disk. Real dumps compress 3-15x; gzip reaches ~1032x.
+    max_expansion_ratio: float = archive.DEFAULT_MAX_EXPANSION_RATIO
 
 
 @dataclass
@@ -127,7 +131,7 @@ def drill(s3: Any, bucket: str, backup: Backup, target: MongoTarget, settings: R
             with _timed(result, "download"):
                 archive.download(s3, bucket, backup.key, tarball, progress)
             with _timed(result, "extract"):
-                archive.extract(tarball, work / "extracted")
+                archive.extract(tarball, work / "extracted", settings.max_expansion_ratio)
             tarball.unlink()  # halve the disk the drill needs
             dump = replace(mongorestore.locate(work / "extracted", settings.database),
                            restore_users=settings.restore_users)
