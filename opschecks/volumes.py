@@ -128,12 +128,12 @@ def _summary(core: k8s.CoreV1Api, node: str) -> tuple[dict[str, Any] | None, str
 
 
 def _deleted(core: k8s.CoreV1Api, node: str) -> bool:
-    """True when the node itself is gone (a 404 of its proxy alone may be the kubelet's)."""
+    """True when the node itself is gone (a 404 of its proxy alone may be the kubelet's). Listed by name, not
+    read: the shipped ClusterRole grants ``list nodes``, not ``get``."""
     try:
-        core.read_node(node)
-    except k8s.ApiException as exc:
-        return exc.status == 404
-    return False
+        return not core.list_node(field_selector=f"metadata.name={node}").items
+    except (k8s.ApiException, urllib3.exceptions.HTTPError):
+        return False  # not known to be gone: the 404 stays that node's VOL003
 
 
 def days_until_full(history: list[tuple[dt.datetime, int]], capacity: int, now: dt.datetime) -> float | None:
