@@ -9,8 +9,8 @@ summaries, through the API server's node proxy (``/api/v1/nodes/<node>/proxy/sta
           days, from the ledger, and today's) reaches capacity in under ``volume_full_horizon_days``;
 - VOL003  a node's summary cannot be read, or does not come within the client's timeouts (that node's
           volumes are unknown: never a pass); each node is judged on its own, so one hung kubelet hides no
-          other node's findings. A node deleted between the list and its read (404, and 404 again for the
-          node itself) is not a failure: it has no volumes left to fill;
+          other node's findings. A node deleted between the list and its read (404, and a list by its name
+          returns nothing) is not a failure: it has no volumes left to fill;
 - VOL004  a claim is not Bound (the database cannot start on it);
 - VOL005  a claim a Running pod mounts has no reading (no summary lists it: a CSI driver without volume
           stats, a kubelet in its first minute; or listed without ``usedBytes``: a block volume): its fill
