@@ -38,11 +38,11 @@ def test_volumes_not_filling(env: EnvConfig, kube_api: k8s.ApiClient, report: Re
                              ledger_details: dict[str, Any], past_runs: list[Record]) -> None:
     now = clock.now()
     where = f"{env.name} {_context(env)}/{env.app_namespace}"
-    claims, readings, unreadable = volumes.read(kube_api, env.app_namespace, where)
-    rows, findings = volumes.judge(claims, readings, volumes.past_readings(past_runs), env.cluster, now, where)
+    seen = volumes.read(kube_api, env.app_namespace, where)
+    rows, findings = volumes.judge(seen, volumes.past_readings(past_runs), env.cluster, now, where)
     report.table(f"{_context(env)}/{env.app_namespace}: persistent volumes", volumes.VOLUME_COLUMNS, rows)
-    ledger_details["volumes"] = {name: r.used for name, r in readings.items()}
-    fail_on(unreadable + findings)
+    ledger_details["volumes"] = {name: r.used for name, r in seen.readings.items()}
+    fail_on(findings)
 
 
 @pytest.mark.monthly

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import client as k8s
@@ -38,6 +38,9 @@ class ClusterSettings:
     volume_full_horizon_days: float = 30.0  # fail when the trend says full sooner than this
     volume_trend_days: int = 30  # readings (from the ledger) the trend is fitted on
     volume_min_readings: int = 3  # fewer readings than this: no trend, said so in the table
+    # What the environment cannot run without (VOL006): Ingest's database, as the sandbox seeds it.
+    essential_statefulsets: list[str] = field(default_factory=lambda: ["mongo"])
+    essential_claims: list[str] = field(default_factory=lambda: ["datadir-mongo-0"])
     # The control plane (opschecks/eks.py): EKS cluster name, default the kube context's name.
     eks_cluster: str | None = None
     min_version: str = "1.29"  # older than this fails

@@ -35,14 +35,14 @@ class Cluster:
         finally:
             api.close()
 
-    def volumes(self, past: list[Record] = (), settings: ClusterSettings = ClusterSettings()) -> tuple[list, list]:
-        api = kube.api_client(self.context)
+    def volumes(self, past: list[Record] = (), settings: ClusterSettings = ClusterSettings(),
+                read_timeout_s: float = kube.READ_TIMEOUT_S) -> tuple[list, list]:
+        api = kube.api_client(self.context, read_timeout_s=read_timeout_s)
         try:
-            claims, readings, unreadable = volumes.read(api, NS, "dev ctx/ns")
+            seen = volumes.read(api, NS, "dev ctx/ns")
         finally:
             api.close()
-        rows, findings = volumes.judge(claims, readings, volumes.past_readings(list(past)), settings, NOW, "dev ctx/ns")
-        return rows, unreadable + findings
+        return volumes.judge(seen, volumes.past_readings(list(past)), settings, NOW, "dev ctx/ns")
 
 
 @pytest.fixture
@@ -102,6 +102,10 @@ def _volumes(cluster: Cluster, used_gib: float, capacity_gib: int = 100, node_st
         ("mongo-0", NS, "datadir-mongo-0", int(used_gib * GiB), capacity_gib * GiB),
         ("other", "kube-system", "datadir-mongo-0", 99 * GiB, 100 * GiB)])  # same claim name, other namespace
     cluster.sandbox.kube.set_stats_summary(cluster.name, "n1", node_status or summary)
+    # The database as deployed: its StatefulSet, and its Running pod on n1 mounting the claim.
+    cluster.set("statefulsets", [k.statefulset("mongo", NS, now=NOW)])
+    cluster.set("pods", [k.pod("mongo-0", NS, now=NOW, owner=("StatefulSet", "mongo"), node="n1",
+                               claims=["datadir-mongo-0"])])
 
 
 def test_volume_below_threshold_passes_and_an_unmounted_claim_is_said(cluster: Cluster) -> None:
@@ -151,6 +155,81 @@ def test_an_unreadable_kubelet_is_VOL003_and_a_pending_claim_VOL004(cluster: Clu
     assert findings[0].where == "dev ctx/ns node/n1"
     assert "found HTTP 502" in findings[0].message
     assert findings[1].message == "expected the claim Bound, found Pending"
+
+
+def _summary_of(cluster: Cluster, node: str, summary: dict[str, Any], **kw: Any) -> None:
+    cluster.sandbox.kube.set_stats_summary(cluster.name, node, summary, **kw)
+
+
+def test_a_mounted_claim_no_summary_lists_is_VOL005(cluster: Cluster) -> None:
+    _volumes(cluster, used_gib=41)  # mongo-0 is Running on n1 and mounts datadir-mongo-0 ...
+    _summary_of(cluster, "n1", k.stats_summary("n1", now=NOW, volumes=[]))  # ... but n1's kubelet reports no volume
+    rows, findings = cluster.volumes()
+    assert codes(findings) == ["VOL005"]
+    assert findings[0].where == "dev ctx/ns pvc/datadir-mongo-0"
+    assert findings[0].message.startswith("expected a reading of the volume Running pod/mongo-0 on n1 mounts, no "
+                                          "kubelet's stats summary lists it")
+    assert rows[0] == ("datadir-mongo-0", "mongo-0", "n1", "-", "100Gi", "-", "no reading (VOL005)")
+    assert rows[1][-1] == "no reading: not mounted by a running pod"  # scratch: no pod mounts it, still a row
+
+
+def test_a_mounted_block_volume_without_used_bytes_is_VOL005(cluster: Cluster) -> None:
+    _volumes(cluster, used_gib=41)
+    summary = k.stats_summary("n1", now=NOW, volumes=[("mongo-0", NS, "datadir-mongo-0", 0, 100 * GiB)])
+    summary["pods"][0]["volume"][0] = {"name": "data", "pvcRef": {"name": "datadir-mongo-0", "namespace": NS}}
+    _summary_of(cluster, "n1", summary)
+    findings = cluster.volumes()[1]
+    assert codes(findings) == ["VOL005"]
+    assert "the kubelet on n1 lists it without usedBytes/capacityBytes" in findings[0].message
+
+
+def test_no_database_statefulset_or_claim_is_VOL006(cluster: Cluster) -> None:
+    _volumes(cluster, used_gib=41)
+    cluster.set("statefulsets", [])
+    cluster.set("pods", [])
+    cluster.set("persistentvolumeclaims", [k.pvc("scratch", NS, now=NOW)])
+    findings = cluster.volumes()[1]
+    assert [(f.code, f.where) for f in findings] == [("VOL006", "dev ctx/ns statefulset/mongo"),
+                                                     ("VOL006", "dev ctx/ns pvc/datadir-mongo-0")]
+    assert "found no such claim" in findings[1].message
+    settings = ClusterSettings(essential_statefulsets=[], essential_claims=["scratch"])  # another env's essentials
+    assert codes(cluster.volumes(settings=settings)[1]) == ["VOL006"]  # scratch: Bound, nobody mounts it
+
+
+def test_a_bound_database_claim_no_running_pod_mounts_is_VOL006(cluster: Cluster) -> None:
+    _volumes(cluster, used_gib=41)
+    cluster.set("pods", [k.pod("mongo-0", NS, now=NOW, owner=("StatefulSet", "mongo"), node="n1", phase="Pending",
+                               claims=["datadir-mongo-0"])])
+    _summary_of(cluster, "n1", k.stats_summary("n1", now=NOW, volumes=[]))
+    rows, findings = cluster.volumes()
+    assert codes(findings) == ["VOL006"]
+    assert findings[0].message == ("expected the essential claim mounted by a Running pod, found none mounting it "
+                                   "(essential_claims)")
+    assert rows[0][-1] == "no reading: not mounted by a running pod"
+
+
+def test_a_hung_kubelet_is_its_own_VOL003_and_other_nodes_are_still_judged(cluster: Cluster) -> None:
+    _volumes(cluster, used_gib=41)
+    cluster.set("nodes", [k.node("n1", now=NOW), k.node("n2", now=NOW)])
+    _summary_of(cluster, "n1", k.stats_summary("n1", now=NOW, volumes=[]), delay_s=3)  # answers after the timeout
+    _summary_of(cluster, "n2", k.stats_summary("n2", now=NOW, volumes=[
+        ("mongo-0", NS, "datadir-mongo-0", 85 * GiB, 100 * GiB)]))
+    cluster.set("pods", [k.pod("mongo-0", NS, now=NOW, owner=("StatefulSet", "mongo"), node="n2",
+                               claims=["datadir-mongo-0"])])
+    findings = cluster.volumes(read_timeout_s=0.5)[1]
+    assert [(f.code, f.where) for f in findings] == [("VOL003", "dev ctx/ns node/n1"),
+                                                     ("VOL001", "dev ctx/ns pvc/datadir-mongo-0")]
+    assert findings[0].message == ("expected the kubelet's stats summary, found no answer (ReadTimeoutError) "
+                                   "(its volumes are not judged)")
+
+
+def test_a_node_deleted_after_the_list_is_not_a_failure(cluster: Cluster) -> None:
+    _volumes(cluster, used_gib=41)
+    cluster.set("nodes", [k.node("n1", now=NOW), k.node("gone", now=NOW), k.node("kubelet-404", now=NOW)])
+    _summary_of(cluster, "gone", 404, delete_node=True)
+    _summary_of(cluster, "kubelet-404", 404)  # the node is still there: its kubelet's 404 is not a deletion
+    findings = cluster.volumes()[1]
+    assert [(f.code, f.where) for f in findings] == [("VOL003", "dev ctx/ns node/kubelet-404")]
 
 
 def test_days_until_full() -> None:

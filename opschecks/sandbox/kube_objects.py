@@ -63,8 +63,9 @@ def pod(name: str, namespace: str, *, now: dt.datetime, age: dt.timedelta = dt.t
         owner: tuple[str, str] | None = None, labels: dict[str, str] | None = None,
         reason: str | None = None, message: str | None = None,
         deletion: dt.datetime | None = None, node: str = "ip-10-0-1-23.ec2.internal",
-        conditions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A pod; by default Running with every container ready. ``owner`` is (kind, name).
+        conditions: list[dict[str, Any]] | None = None, claims: list[str] | None = None) -> dict[str, Any]:
+    """A pod; by default Running with every container ready. ``owner`` is (kind, name); ``claims`` are the
+    PersistentVolumeClaims it mounts.
 
     ``conditions`` default to what the kubelet reports for the given statuses; a pod
     with no ``node`` was never scheduled and has no container statuses.
@@ -108,6 +109,9 @@ def pod(name: str, namespace: str, *, now: dt.datetime, age: dt.timedelta = dt.t
                             "restartPolicy": "Always", "serviceAccountName": "default"}
     if init_statuses:
         spec["initContainers"] = [{"name": i["name"], "image": i["image"], "resources": {}} for i in init_statuses]
+    if claims:
+        spec["volumes"] = [{"name": f"data-{i}", "persistentVolumeClaim": {"claimName": c}}
+                           for i, c in enumerate(claims)]
     if node:
         spec["nodeName"] = node
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec, "status": status}

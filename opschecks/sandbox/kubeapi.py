@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -52,6 +53,8 @@ class FakeKubeAPI:
         self._objects: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._faults: dict[str, int] = {}
         self._summaries: dict[tuple[str, str], dict[str, Any] | int] = {}  # (cluster, node) -> summary or status
+        self._summary_delays: dict[tuple[str, str], float] = {}  # (cluster, node) -> seconds before answering
+        self._deleted_on_read: set[tuple[str, str]] = set()  # (cluster, node) deleted when its summary is read
         self._versions: dict[str, str] = {}  # cluster -> gitVersion of its control plane (default SERVER_VERSION)
         self.requests: Counter[str] = Counter()  # cluster -> requests served
         self.calls: Counter[tuple[str, str, str]] = Counter()  # (RBAC verb, API group, resource) -> requests
@@ -76,10 +79,16 @@ class FakeKubeAPI:
         with self._lock:
             return list(self._objects.get((cluster, resource), []))
 
-    def set_stats_summary(self, cluster: str, node: str, summary: dict[str, Any] | int) -> None:
-        """The kubelet's ``/stats/summary`` of ``node`` (or an error status its proxy answers)."""
+    def set_stats_summary(self, cluster: str, node: str, summary: dict[str, Any] | int | None, delay_s: float = 0.0,
+                          delete_node: bool = False) -> None:
+        """The kubelet's ``/stats/summary`` of ``node`` (or an error status its proxy answers), answered after
+        ``delay_s`` seconds (a hung kubelet: the API server's proxy waits on it). ``delete_node``: the node is
+        deleted when its summary is asked for (scaled in between a client's list and its read)."""
         with self._lock:
             self._summaries[(cluster, node)] = summary
+            self._summary_delays[(cluster, node)] = delay_s
+            if delete_node:
+                self._deleted_on_read.add((cluster, node))
 
     def set_version(self, cluster: str, git_version: str) -> None:
         with self._lock:
@@ -104,8 +113,11 @@ class FakeKubeAPI:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (its read timeout): nobody left to answer
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -238,6 +250,15 @@ class FakeKubeAPI:
         """The kubelet's summary through the API server's node proxy (the client sends ``stats%2Fsummary``)."""
         with self._lock:
             summary = self._summaries.get((cluster, node))
+            delay_s = self._summary_delays.get((cluster, node), 0.0)
+            if (cluster, node) in self._deleted_on_read:
+                self._deleted_on_read.discard((cluster, node))
+                self._summaries.pop((cluster, node), None)
+                self._objects[(cluster, "nodes")] = [n for n in self._objects.get((cluster, "nodes"), [])
+                                                     if n["metadata"]["name"] != node]
+                return 404, _status(404, f'nodes "{node}" not found'), _JSON
+        if delay_s:
+            time.sleep(delay_s)  # this request's own thread (ThreadingHTTPServer): other requests go on
         if isinstance(summary, dict):
             return 200, summary, _JSON
         if summary is None and not any(n["metadata"]["name"] == node for n in nodes):

@@ -15,6 +15,7 @@ from opschecks.sandbox import kube_objects as k
 from opschecks.backups import stamp
 from opschecks.sandbox.dumps import backup_tarball
 from opschecks.sandbox.kubeapi import FakeKubeAPI
+from opschecks.sandbox.seed_cluster import VOLUMES
 
 BACKUP_DAYS = 95
 BUCKET = "ingest-db-backup"
@@ -110,7 +111,8 @@ def seed_kube(kube: FakeKubeAPI, cluster: str, env: str, now: dt.datetime) -> No
     for name, image in zip(APP_STATEFULSETS, ["mongo:4.2.24", "rabbitmq:3.8-management", "redis:6.2"]):
         statefulsets.append(k.statefulset(name, app_ns, now=now, image=image))
         pods.append(k.pod(f"{name}-0", app_ns, now=now, owner=("StatefulSet", name),
-                          containers=[(name, image)], labels={"app": name}))
+                          containers=[(name, image)], labels={"app": name},
+                          claims=[c for c, (mounted_by, *_) in VOLUMES.items() if mounted_by == f"{name}-0"]))
     nodes = ("ip-10-0-1-23", "ip-10-0-2-57")
     node_agents = (("kube-proxy", "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/kube-proxy:v1.29.0"),
                    ("aws-node", "602401143452.dkr.ecr.us-east-1.amazonaws.com/amazon-k8s-cni:v1.16.0"))
