@@ -11,7 +11,10 @@ when configured, else the local SQLite file; with ``--sandbox``, the sandbox's
 config and its ledger (``reports/sandbox-ledger.sqlite``, what the last
 ``pytest --sandbox`` recorded). Exit status: 0, 1 when ``--fail-on-overdue``
 finds an overdue task, 2 for a bad config, an unknown check, an unreachable
-ledger or sheet. ``sandbox`` runs until Ctrl-C or SIGTERM (opschecks/sandbox/cli.py).
+ledger or sheet, and for an internal error (a bug: its traceback, then one
+line), so an error never reads as the verdict "overdue". Objects under the S3
+ledger's prefix that are not records are skipped, named in one line on stderr.
+``sandbox`` runs until Ctrl-C or SIGTERM (opschecks/sandbox/cli.py).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import json
 import os
 import sys
 import tempfile
+import traceback
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
@@ -61,12 +65,15 @@ def _read_ledger(args: argparse.Namespace, root: Path, scope: contextlib.ExitSta
         config = load(_sandbox_config(root, scope) if args.sandbox else resolve_path(args.config, root), root)
         envs = [e.name for e in config.select(args.env)]
         store = ledger.open_ledger(ledger.shared_location(config.ledger), config.ledger)
-        if args.command == "due":
-            checks = Path(args.checks) if args.checks else Path(os.path.relpath(root / "checks"))
-            return _due(store, config, envs, now or clock.now(), args.fail_on_overdue, checks, root)
-        if args.command == "export":
-            return _export(store, envs if args.env else None, args, sheets_transport)
-        return _history(store, args.check, envs if args.env else None, args.n)
+        try:
+            if args.command == "due":
+                checks = Path(args.checks) if args.checks else Path(os.path.relpath(root / "checks"))
+                return _due(store, config, envs, now or clock.now(), args.fail_on_overdue, checks, root)
+            if args.command == "export":
+                return _export(store, envs if args.env else None, args, sheets_transport)
+            return _history(store, args.check, envs if args.env else None, args.n)
+        finally:
+            _note_skipped(store)
     except ConfigError as exc:
         print(f"opschecks: {exc}", file=sys.stderr)
         return 2
@@ -76,10 +83,20 @@ def _read_ledger(args: argparse.Namespace, root: Path, scope: contextlib.ExitSta
             print(f"opschecks: sheet {args.google_sheet}: {sheet_line}", file=sys.stderr)
             return 2
         line = describe(exc)
-        if line is None:
-            raise
+        if line is None:  # a bug, not a verdict: exit 2, never 1 (--fail-on-overdue's "overdue")
+            traceback.print_exc()
+            print(f"opschecks: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
         print(f"opschecks: ledger {ledger.shared_location(config.ledger)}: {line}", file=sys.stderr)
         return 2
+
+
+def _note_skipped(store: ledger.Ledger, shown: int = 3) -> None:
+    skipped = store.skipped
+    if skipped:
+        more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+        print(f"opschecks: ledger {store.location}: skipped {len(skipped)} object(s) that are not records: "
+              f"{', '.join(skipped[:shown])}{more}", file=sys.stderr)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -93,6 +93,11 @@ class Ledger(Protocol):
 
     def latest(self, until: dt.datetime | None = None) -> list[Latest]: ...
 
+    @property
+    def skipped(self) -> list[str]:
+        """Objects under the store's location that are not records, seen by the reads so far (skipped)."""
+        ...
+
 
 def open_ledger(location: Path | str, settings: LedgerSettings | None = None) -> Ledger:
     """The store at ``location``: an ``s3://bucket/prefix`` URI or a SQLite file path."""
@@ -175,6 +180,10 @@ class SqliteLedger:
     @property
     def location(self) -> str:
         return str(self.path)
+
+    @property
+    def skipped(self) -> list[str]:
+        return []  # its table holds records only
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -307,6 +316,8 @@ def _row_record(row: tuple) -> Record:
 
 _S3_RETRIES = BotoConfig(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=5, read_timeout=30)
 _STAMP = "%Y%m%dT%H%M%S.%fZ"  # sorts as text in time order
+# A record's object name (S3Ledger.append); anything else under the prefix is someone else's (an export, a README)
+_RECORD_NAME = re.compile(r"(?P<started>\d{8}T\d{6}\.\d{6}Z)_(?P<outcome>passed|failed|error|skipped)_[^/]+\.json")
 
 
 @dataclass(frozen=True)
@@ -327,6 +338,11 @@ class S3Ledger:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.s3 = s3
+        self._skipped: dict[str, None] = {}  # ordered, each key once however often it is listed
+
+    @property
+    def skipped(self) -> list[str]:
+        return list(self._skipped)
 
     def append(self, record: Record) -> None:
         name = f"{_utc(record.started).strftime(_STAMP)}_{record.outcome}_{record.id}.json"
@@ -382,10 +398,11 @@ class S3Ledger:
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
                 parts = obj["Key"][len(self.prefix):].split("/")
-                if len(parts) != 3 or not parts[2].endswith(".json"):
-                    continue  # not a record (someone else's object under the prefix)
-                started, outcome, _ = parts[2].removesuffix(".json").split("_", 2)
-                yield _Key(obj["Key"], unquote(parts[0]), unquote(parts[1]), started, outcome)
+                name = _RECORD_NAME.fullmatch(parts[-1]) if len(parts) == 3 else None
+                if name is None:  # not a record: skipped, and named once by the command that read it
+                    self._skipped[obj["Key"]] = None
+                    continue
+                yield _Key(obj["Key"], unquote(parts[0]), unquote(parts[1]), name["started"], name["outcome"])
 
     def _fetch(self, keys: list[_Key]) -> list[Record]:
         def get(k: _Key) -> Record:

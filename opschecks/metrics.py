@@ -4,6 +4,9 @@ Built from the same per-check results as the JSON, so the two never disagree.
 Backup age and size come from the backup checks' ledger details, the restore
 steps' durations from the restore drill's. A check that was skipped has no
 success sample (it did not run); one that errored counts as not successful.
+``opschecks_run_success`` is the run's verdict (opschecks.run_json.verdict): a
+run that ran nothing (pytest exit 2-5, or every check skipped) has no check
+samples at all, and is 0 there, never green by absence.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
+
+from opschecks.run_json import verdict
 
 JOB = "opschecks"
 
@@ -32,6 +37,13 @@ def registry(doc: dict[str, Any]) -> CollectorRegistry:
     step = Gauge("opschecks_restore_step_seconds", "How long each step of the last restore drill took",
                  ["env", "step"], registry=reg)
     findings = Gauge("opschecks_findings", "Findings of the last run, by code", ["code", "env"], registry=reg)
+
+    run_success = Gauge("opschecks_run_success", "1 if the run ran its checks and every one passed, else 0",
+                        registry=reg)
+    exit_status = Gauge("opschecks_run_exit_status", "pytest's exit status of the run (docs/outputs.md)",
+                        registry=reg)
+    run_success.set(1 if verdict(doc["run"]["exit_status"], doc["summary"]) == "passed" else 0)
+    exit_status.set(doc["run"]["exit_status"])
 
     counts: Counter[tuple[str, str]] = Counter()
     for check in doc["checks"]:

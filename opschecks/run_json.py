@@ -15,6 +15,9 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 OUTCOMES = ("passed", "failed", "error", "skipped")
+# pytest's exit statuses of a run whose checks did not (all) run: interrupted, internal error, usage error,
+# no checks collected. Such a run is never green, whatever its (possibly empty) list of checks says.
+NOT_RUN_STATUSES = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no checks collected"}
 
 
 @dataclass(frozen=True)
@@ -33,14 +36,27 @@ class RunMeta:
     exit_zero: bool  # --exit-zero: the process exited 0 whatever the checks found
 
 
+def verdict(exit_status: int, summary: dict[str, int]) -> str:
+    """``passed`` only for a run that ran at least one check, all of which passed, and exited 0; ``failed`` when
+    a check failed or errored; otherwise ``not_run`` (e.g. exit 5 with nothing collected, or every check skipped)."""
+    if summary["failed"] or summary["error"]:
+        return "failed"
+    if exit_status in NOT_RUN_STATUSES or summary["total"] - summary["skipped"] == 0:
+        return "not_run"
+    return "passed" if exit_status == 0 else "failed"
+
+
 def document(run: RunMeta, checks: list[dict[str, Any]]) -> dict[str, Any]:
-    """The JSON document: the run, a count per outcome, and each check run (dicts of fixtures.results.Result)."""
+    """The JSON document: the run, its verdict, a count per outcome, and each check run (dicts of
+    fixtures.results.Result)."""
     counts = Counter(c["outcome"] for c in checks)
+    summary = {**{o: counts[o] for o in OUTCOMES}, "total": len(checks),
+               "findings": sum(len(c["findings"]) for c in checks)}
     return {
         "schema_version": SCHEMA_VERSION,
         "run": run.__dict__,
-        "summary": {**{o: counts[o] for o in OUTCOMES}, "total": len(checks),
-                    "findings": sum(len(c["findings"]) for c in checks)},
+        "verdict": verdict(run.exit_status, summary),
+        "summary": summary,
         "checks": checks,
     }
 

@@ -4,7 +4,9 @@
 
 Exit status: 0, or 2 when the file is missing or not a version-1 run document
 (a run that never started writes none: the summary says so instead of
-pretending it passed).
+pretending it passed), and 2 for a run that did not run its checks (pytest's
+exit status 2-5, or every check skipped): its verdict is "💥 ... did not run",
+never ✅.
 """
 
 from __future__ import annotations
@@ -15,18 +17,30 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from opschecks.run_json import OUTCOMES, SCHEMA_VERSION
+from opschecks.run_json import NOT_RUN_STATUSES, OUTCOMES, SCHEMA_VERSION, verdict
 
 _ICON = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭️"}
 
 
+def _verdict_line(run: dict[str, Any], summary: dict[str, int]) -> str:
+    failed, ran = summary["failed"] + summary["error"], summary["total"] - summary["skipped"]
+    status = run["exit_status"]
+    match verdict(status, summary):
+        case "failed" if failed:
+            return f"❌ {failed} of {summary['total']} check runs failed"
+        case "failed":
+            return f"❌ the run failed (pytest exit status {status}) though no check did"
+        case "not_run":
+            why = NOT_RUN_STATUSES.get(status, f"all {summary['total']} check runs skipped")
+            return f"💥 the checks did not run: {why} (pytest exit status {status}; {ran} check runs finished)"
+        case _:
+            return f"✅ all {ran} check runs passed"
+
+
 def markdown(doc: dict[str, Any]) -> str:
     run, summary = doc["run"], doc["summary"]
-    failed = summary["failed"] + summary["error"]
-    verdict = f"❌ {failed} of {summary['total']} check runs failed" if failed else \
-        f"✅ all {summary['total'] - summary['skipped']} check runs passed"
     lines = [
-        f"## Ingest operations checklist: {verdict}",
+        f"## Ingest operations checklist: {_verdict_line(run, summary)}",
         "",
         f"Run `{run['id']}` ({run['selection'] or 'every check'}; {', '.join(run['environments'])}), "
         f"{run['started'][:16].replace('T', ' ')} UTC, {run['duration_s']:.0f} s, by {run['runner']}, "
@@ -68,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"## Ingest operations checklist: no results\n\n{args.run_json}: {exc}")
         return 2
     print(markdown(doc), end="")
-    return 0
+    return 2 if verdict(doc["run"]["exit_status"], doc["summary"]) == "not_run" else 0
 
 
 if __name__ == "__main__":

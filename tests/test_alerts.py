@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -176,3 +177,80 @@ def test_a_malformed_webhook_url_is_one_warning_and_the_report_is_still_written(
     output = result.stdout.str() + result.stderr.str()
     assert "Traceback" not in output and "INTERNALERROR" not in output
     assert "test_fresh" in checklist.report_html(), "this run's report replaced the stale one"
+
+
+class Scripted:
+    """A local webhook answering each POST with the next (status, headers, body) of its script, then 200 ok."""
+
+    def __init__(self, script: list[tuple[int, dict[str, str], bytes]]) -> None:
+        answers, self.times = list(script), []
+        times = self.times
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                self.rfile.read(int(self.headers["Content-Length"]))
+                times.append(time.monotonic())
+                status, headers, body = answers.pop(0) if answers else (200, {}, b"ok")
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/services/{HOOK_TOKEN}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _send(script: list[tuple[int, dict[str, str], bytes]], timeout_s: float = 3.0) -> tuple[str | None, Scripted, float]:
+    hook = Scripted(script)
+    started = time.monotonic()
+    try:
+        return alerts.send(hook.url, {"text": "x"}, timeout_s), hook, time.monotonic() - started
+    finally:
+        hook.close()
+
+
+def test_a_429_is_retried_after_its_retry_after() -> None:
+    problem, hook, _ = _send([(429, {"Retry-After": "0.3"}, b"rate_limited")])
+    assert problem is None and len(hook.times) == 2
+    assert hook.times[1] - hook.times[0] >= 0.3
+
+
+def test_500_twice_then_200_is_delivered_with_back_off() -> None:
+    problem, hook, _ = _send([(500, {}, b"internal_error"), (500, {}, b"internal_error")])
+    assert problem is None and len(hook.times) == 3
+    assert hook.times[2] - hook.times[1] > hook.times[1] - hook.times[0] >= alerts.FIRST_BACKOFF_S
+
+
+@pytest.mark.parametrize(("status", "body"), [(400, b"invalid_payload"), (404, b"channel_not_found"),
+                                              (410, b"channel_is_archived")])
+def test_a_4xx_is_not_retried_and_the_line_quotes_slacks_error(status: int, body: bytes) -> None:
+    problem, hook, _ = _send([(status, {}, body)])
+    assert len(hook.times) == 1
+    assert problem is not None and problem.startswith(f"webhook answered HTTP {status} ")
+    assert problem.endswith(f": {body.decode()}") and "\n" not in problem
+
+
+def test_retry_after_600_is_capped_by_the_send_budget() -> None:
+    problem, hook, elapsed = _send([(429, {"Retry-After": "600"}, b"rate_limited")], timeout_s=2.0)
+    assert problem is None and len(hook.times) == 2
+    assert elapsed < 2.0
+
+
+def test_a_webhook_that_keeps_failing_gives_up_within_the_budget_in_one_line() -> None:
+    problem, hook, elapsed = _send([(503, {}, b"service unavailable\nretry later")] * 10, timeout_s=2.0)
+    assert elapsed < 2.0 and 1 < len(hook.times) <= alerts.MAX_ATTEMPTS
+    assert problem is not None and "\n" not in problem
+    assert problem.startswith("webhook answered HTTP 503 Service Unavailable: service unavailable retry later (gave up "
+                              f"after {len(hook.times)} attempts in ")
+    assert HOOK_TOKEN not in problem

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import uuid
+from urllib.parse import quote
 from pathlib import Path
 
 import pytest
@@ -243,3 +244,47 @@ def test_a_pass_from_the_future_does_not_keep_a_task_done(tmp_path: Path, any_st
     assert row[3:5] == ["2025-03-17", "09:00"] and row[-1] == "OVERDUE"
     assert ("checks/test_area.py::test_daily_today [dev]: a record stamped 2025-04-29 10:00, after now, is ignored"
             in err)
+
+
+@pytest.fixture
+def s3_store(tmp_path: Path, sandbox_env) -> tuple[str, Path, object]:  # noqa: ANN001 (the sandbox fixture)
+    """A shared ledger on the sandbox's moto with one daily pass, and a config that reads it."""
+    bucket = f"ledger-{uuid.uuid4().hex[:8]}"
+    s3 = sandbox_env.s3()
+    s3.create_bucket(Bucket=bucket)
+    uri = f"s3://{bucket}/ledger"
+    ledger.append(uri, record("test_daily_today", "dev", "passed", at(0), "daily"))
+    path = tmp_path / "opschecks.toml"
+    path.write_text(f'[env.dev]\n[ledger]\npath = "{tmp_path / "empty.sqlite"}"\ns3_uri = "{uri}"\n')
+    return bucket, path, s3
+
+
+def test_foreign_objects_under_the_s3_prefix_are_skipped_with_one_note(s3_store, tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    bucket, path, s3 = s3_store
+    for key in ("ledger/exports/2026/summary.json", "ledger/README.txt", "ledger/a/b/notes_about_this.json"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
+
+    assert main(["due", "--config", str(path), "--checks", str(tmp_path / "none"), "--fail-on-overdue"],
+                now=NOW) == 0
+
+    out, err = capsys.readouterr()
+    [row] = [line.split() for line in out.splitlines() if line.startswith("checks/")]
+    assert row[-1] == "OK"
+    [note] = [line for line in err.splitlines() if "not records" in line]
+    assert note == (f"opschecks: ledger s3://{bucket}/ledger: skipped 3 object(s) that are not records: "
+                    "ledger/README.txt, ledger/a/b/notes_about_this.json, ledger/exports/2026/summary.json")
+    assert "Traceback" not in err
+
+
+def test_an_internal_error_exits_2_never_the_verdicts_1(s3_store, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A record-named object that is not a record's JSON is a bug's kind of error: exit 2, one line last."""
+    bucket, path, s3 = s3_store
+    s3.put_object(Bucket=bucket, Key=f"ledger/{quote('checks/test_area.py::test_x', safe='')}/dev/"
+                                      "20250320T080000.000000Z_passed_abc.json", Body=b"not json")
+
+    assert main(["due", "--config", str(path), "--checks", str(tmp_path / "none"), "--fail-on-overdue"],
+                now=NOW) == 2
+
+    assert capsys.readouterr().err.splitlines()[-1].startswith("opschecks: internal error: JSONDecodeError: ")

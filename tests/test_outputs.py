@@ -233,3 +233,67 @@ def test_b_slow_one(env):
     assert [(c["check"].split("::")[1], c["outcome"], c["reason"]) for c in doc["checks"]] == [
         ("test_a_quick_one", "passed", ""), ("test_b_slow_one", "error", "interrupted before it finished")], \
         "a check stopped mid-run is not green"
+
+
+def _run_doc(tmp_path: Path, exit_status: int, checks: list[dict]) -> Path:
+    from opschecks.run_json import RunMeta, document, write
+
+    meta = RunMeta(id="r1", started="2026-12-04T00:00:00+00:00", finished="2026-12-04T00:00:01+00:00",
+                   duration_s=1.0, runner="ci@host", git_revision="0" * 40, config="opschecks.toml",
+                   environments=["dev"], selection="daily", args=[], exit_status=exit_status, exit_zero=False)
+    doc = document(meta, checks)
+    jsonschema.validate(doc, SCHEMA)
+    write(tmp_path / "run.json", doc)
+    return tmp_path / "run.json"
+
+
+@pytest.mark.parametrize("status", [3, 4, 5])
+def test_a_run_that_ran_nothing_is_never_green_in_summary_json_or_metrics(tmp_path: Path, capsys, status) -> None:
+    path = _run_doc(tmp_path, status, [])
+    doc = json.loads(path.read_text())
+    assert doc["verdict"] == "not_run"
+    samples = _metrics(_textfile(tmp_path, doc))
+    assert samples[("opschecks_run_success", frozenset())] == 0
+    assert samples[("opschecks_run_exit_status", frozenset())] == status
+    assert summary.main([str(path)]) == 2
+    markdown = capsys.readouterr().out
+    assert markdown.startswith("## Ingest operations checklist: 💥 the checks did not run: "), markdown
+    assert "✅" not in markdown and f"pytest exit status {status}" in markdown
+
+
+def test_zero_checks_collected_or_all_skipped_is_not_green(tmp_path: Path, capsys) -> None:
+    skipped = {"check": "checks/test_pods.py::test_pods_healthy", "area": "pods", "env": "dev", "outcome": "skipped",
+               "reason": "skip", "nodeid": "x", "findings": [], "started": "", "duration_s": 0.0, "details": {}}
+    for status, checks in ((0, []), (0, [skipped])):
+        path = _run_doc(tmp_path, status, checks)
+        assert json.loads(path.read_text())["verdict"] == "not_run"
+        assert summary.main([str(path)]) == 2
+        assert "✅" not in capsys.readouterr().out
+
+
+def test_a_passing_run_is_still_green(tmp_path: Path, capsys) -> None:
+    passed = {"check": "checks/test_pods.py::test_pods_healthy", "area": "pods", "env": "dev", "outcome": "passed",
+              "reason": "", "nodeid": "x", "findings": [], "started": "2026-12-04T00:00:00+00:00",
+              "duration_s": 0.5, "details": {}}
+    path = _run_doc(tmp_path, 0, [passed])
+    doc = json.loads(path.read_text())
+    assert doc["verdict"] == "passed"
+    assert _metrics(_textfile(tmp_path, doc))[("opschecks_run_success", frozenset())] == 1
+    assert summary.main([str(path)]) == 0
+    assert capsys.readouterr().out.startswith("## Ingest operations checklist: ✅ all 1 check runs passed")
+
+
+def _textfile(tmp_path: Path, doc: dict) -> str:
+    from opschecks import metrics
+
+    metrics.write_textfile(tmp_path / "run.prom", metrics.registry(doc))
+    return (tmp_path / "run.prom").read_text()
+
+
+def test_no_checks_collected_end_to_end(checklist) -> None:
+    checklist.lay_out("[env.dev]\n", {"backups": "import pytest\npytestmark = pytest.mark.daily\n"})
+    result = checklist.run("checks", "--json=run.json", "--metrics-file=run.prom", subprocess=True)
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED, result.stdout.str()
+    doc = json.loads((checklist.path / "run.json").read_text())
+    assert (doc["verdict"], doc["run"]["exit_status"]) == ("not_run", 5)
+    assert _metrics((checklist.path / "run.prom").read_text())[("opschecks_run_success", frozenset())] == 0
