@@ -130,7 +130,10 @@ def _namespace(core: k8s.CoreV1Api, apps: k8s.AppsV1Api, batch: k8s.BatchV1Api, 
                  *kube.list_paginated(apps.list_namespaced_daemon_set, page, namespace=namespace)]
     jobs = {j.metadata.uid: j for j in kube.list_paginated(batch.list_namespaced_job, page, namespace=namespace)}
     owning = {p.metadata.name: owner_job(p, jobs) for p in pods}
-    per_pod = {p.metadata.name: pod_problems(p, settings, now, owning[p.metadata.name]) for p in pods}
+    later = superseding_jobs(list(jobs.values()))
+    superseded = {name: later.get(job.metadata.uid) if job else None for name, job in owning.items()}
+    per_pod = {p.metadata.name: pod_problems(p, settings, now, owning[p.metadata.name], superseded[p.metadata.name])
+               for p in pods}
     problems = [pr for found in per_pod.values() for pr in found]
     owned: dict[str, list[k8s.V1Pod]] = {}
     for p in pods:
@@ -139,15 +142,17 @@ def _namespace(core: k8s.CoreV1Api, apps: k8s.AppsV1Api, batch: k8s.BatchV1Api, 
     problems += [pr for w in workloads for pr in workload_problems(w, settings, now, owned.get(w.metadata.uid, []))]
     active, waived = apply_waivers(problems, settings.waivers, now.date())
     waived_keys = {(p.kind, p.name, p.code) for p, _ in waived}
-    rows = [pod_row(p, per_pod[p.metadata.name], waived_keys, now, owning[p.metadata.name]) for p in pods]
+    rows = [pod_row(p, per_pod[p.metadata.name], waived_keys, now, owning[p.metadata.name], superseded[p.metadata.name])
+            for p in pods]
     return NamespaceHealth(namespace, rows, [workload_row(w) for w in workloads], active, waived)
 
 
 # --- pods ------------------------------------------------------------------------------------------
 
 def pod_problems(pod: k8s.V1Pod, settings: PodSettings, now: dt.datetime,
-                 job: k8s.V1Job | None = None) -> list[Problem]:
-    """Everything wrong with one pod as of ``now`` (empty when healthy); ``job`` is the Job that owns it, if any."""
+                 job: k8s.V1Job | None = None, superseded_by: k8s.V1Job | None = None) -> list[Problem]:
+    """Everything wrong with one pod as of ``now`` (empty when healthy); ``job`` is the Job that owns it, if any,
+    ``superseded_by`` a later Job of the same CronJob that completed (see superseding_jobs)."""
     meta, status = pod.metadata, pod.status
 
     def problem(code: str, reason: str, message: str) -> Problem:
@@ -165,9 +170,11 @@ def pod_problems(pod: k8s.V1Pod, settings: PodSettings, now: dt.datetime,
     phase = status.phase
     if phase == "Succeeded":
         return []
-    if phase == "Failed" and job is not None and job_outcome(job) != "Failed":
+    if phase == "Failed" and job is not None and (job_outcome(job) != "Failed" or superseded_by is not None):
         # One attempt of a Job that then succeeded, or that is still retrying within its backoffLimit: the
-        # Job's outcome is the verdict (the failed-jobs history keeps such pods long after).
+        # Job's outcome is the verdict (the failed-jobs history keeps such pods long after). A failed Job that a
+        # later Job of the same CronJob completed after is history too: the CronJob is judged as a whole
+        # (BKP010 for the backups), not by each night it kept.
         return []
     if phase in ("Failed", "Unknown"):
         why = status.reason or phase
@@ -279,6 +286,25 @@ def owner_job(pod: k8s.V1Pod, jobs: dict[str, k8s.V1Job]) -> k8s.V1Job | None:
     return None
 
 
+def superseding_jobs(jobs: list[k8s.V1Job]) -> dict[str, k8s.V1Job]:
+    """Failed Job uid -> the newest later Job of the same owner (a CronJob) that completed: the night after a
+    failed backup succeeded, so the failure is history. A Job without an owner is never superseded."""
+    by_owner: dict[str, list[k8s.V1Job]] = {}
+    for job in jobs:
+        owner = next((r.uid for r in job.metadata.owner_references or [] if r.controller), None)
+        if owner is not None:
+            by_owner.setdefault(owner, []).append(job)
+    superseded: dict[str, k8s.V1Job] = {}
+    for siblings in by_owner.values():
+        completed = sorted((j for j in siblings if job_outcome(j) == "Complete"),
+                           key=lambda j: j.metadata.creation_timestamp)
+        for job in siblings:
+            if job_outcome(job) == "Failed" and completed and \
+                    completed[-1].metadata.creation_timestamp > job.metadata.creation_timestamp:
+                superseded[job.metadata.uid] = completed[-1]
+    return superseded
+
+
 def job_outcome(job: k8s.V1Job) -> str:
     """``Complete``, ``Failed``, or ``""`` while it runs (or retries within its backoffLimit)."""
     terminal = {"Complete": "Complete", "SuccessCriteriaMet": "Complete", "Failed": "Failed", "FailureTarget": "Failed"}
@@ -331,7 +357,7 @@ def _unscheduled(conditions: list[k8s.V1PodCondition] | None) -> str:
 
 
 def pod_row(pod: k8s.V1Pod, problems: list[Problem], waived: set[tuple[str, str, str]], now: dt.datetime,
-            job: k8s.V1Job | None = None) -> PodRow:
+            job: k8s.V1Job | None = None, superseded_by: k8s.V1Job | None = None) -> PodRow:
     """One line of the report, as ``kubectl get pods`` would show it (native sidecars count as containers)."""
     statuses = _statuses(pod)
     reasons = [p.reason + (" (waived)" if (p.kind, p.name, p.code) in waived else "") for p in problems]
@@ -341,7 +367,10 @@ def pod_row(pod: k8s.V1Pod, problems: list[Problem], waived: set[tuple[str, str,
         elif pod.status.phase == "Succeeded":
             reasons = ["Completed"]
         elif pod.status.phase == "Failed" and job is not None:
-            reasons = [f"{pod.status.reason or 'Failed'} (Job {job_outcome(job) or 'retrying'})"]
+            outcome = job_outcome(job) or "retrying"
+            if superseded_by is not None and outcome == "Failed":
+                outcome = f"Failed, superseded by {superseded_by.metadata.name} Complete"
+            reasons = [f"{pod.status.reason or 'Failed'} (Job {outcome})"]
     return PodRow(
         pod=pod.metadata.name,
         phase=pod.status.phase,

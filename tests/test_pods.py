@@ -547,3 +547,31 @@ def test_check_end_to_end(checklist: Any, sandbox: Any, monkeypatch: pytest.Monk
         assert table in html
     # The tables sit html-escaped in pytest-html's JSON blob.
     assert "<td>kube-system</td><td>DaemonSet</td><td>aws-node</td><td>2</td><td>1</td>" in unescape(html)
+
+
+def test_a_failed_job_a_later_job_of_its_cronjob_completed_after_is_history(cluster: Cluster) -> None:
+    """The CronJob keeps a failed Job (failedJobsHistoryLimit) and its pod: once a later night's Job of the same
+    CronJob completed, the failure is history (BKP010 judges the CronJob), not POD005 every day."""
+    three_nights_ago = NOW - dt.timedelta(days=3, hours=9)
+    failed = k.job("ingest-backup", NS, scheduled=three_nights_ago, succeeded=False)
+    later = k.job("ingest-backup", NS, scheduled=NOW - dt.timedelta(hours=9), succeeded=True)
+    other = k.job("ingest-export", NS, scheduled=three_nights_ago, succeeded=False)  # nothing after it succeeded
+    cluster.set("jobs", [failed, later, other])
+    cluster.set("pods", [k.job_pod(failed, now=NOW, attempt=0, phase="Failed"),
+                         k.job_pod(later, now=NOW, attempt=0), k.job_pod(other, now=NOW, attempt=0, phase="Failed")])
+
+    [ns] = cluster.assess()
+
+    assert [(p.code, p.name.startswith(other["metadata"]["name"])) for p in ns.problems] == [("POD005", True)]
+    assert f"Failed (Job Failed, superseded by {later['metadata']['name']} Complete)" in {r.reason for r in ns.pods}
+
+
+def test_a_failed_job_after_the_last_success_still_fails(cluster: Cluster) -> None:
+    earlier = k.job("ingest-backup", NS, scheduled=NOW - dt.timedelta(days=1, hours=9), succeeded=True)
+    failed = k.job("ingest-backup", NS, scheduled=NOW - dt.timedelta(hours=9), succeeded=False)
+    cluster.set("jobs", [earlier, failed])
+    cluster.set("pods", [k.job_pod(earlier, now=NOW, attempt=0), k.job_pod(failed, now=NOW, attempt=0, phase="Failed")])
+
+    [ns] = cluster.assess()
+
+    assert [p.code for p in ns.problems] == ["POD005"]
