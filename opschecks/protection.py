@@ -18,10 +18,11 @@ Every refusal is one line naming the env, the account and why. Read-only checks 
 
 from __future__ import annotations
 
-import concurrent.futures
 import ipaddress
 import re
 import socket
+import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -80,7 +81,6 @@ class Guard:
                           f"account {actual} instead (check aws_profile / AWS_PROFILE)")
         return actual
 
-
     def target(self, what: str, url: str,
                resolve: Callable[[Iterable[str]], dict[str, set[str] | None]] | None = None) -> tuple[str | None, str]:
         """(the refusal of a write to ``url``, or None; what was compared): refused when its host is a
@@ -129,18 +129,26 @@ def _port(url: SplitResult) -> int:
 
 
 def _resolve(hosts: Iterable[str]) -> dict[str, set[str] | None]:
-    """Each host's addresses, or None when it did not resolve within RESOLVE_TIMEOUT_S (all hosts at once)."""
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=8)
-    futures = {h: pool.submit(socket.getaddrinfo, h, None) for h in hosts if h}
-    done, _ = concurrent.futures.wait(futures.values(), timeout=RESOLVE_TIMEOUT_S)
-    pool.shutdown(wait=False, cancel_futures=True)  # a hung lookup is left behind, not waited for
-    result: dict[str, set[str] | None] = {}
-    for host, future in futures.items():
+    """Each host's addresses, or None when it did not resolve within RESOLVE_TIMEOUT_S (all hosts at once).
+
+    getaddrinfo takes no timeout: each lookup runs in a daemon thread, so a hung one is left behind and
+    cannot hold up the check or the interpreter's exit."""
+    found: dict[str, set[str] | None] = {}
+
+    def look_up(host: str) -> None:
         try:
-            result[host] = {info[4][0] for info in future.result()} if future in done else None
+            found[host] = {info[4][0] for info in socket.getaddrinfo(host, None)}
         except OSError:
-            result[host] = None
-    return result
+            found[host] = None
+
+    names = sorted({h for h in hosts if h})
+    threads = [threading.Thread(target=look_up, args=(h,), daemon=True) for h in names]
+    deadline = time.monotonic() + RESOLVE_TIMEOUT_S
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return {h: found.get(h) for h in names}
 
 
 def verify_account(env: EnvConfig, sess: boto3.Session) -> None:
@@ -164,7 +172,8 @@ def guard(config: Config, env: EnvConfig) -> Guard:
     why = own[env.name]
     if why is None and env.aws_account_id in protected_accounts:
         why = f"its account is also protected env {protected_accounts[env.aws_account_id]}'s"
-    return Guard(env.name, env.aws_account_id, why, protected_accounts, _protected_urls(config, own, protected_accounts))
+    urls = _protected_urls(config, own, protected_accounts)
+    return Guard(env.name, env.aws_account_id, why, protected_accounts, urls)
 
 
 def _protected_urls(config: Config, own: dict[str, str | None],

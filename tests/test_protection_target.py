@@ -128,6 +128,23 @@ def test_protected_false_does_not_open_a_protected_target(ingest: FakeIngest, tm
     assert [f.code for f in verdict.findings] == ["E2E010"] and ingest.requests == []
 
 
+def test_a_hung_lookup_is_compared_by_name_only_within_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+    import time
+
+    monkeypatch.setattr(protection, "RESOLVE_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args: time.sleep(5) or [])  # DNS that never answers
+    guard = protection.Guard("staging", None, None, protected_urls=(("prod", PROD_API),))
+    started = time.monotonic()
+    refusal, note = guard.target("e2e API", "https://api.ingest.staging.archive.data.humancellatlas.org")
+    assert time.monotonic() - started < 2
+    assert refusal is None
+    assert note == ("names compared only for api.ingest.archive.data.humancellatlas.org, "
+                    "api.ingest.staging.archive.data.humancellatlas.org: did not resolve")
+    refusal, _ = guard.target("e2e API", PROD_API.upper() + "./")  # by name, with no DNS at all
+    assert refusal is not None and "is prod's host;" in refusal
+
+
 def test_normalised_names() -> None:
     assert protection.normalised("ｐｒｏｄ") == "prod"
     assert protection.normalised("Pro\u200bd\u2060") == "prod"
