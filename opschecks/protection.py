@@ -4,7 +4,7 @@ Read-only checks run everywhere. A step that writes (the upload drill, cleanup) 
 
 - the environment is not protected. It is protected when it says ``protected = true``; when it says
   nothing and its name is not a known non-production one (``WRITABLE_NAME``: dev, staging, test, qa, ...,
-  matched after NFKC and with format characters dropped, so ``ｐｒｏｄ`` or ``pro\u200bd`` are not ``dev``);
+  matched after NFKC and with format characters dropped: ``ｐｒｏｄ`` and ``pro\u200bd`` are ``prod``);
   and, whatever it says, when its ``aws_account_id`` is the account of a protected environment;
 - it declares ``aws_account_id``, and STS GetCallerIdentity says the credentials really are in that
   account, and that account is no protected environment's.
