@@ -34,8 +34,9 @@ def test_service_smoke(env: EnvConfig, kube_api: k8s.ApiClient, report: Report,
 @pytest.mark.configured("e2e.round_trip")
 def test_submission_round_trip(env: EnvConfig, ops_config: Config, kube_api: k8s.ApiClient, report: Report,
                                ledger_details: dict[str, Any]) -> None:
-    # Protected as the upload drill and cleanup are: declared, production-looking name, or a protected account.
-    verdict = e2e.round_trip(env, why_protected=protection.guard(ops_config, env).why_protected)
+    # Protected as the upload drill and cleanup are (declared, name not known writable, a protected account),
+    # and by target: a URL on a protected env's host is refused whatever this env is called.
+    verdict = e2e.round_trip(env, protection.guard(ops_config, env))
     report.table(f"{env.name}: submission round trip", e2e.ROUND_TRIP_COLUMNS, verdict.rows)
     ledger_details.update(verdict.details)
     ledger_details["images"] = e2e.deployed_images(kube_api, env.app_namespace)

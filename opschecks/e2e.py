@@ -18,7 +18,7 @@ Finding codes:
   E2E003  a certificate is not trusted, does not match the host, or has expired
   E2E004  a certificate expires sooner than ``cert_min_days``
   E2E005  the API root or envelope listing is not the expected HAL shape
-  E2E010  the round trip is refused here (protected environment)
+  E2E010  the round trip is refused here (protected environment, or a URL that is a protected env's host)
   E2E011  the submission could not be created (no credentials, upload or create rejected)
   E2E012  the submission did not reach ``expected_state`` in time, or reached a failed state
   E2E013  the submission lacks entities the spreadsheet (or the API path) should have created
@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from opschecks import ingest_api, interrupts
+from opschecks import ingest_api, interrupts, protection
 from opschecks.findings import Finding
 
 if TYPE_CHECKING:  # config imports this module for E2ESettings
@@ -224,22 +224,30 @@ def _health_problem(body: Any) -> str | None:
 ROUND_TRIP_COLUMNS = ("step", "result", "seconds")
 
 
-def round_trip(env: EnvConfig, why_protected: str | None, sleep: Callable[[float], None] = time.sleep) -> Verdict:
+def round_trip(env: EnvConfig, guard: protection.Guard, sleep: Callable[[float], None] = time.sleep) -> Verdict:
     """Create a test submission, wait for its state, check its entities, and always delete it.
 
-    ``why_protected``: the protection guard's reason (None: not protected), said in the refusal so whoever
-    reads it knows which setting or fact refused the write.
+    ``guard``: ``env``'s protection (opschecks.protection). A protected env is refused saying why; so is, in any
+    env, an API or broker URL that is a protected env's host: the target decides, not the env's name.
     """
     settings = env.e2e
     trip = settings.round_trip
     ends = endpoints(env.name, settings)
     verdict = Verdict()
     where = f"{env.name} {ends.api}"
-    if why_protected:
+    if guard.why_protected:
         verdict.findings.append(Finding("E2E010", where, "refusing the submission round trip: the environment is "
-                                        f"protected ({why_protected}); the round trip writes and deletes "
+                                        f"protected ({guard.why_protected}); the round trip writes and deletes "
                                         "submissions, the read-only smoke runs"))
         return verdict
+    # Every URL the round trip writes to (the broker only takes the spreadsheet, but a broker on prod's host
+    # is refused either way: fail closed), judged before the first request.
+    for what, url in (("e2e API", ends.api), ("e2e broker", ends.broker)):
+        refusal, note = guard.target(what, url)
+        if refusal:
+            verdict.findings.append(Finding("E2E010", f"{env.name} {url}", refusal))
+            return verdict
+        verdict.details[f"target {what}"] = note  # in the ledger: whether addresses were compared or names only
     timeout = (settings.connect_timeout_s, settings.read_timeout_s)
     try:
         token = ingest_api.bearer_token(trip.token_file, trip.audience or ends.api + "/")

@@ -2,8 +2,9 @@
 
 The drill, Terratest style:
 
-1. refuse a protected env (``protected = true``, a production-looking name, or a protected env's account) and
-   credentials that STS says reach another account than the env's ``aws_account_id`` (opschecks.protection);
+1. refuse a protected env (``protected = true``, a name not known to be non-production, or a protected env's
+   account) and credentials that STS says reach another account than the env's ``aws_account_id``
+   (opschecks.protection);
 2. take an inventory of the account (opschecks.inventory) with the env's tag filters and name prefixes;
 3. run the set-up command; probe the health URL; check the set-up created the expected resource types;
 4. run the teardown command, ALWAYS: after a failed set-up, a failed probe, an error, or Ctrl-C

@@ -42,8 +42,10 @@ def test_defaults_follow_the_checklist(tmp_path: Path) -> None:
     ("dev", 'aws_account_id = "999999999999"', "its account is also protected env live's"),
     ("prod", "protected = false", None),
     ("dev", "", None),
-    ("product-demo", "", None),
-    ("delivery", "", None),
+    # Fail closed: a name that is neither production-looking nor a known non-production one is protected.
+    ("product-demo", "", "its name is not a known non-production one"),
+    ("delivery", "", "its name is not a known non-production one"),
+    ("delivery", "protected = false", None),
 ])
 def test_protection_is_a_property_by_name_declaration_or_shared_account(tmp_path: Path, name: str, table: str,
                                                                           why: str | None) -> None:

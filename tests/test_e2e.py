@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import jwt
 
-from opschecks import e2e, ledger
+from opschecks import e2e, ledger, protection
 from opschecks.__main__ import main
-from opschecks.config import EnvConfig
+from opschecks.config import Config, EnvConfig
 from opschecks.e2e import E2ESettings, RoundTripSettings
 from opschecks.sandbox import kube_objects as k
 from opschecks.sandbox.ingest import Certificates, FakeIngest, make_certificates
@@ -171,8 +171,14 @@ def env_with(e2e_settings: E2ESettings, name: str = "dev") -> EnvConfig:
     return EnvConfig(name=name, e2e=e2e_settings)
 
 
+def trip(env: EnvConfig, *others: EnvConfig) -> e2e.Verdict:
+    """The round trip of ``env``, guarded as the check guards it, in a config of ``env`` and ``others``."""
+    config = Config(Path("opschecks.toml"), {e.name: e for e in (env, *others)})
+    return e2e.round_trip(env, protection.guard(config, env))
+
+
 def test_round_trip_through_the_api_creates_validates_and_deletes(ingest: FakeIngest, tmp_path: Path) -> None:
-    verdict = e2e.round_trip(env_with(settings(ingest, tmp_path)), why_protected=None)
+    verdict = trip(env_with(settings(ingest, tmp_path)))
     assert verdict.findings == []
     assert [row[0] for row in verdict.rows] == ["create", "wait for Valid", "entities", "delete"]
     assert verdict.details["entities"] == {"projects": 1}
@@ -186,13 +192,13 @@ def test_round_trip_through_the_broker_with_a_spreadsheet(ingest: FakeIngest, tm
     sheet = tmp_path / "dataset.csv"
     sheet.write_text("projects,p1\nbiomaterials,donor1\nbiomaterials,specimen1\n")
     chosen = settings(ingest, tmp_path, spreadsheet=str(sheet), expected_entities={"projects": 1, "biomaterials": 2})
-    verdict = e2e.round_trip(env_with(chosen), why_protected=None)
+    verdict = trip(env_with(chosen))
     assert verdict.findings == []
     assert verdict.details["entities"] == {"projects": 1, "biomaterials": 2}
     assert ingest.envelopes == {}
 
     too_many = settings(ingest, tmp_path, spreadsheet=str(sheet), expected_entities={"biomaterials": 3})
-    verdict = e2e.round_trip(env_with(too_many), why_protected=None)
+    verdict = trip(env_with(too_many))
     assert codes(verdict) == {"E2E013"}
     assert verdict.findings[0].message == "expected at least 3 biomaterials, found 2"
     assert ingest.envelopes == {}
@@ -200,7 +206,7 @@ def test_round_trip_through_the_broker_with_a_spreadsheet(ingest: FakeIngest, tm
 
 def test_envelope_stuck_in_validating_is_E2E012_and_still_deleted(ingest: FakeIngest, tmp_path: Path) -> None:
     ingest.stuck_in = "Validating"
-    verdict = e2e.round_trip(env_with(settings(ingest, tmp_path, deadline_s=0.6)), why_protected=None)
+    verdict = trip(env_with(settings(ingest, tmp_path, deadline_s=0.6)))
     assert codes(verdict) == {"E2E012"}
     assert "expected Valid within 0.6s, still Validating (for " in verdict.findings[0].message
     assert verdict.findings[0].where.startswith("dev https://localhost:")
@@ -209,15 +215,14 @@ def test_envelope_stuck_in_validating_is_E2E012_and_still_deleted(ingest: FakeIn
 
 def test_failing_delete_is_E2E014(ingest: FakeIngest, tmp_path: Path) -> None:
     ingest.fail_delete = True
-    verdict = e2e.round_trip(env_with(settings(ingest, tmp_path)), why_protected=None)
+    verdict = trip(env_with(settings(ingest, tmp_path)))
     assert codes(verdict) == {"E2E014"}
     assert "found HTTP 500 (delete failed): delete the test submission by hand" in verdict.findings[0].message
     assert len(ingest.envelopes) == 1
 
 
 def test_protected_env_refuses_the_round_trip_without_a_request(ingest: FakeIngest, tmp_path: Path) -> None:
-    verdict = e2e.round_trip(env_with(settings(ingest, tmp_path), name="prod"),
-                             why_protected="it says protected = true")
+    verdict = trip(replace(env_with(settings(ingest, tmp_path), name="prod"), protected=True))
     assert codes(verdict) == {"E2E010"} and ingest.requests == []
     assert "the environment is protected (it says protected = true)" in verdict.findings[0].message
 
@@ -225,13 +230,13 @@ def test_protected_env_refuses_the_round_trip_without_a_request(ingest: FakeInge
 def test_no_credentials_is_E2E011_saying_what_to_set(ingest: FakeIngest, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
-    verdict = e2e.round_trip(env_with(settings(ingest, tmp_path, token_file=None)), why_protected=None)
+    verdict = trip(env_with(settings(ingest, tmp_path, token_file=None)))
     assert codes(verdict) == {"E2E011"}
     assert "set GOOGLE_APPLICATION_CREDENTIALS" in verdict.findings[0].message
     assert ingest.requests == []
 
     ingest.token = "another"  # a token the API rejects: 401 on create, nothing left behind
-    verdict = e2e.round_trip(env_with(settings(ingest, tmp_path)), why_protected=None)
+    verdict = trip(env_with(settings(ingest, tmp_path)))
     assert codes(verdict) == {"E2E011"} and "found HTTP 401" in verdict.findings[0].message
 
 
@@ -256,7 +261,7 @@ def test_service_account_key_signs_a_jwt_for_the_audience(ingest: FakeIngest, tm
 
 def _writes_with(ingest: FakeIngest, chosen: E2ESettings) -> list[tuple[str, str, str]]:
     ingest.token = "unknowable"  # the API answers 401; we only look at what was sent
-    e2e.round_trip(env_with(chosen), why_protected=None)
+    trip(env_with(chosen))
     return [r for r in ingest.requests if r[0] == "POST"]
 
 

@@ -38,7 +38,8 @@ PROD_ACCOUNT = "999999999999"
 
 def drill_env(sandbox, stage: str, **changes) -> EnvConfig:  # noqa: ANN001 (the sandbox fixture)
     """The sandbox's own [env.<stage>.upload] table for ``stage``, parsed by the real config loader."""
-    text = "\n".join([f"[env.{stage}]", f'aws_account_id = "{MOTO_ACCOUNT}"',
+    # protected = false: a test's own stage name is no known non-production name (docs/protection.md).
+    text = "\n".join([f"[env.{stage}]", f'aws_account_id = "{MOTO_ACCOUNT}"', "protected = false",
                       *upload_table(stage, stage, sandbox.aws_endpoint)])
     env = parse(tomllib.loads(text), Path("test.toml")).envs[stage]
     return replace(env, upload=replace(env.upload, **changes))
@@ -210,7 +211,7 @@ def test_sigterm_to_the_run_during_setup_still_tears_down(sandbox_env, checklist
     table = upload_table(stage, stage, sandbox_env.aws_endpoint)
     table[1] = f"setup_command = {json.dumps(slow_setup)}"
     checklist.config("\n".join([f'[ledger]\npath = "{checklist.path / "ledger.sqlite"}"', f"[env.{stage}]",
-                                 f'aws_account_id = "{MOTO_ACCOUNT}"', *table]))
+                                 f'aws_account_id = "{MOTO_ACCOUNT}"', "protected = false", *table]))
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "-m", "sprint"], cwd=checklist.path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -376,7 +377,8 @@ def test_check_drills_configured_envs_and_refuses_prod(sandbox_env, checklist) -
     config = checklist.path / "opschecks.toml"
     config.write_text("\n".join([
         "[ledger]", f'path = "{checklist.path / "ledger.sqlite"}"',
-        "[env.ue2e]", f'aws_account_id = "{MOTO_ACCOUNT}"', *upload_table("ue2e", "ue2e", sandbox_env.aws_endpoint),
+        "[env.ue2e]", f'aws_account_id = "{MOTO_ACCOUNT}"', "protected = false",
+        *upload_table("ue2e", "ue2e", sandbox_env.aws_endpoint),
         "[env.staging]",
         "[env.prod.upload]", f"setup_command = {json.dumps(setup_prod)}", 'teardown_command = ["true"]',
         'name_prefixes = ["upload-ue2eprod-"]',
@@ -419,7 +421,7 @@ def test_a_leaked_secret_is_named_by_its_arn_everywhere(sandbox_env, checklist) 
     config.write_text("\n".join([
         "[ledger]", f'path = "{checklist.path / "ledger.sqlite"}"',
         "[alerts]", f'webhook_url = "http://127.0.0.1:{server.server_port}/services/T0001/B0002/HookToken12345"',
-        "[env.ue2eleak]", f'aws_account_id = "{MOTO_ACCOUNT}"', *table,
+        "[env.ue2eleak]", f'aws_account_id = "{MOTO_ACCOUNT}"', "protected = false", *table,
     ]) + "\n")
     try:
         result = checklist.run("--config", str(config), "-rA", subprocess=True)
