@@ -133,6 +133,8 @@ def parse(data: dict, path: Path) -> Config:
 
 def _env(name: str, defaults: dict, table: dict, path: Path) -> EnvConfig:
     where = f"{path}: env.{name}"
+    if not name.strip() or name != name.strip():  # it names S3 prefixes, namespaces and report rows
+        raise ConfigError(f"{path}: env.{name!r}: an environment needs a name without surrounding spaces")
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table")
     merged = _merge(defaults, table)

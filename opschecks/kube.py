@@ -65,6 +65,9 @@ def _config_problem(files: list[str], context: str | None, exc: Exception) -> st
     """Why the kubeconfig gave no client, naming the files looked at (as kubectl would have read them)."""
     where = f"kubeconfig {', '.join(files)}"
     if not any(Path(f).is_file() for f in files):
+        folders = [f for f in files if Path(f).is_dir()]
+        if folders:
+            return f"kubeconfig {folders[0]} is a directory, not a kubeconfig file (point KUBECONFIG at the file)"
         return f"{where} not found (set KUBECONFIG, or write ~/.kube/config)"
     if isinstance(exc, yaml.YAMLError):
         return f"{where} is not valid YAML: {' '.join(str(exc).split())}"

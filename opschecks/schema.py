@@ -23,17 +23,28 @@ class ConfigError(Exception):
     """The configuration is missing or invalid; the message is one line for the user."""
 
 
+MAX_TOML_BYTES = 1 << 20  # a config or waivers file is a few KB; /dev/zero or a mistaken dump is not read whole
+
+
 def read_toml(path: Path, what: str, hint: str = "") -> dict[str, Any]:
-    """The TOML file at ``path``; missing or malformed is a one-line ConfigError naming it as ``what``."""
+    """The TOML file at ``path``; missing, not a regular file, too large or malformed is a one-line ConfigError
+    naming it as ``what``. Only a regular file is opened: a FIFO would block the open until a writer came."""
     try:
+        if path.is_dir():
+            raise ConfigError(f"{what} {path} is a directory, not a TOML file{hint}")
+        if path.exists() and not path.is_file():
+            raise ConfigError(f"{what} {path} is not a regular file (a device, FIFO or socket){hint}")
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data = fh.read(MAX_TOML_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"{what} {path} not found{hint}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{what} {path} is a directory, not a TOML file{hint}") from None
     except OSError as exc:
         raise ConfigError(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_TOML_BYTES:
+        raise ConfigError(f"{what} {path} is larger than {MAX_TOML_BYTES // 1024} KiB: is it the right file?")
+    try:
+        # A byte-order mark (Windows editors) is not TOML, but it is not a mistake in the file's content either.
+        return tomllib.loads(data.decode("utf-8").removeprefix("\ufeff"))
     except UnicodeDecodeError:
         raise ConfigError(f"{what} {path} is not a text file (not UTF-8): is it the right file?") from None
     except tomllib.TOMLDecodeError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,29 @@ def test_config_path_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_shipped_config_loads() -> None:
     config = load(Path(__file__).parent.parent / "opschecks.toml")
     assert set(config.envs) == {"dev", "staging", "prod"}
+
+
+def test_a_device_fifo_or_huge_file_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
+    # /dev/zero would be read until memory runs out; a FIFO would block the open until a writer came.
+    with pytest.raises(ConfigError, match=r"^config file /dev/zero is not a regular file \(a device, FIFO or socket\)"):
+        load(Path("/dev/zero"))
+    fifo = tmp_path / "config.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match=r"is not a regular file"):
+        load(fifo)
+    huge = tmp_path / "huge.toml"
+    huge.write_bytes(b"# " + b"x" * (1 << 20) + b"\n")
+    with pytest.raises(ConfigError, match=r"^config file .*huge.toml is larger than 1024 KiB"):
+        load(huge)
+
+
+def test_a_byte_order_mark_is_read_as_the_text_it_starts(tmp_path: Path) -> None:
+    path = tmp_path / "opschecks.toml"
+    path.write_bytes("\ufeff[env.dev]\n".encode())  # as a Windows editor saves it
+    assert list(load(path).envs) == ["dev"]
+
+
+@pytest.mark.parametrize("name", ["", " ", " dev"])
+def test_an_environment_needs_a_real_name(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ConfigError, match=r"an environment needs a name without surrounding spaces"):
+        load(write(tmp_path, f'[env."{name}"]\n'))

@@ -100,11 +100,12 @@ def test_unreachable_cluster_fails_with_one_line_naming_env_and_context(suite) -
     ("current", "kubeconfig {real} sets no current-context (set kube_context for the env in the config)"),
     ("two", "no context 'ingest-eks-dev' in kubeconfig {real}, {other} (its contexts: other)"),
     ("yaml", "kubeconfig {real} is not valid YAML: *"),
+    ("directory", "kubeconfig {folder} is a directory, not a kubeconfig file (point KUBECONFIG at the file)"),
 ])
 def test_kubeconfig_problems_name_the_files_and_the_context(suite, monkeypatch: pytest.MonkeyPatch,
                                                              kubeconfig: str, problem: str) -> None:
     files = {"real": suite.path / "kubeconfig", "other": suite.path / "other-kubeconfig",
-             "missing": suite.path / "missing-kubeconfig"}
+             "missing": suite.path / "missing-kubeconfig", "folder": suite.path / "kube"}
     files["other"].write_text("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
                               "users: [{name: u, user: {}}]\ncontexts: [{name: other, context: {cluster: c, user: u}}]\n")
     context = "ingest-eks-dev"
@@ -115,6 +116,9 @@ def test_kubeconfig_problems_name_the_files_and_the_context(suite, monkeypatch: 
         suite.config("[env.dev]\n")
     elif kubeconfig == "two":
         monkeypatch.setenv("KUBECONFIG", f"{files['real']}:{files['other']}")
+    elif kubeconfig == "directory":
+        files["folder"].mkdir()
+        monkeypatch.setenv("KUBECONFIG", str(files["folder"]))
     else:
         files["real"].write_text("clusters: [\n")
     suite.check("pods", "import pytest\npytestmark = pytest.mark.daily\ndef test_x(env, kube_api):\n    pass\n")
