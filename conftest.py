@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,42 @@ def _runs_only_checks(config: pytest.Config) -> bool:
     checks = config.rootpath / "checks"
     paths = [Path(config.invocation_params.dir, arg.split("::")[0]).resolve() for arg in config.args]
     return all(path == checks or checks in path.parents for path in paths)
+
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> Iterator[None]:
+    """A run that selects nothing (a mistyped ``-m daly``, which pytest refuses as a usage error, or a ``-k``
+    matching no check) writes no report: the last real run's HTML report and JUnit XML stay as they were, instead
+    of an empty "0 failed" one over them. (Under pytest-xdist the controller collects nothing itself: there only
+    the usage error is covered.)"""
+    try:
+        result = yield
+    except pytest.UsageError:
+        _keep_last_reports(session.config)
+        raise
+    config = session.config
+    if not session.items and not config.option.collectonly and not config.pluginmanager.has_plugin("dsession"):
+        _keep_last_reports(config)
+    return result
+
+
+def _keep_last_reports(config: pytest.Config) -> None:
+    """Unregister the HTML and JUnit writers before the session ends (they write at its finish)."""
+    from _pytest.junitxml import xml_key
+    from pytest_html.basereport import BaseReport
+
+    kept = []
+    for plugin in config.pluginmanager.get_plugins():
+        if isinstance(plugin, BaseReport):
+            config.pluginmanager.unregister(plugin)
+            kept.append(config.option.htmlpath)
+    junit = config.stash.get(xml_key, None)
+    if junit is not None:
+        config.pluginmanager.unregister(junit)
+        del config.stash[xml_key]
+        kept.append(config.option.xmlpath)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if kept and reporter is not None:
+        reporter.write_line(f"opschecks: no check selected: {' and '.join(map(str, kept))} left as the last run "
+                            "wrote them", yellow=True)

@@ -400,3 +400,15 @@ def test_x(env, kube_api):
         listener.close()
     result.assert_outcomes(passed=1)
     assert len(served) == 3
+
+
+@pytest.mark.parametrize("selection", [["-m", "daly"], ["-k", "no_such_check"]], ids=["mistyped-marker", "no-match"])
+def test_a_run_that_selects_nothing_leaves_the_last_report(suite, selection: list[str]) -> None:
+    suite.check("pods", "import pytest\npytestmark = pytest.mark.daily\ndef test_green(env):\n    pass\n")
+    suite.run("checks", "--env", "dev").assert_outcomes(passed=1)
+    report, junit = suite.path / "reports" / "report.html", suite.path / "reports" / "junit.xml"
+    before = (report.read_bytes(), junit.read_bytes())
+    result = suite.run("checks", "--env", "dev", *selection)
+    assert result.ret in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED)
+    assert (report.read_bytes(), junit.read_bytes()) == before, "an empty run replaced the last real report"
+    assert "Generated html report" not in result.stdout.str()
