@@ -254,3 +254,20 @@ def test_a_webhook_that_keeps_failing_gives_up_within_the_budget_in_one_line() -
     assert problem.startswith("webhook answered HTTP 503 Service Unavailable: service unavailable retry later (gave up "
                               f"after {len(hook.times)} attempts in ")
     assert HOOK_TOKEN not in problem
+
+
+def test_an_area_the_env_skips_is_never_overdue_in_needs_attention(checklist) -> None:
+    """One reader of the checklist: ``due`` leaves out a check the env skips; so does the run's summary, though
+    the ledger still holds that check's old record."""
+    pods = "import pytest\npytestmark = pytest.mark.daily\ndef test_pods_healthy(env):\n    assert False\n"
+    backups = "import pytest\npytestmark = pytest.mark.daily\ndef test_fresh(env):\n    pass\n"
+    checklist.lay_out("[env.dev]\n", {"pods": pods, "backups": backups})
+    first = checklist.run(subprocess=True)
+    first.assert_outcomes(passed=1, failed=1)
+    first.stdout.fnmatch_lines(["*test_pods.py::test_pods_healthy [[]dev[]] daily: failing since*"])
+    checklist.config('[env.dev]\nskip = ["pods"]\n')
+
+    second = checklist.run(subprocess=True)
+
+    second.assert_outcomes(passed=1, skipped=1)
+    assert "test_pods_healthy [dev]" not in second.stdout.str()
