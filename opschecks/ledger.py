@@ -89,7 +89,10 @@ class Ledger(Protocol):
     def append(self, record: Record) -> None: ...
 
     def query(self, check: str | None = None, env: str | None = None, outcome: str | None = None,
-              limit: int | None = None) -> list[Record]: ...
+              limit: int | None = None, until: dt.datetime | None = None) -> list[Record]:
+        """Records matching the filters, newest first; ``until``: none started after it (a runner whose clock is
+        ahead wrote them), as ``latest`` reads them."""
+        ...
 
     def latest(self, until: dt.datetime | None = None) -> list[Latest]: ...
 
@@ -243,10 +246,13 @@ class SqliteLedger:
             )
 
     def query(self, check: str | None = None, env: str | None = None, outcome: str | None = None,
-              limit: int | None = None) -> list[Record]:
+              limit: int | None = None, until: dt.datetime | None = None) -> list[Record]:
         if not self.path.exists():
             return []
         where, params = _where(check=check, env=env, outcome=outcome)
+        if until is not None:
+            where += f"{' AND' if where else ' WHERE'} started <= ?"
+            params.append(_utc(until).isoformat())
         sql = f"SELECT {_COLUMNS} FROM runs{where} ORDER BY started DESC, id DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
@@ -350,12 +356,14 @@ class S3Ledger:
                            Body=_to_json(record).encode(), ContentType="application/json")
 
     def query(self, check: str | None = None, env: str | None = None, outcome: str | None = None,
-              limit: int | None = None) -> list[Record]:
+              limit: int | None = None, until: dt.datetime | None = None) -> list[Record]:
         prefix = self.prefix
         if check is not None:
             prefix = self._task_prefix(check, env) if env is not None else prefix + _segment(check) + "/"
+        bound = _utc(until).strftime(_STAMP) if until is not None else None
         keys = [k for k in self._keys(prefix)
-                if (env is None or k.env == env) and (outcome is None or k.outcome == outcome)]
+                if (env is None or k.env == env) and (outcome is None or k.outcome == outcome)
+                and (bound is None or k.started <= bound)]
         keys.sort(key=lambda k: k.started, reverse=True)
         return self._fetch(keys[:limit] if limit is not None else keys)
 

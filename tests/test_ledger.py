@@ -285,3 +285,20 @@ def test_both_stores_count_the_failing_streak_since_the_last_pass(tmp_path: Path
     for store in stores:  # read as of day 3: the pass of day 9 and the runs after day 3 are not counted yet
         (item,) = store.latest(until=start + dt.timedelta(days=3))
         assert (item.failing_since, item.failures) == (start + dt.timedelta(days=2), 2), store.location
+
+
+def test_both_stores_leave_out_records_from_a_clock_ahead_when_asked_as_latest_does(tmp_path: Path,
+                                                                                      s3_ledger: str) -> None:
+    """The report compares a run with the previous records as ``due`` reads them: a record stamped after now (a
+    runner whose clock is ahead) is no one's "previous run", so a finding still failing is not shown as new."""
+    now = T0 + dt.timedelta(hours=1)
+    real = ledger.Record(check="checks/test_backups.py::test_fresh", env="prod", outcome="failed", started=T0,
+                         duration_s=1.0, runner="ci@host", cadences=("daily",), run_id="yesterday")
+    ahead = ledger.Record(check=real.check, env="prod", outcome="passed", started=now + dt.timedelta(days=2),
+                          duration_s=1.0, runner="laptop@fast-clock", cadences=("daily",), run_id="future")
+    for store in (ledger.open_ledger(tmp_path / "l.sqlite"), ledger.open_ledger(s3_ledger)):
+        store.append(real)
+        store.append(ahead)
+        assert [r.run_id for r in store.query(check=real.check, env="prod", limit=1)] == ["future"]
+        assert [r.run_id for r in store.query(check=real.check, env="prod", limit=1, until=now)] == ["yesterday"]
+        assert [r.run_id for r in store.query(until=now)] == ["yesterday"]
