@@ -17,6 +17,7 @@ and ``query(location, ...)`` pick the store.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import re
 import sqlite3
@@ -155,7 +156,13 @@ def _utc(moment: dt.datetime) -> dt.datetime:
 
 # --- SQLite ---------------------------------------------------------------------------------------
 
-_LOCK_WAIT_S = 60
+# How long an append waits for a ledger another process holds locked before it keeps the record in the spool.
+_LOCK_WAIT_S = 10.0
+_locked_before: set[Path] = set()  # ledgers found locked in this process: later appends do not wait again
+
+
+class Spooled(Exception):
+    """The ledger stayed locked: the record was kept in its spool file, which the next append merges."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -189,10 +196,10 @@ class SqliteLedger:
         return []  # its table holds records only
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self, timeout_s: float = _LOCK_WAIT_S) -> Iterator[sqlite3.Connection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit: each INSERT is its own transaction; schema changes take the write lock explicitly.
-        conn = sqlite3.connect(self.path, timeout=_LOCK_WAIT_S, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             if not self._schema_current(conn):
@@ -219,31 +226,70 @@ class SqliteLedger:
         indexes = {row[1] for row in conn.execute("PRAGMA index_list(runs)")} if present else set()
         return set(_ADDED_COLUMNS) <= present and "runs_record_id" in indexes
 
+    @property
+    def spool(self) -> Path:
+        return self.path.with_name(self.path.name + ".spool")
+
     def append(self, record: Record) -> None:
+        """Insert ``record`` (and any records an earlier locked append spooled); when another process keeps the
+        ledger locked for ``_LOCK_WAIT_S``, keep it in the spool file instead and raise Spooled: never lost."""
         # Concurrent writers can see SQLITE_BUSY without the busy timeout applying (switching a new file to
         # WAL, or a read lock that must upgrade): retry the whole append, which the unique record id
-        # makes idempotent, for as long as the timeout would have waited.
-        deadline = time.monotonic() + _LOCK_WAIT_S
+        # makes idempotent, for as long as the timeout would have waited (not again once found locked).
+        wait_s = 0.0 if self.path in _locked_before else _LOCK_WAIT_S
+        deadline = time.monotonic() + wait_s
         delay = 0.01
         while True:
             try:
-                return self._insert(record)
+                self._insert([record], wait_s, merge_spool=True)
+                _locked_before.discard(self.path)
+                return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
+                if "locked" not in str(exc):
                     raise
+                if time.monotonic() > deadline:
+                    break
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
+        _locked_before.add(self.path)
+        with self._spool_locked("a") as spool:
+            spool.write(_to_json(record) + "\n")
+        raise Spooled(f"locked by another process for {_LOCK_WAIT_S:g} s: the record is kept in {self.spool}, "
+                      "merged by the next append")
 
-    def _insert(self, record: Record) -> None:
-        with self._connect() as conn:
-            # The unique record id makes a replayed append a no-op rather than a duplicate.
-            conn.execute(
-                f"INSERT OR IGNORE INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.check, record.env, record.outcome, _utc(record.started).isoformat(), record.duration_s,
-                 record.runner, json.dumps(record.details, sort_keys=True, default=str),
-                 " ".join(record.cadences), record.run_id, record.id,
-                 json.dumps([asdict(f) for f in record.findings])),
-            )
+    @contextmanager
+    def _spool_locked(self, mode: str) -> Iterator[Any]:
+        """The spool file, under an exclusive lock: a writer never appends while a merge reads and empties it."""
+        with open(self.spool, mode, encoding="utf-8") as spool:
+            fcntl.flock(spool, fcntl.LOCK_EX)
+            yield spool
+
+    def _insert(self, records: list[Record], wait_s: float, merge_spool: bool = False) -> None:
+        if merge_spool and self.spool.exists():
+            with self._spool_locked("r+") as spool:
+                kept = [_from_json(line) for line in spool.read().splitlines() if line.strip()]
+                self._insert([*kept, *records], wait_s)  # one transaction: all of them, or none and the spool stays
+                spool.truncate(0)
+            return
+        with self._connect(wait_s) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._insert_rows(conn, records)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _insert_rows(conn: sqlite3.Connection, records: list[Record]) -> None:
+        # The unique record id makes a replayed append a no-op rather than a duplicate.
+        conn.executemany(
+            f"INSERT OR IGNORE INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(record.check, record.env, record.outcome, _utc(record.started).isoformat(), record.duration_s,
+              record.runner, json.dumps(record.details, sort_keys=True, default=str),
+              " ".join(record.cadences), record.run_id, record.id,
+              json.dumps([asdict(f) for f in record.findings])) for record in records],
+        )
 
     def query(self, check: str | None = None, env: str | None = None, outcome: str | None = None,
               limit: int | None = None, until: dt.datetime | None = None) -> list[Record]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import sqlite3
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -302,3 +303,33 @@ def test_both_stores_leave_out_records_from_a_clock_ahead_when_asked_as_latest_d
         assert [r.run_id for r in store.query(check=real.check, env="prod", limit=1)] == ["future"]
         assert [r.run_id for r in store.query(check=real.check, env="prod", limit=1, until=now)] == ["yesterday"]
         assert [r.run_id for r in store.query(until=now)] == ["yesterday"]
+
+
+def test_a_ledger_locked_by_another_process_keeps_the_record_in_its_spool(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process holds the write lock (a long `due`, a stuck writer): the append waits a bounded time, keeps
+    the record in the spool file, later appends of the run do not wait again, and the next append merges them."""
+    monkeypatch.setattr(ledger, "_LOCK_WAIT_S", 0.5)
+    monkeypatch.setattr(ledger, "_locked_before", set())
+    path = tmp_path / "ledger.sqlite"
+    store = ledger.open_ledger(path)
+    first, second, third = _records(3, worker=1)
+    store.append(first)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # as another process's open write transaction
+    started = time.monotonic()
+    with pytest.raises(ledger.Spooled, match=r"locked by another process for 0.5 s: the record is kept in .*"
+                                            r"ledger.sqlite.spool, merged by the next append"):
+        store.append(second)
+    with pytest.raises(ledger.Spooled):
+        store.append(third)
+    took = time.monotonic() - started
+    assert took < 0.5 * 2 + 0.5, f"the second append waited again ({took:.1f}s)"
+    assert len((tmp_path / "ledger.sqlite.spool").read_text().splitlines()) == 2
+    holder.execute("ROLLBACK")
+    holder.close()
+    fourth = ledger.Record(check="checks/test_pods.py::test_x", env="dev", outcome="passed", started=T0,
+                           duration_s=0.1, runner="w@h")
+    store.append(fourth)
+    assert {r.id for r in store.query()} == {first.id, second.id, third.id, fourth.id}
+    assert (tmp_path / "ledger.sqlite.spool").read_text() == ""
