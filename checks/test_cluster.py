@@ -48,7 +48,7 @@ def test_volumes_not_filling(env: EnvConfig, kube_api: k8s.ApiClient, report: Re
 @pytest.mark.monthly
 def test_control_plane_supported(env: EnvConfig, aws_session: boto3.Session, report: Report,
                                  ledger_details: dict[str, Any]) -> None:
-    verdict = eks.judge(aws.client(aws_session, "eks"), env)
+    verdict = eks.judge(aws.client(aws_session, "eks"), env, clock.now())
     report.table(f"EKS cluster {verdict.cluster} ({env.aws_region})", eks.COLUMNS, verdict.rows)
     ledger_details.update(verdict.details)
     fail_on(verdict.findings)

@@ -43,8 +43,9 @@ class ClusterSettings:
     essential_claims: list[str] = field(default_factory=lambda: ["datadir-mongo-0"])
     # The control plane (opschecks/eks.py): EKS cluster name, default the kube context's name.
     eks_cluster: str | None = None
-    min_version: str = "1.29"  # older than this fails
-    newest_version: str = "1.32"  # the newest the team tracks: how far behind is said in the table
+    # Support facts come from EKS itself (DescribeClusterVersions); these only add the team's own rules.
+    min_version: str | None = None  # older than this fails, even while EKS still supports it
+    support_warning_days: float = 60.0  # warn this long before the version's standard support ends
     # Node CPU over the month (opschecks/capacity.py).
     cpu_days: int = 30
     cpu_high_percent: float = 80.0  # median of the daily p95 above this: the cluster is too small

@@ -253,17 +253,49 @@ def _env(name: str, **cluster: Any) -> EnvConfig:
 
 def test_supported_control_plane_passes(sandbox: Any) -> None:
     name = _eks_cluster(sandbox, "1.30")
-    verdict = eks.judge(sandbox.client("eks"), _env(name))
-    assert verdict.findings == [] and verdict.rows[0][1] == "1.30" and verdict.rows[0][4] == "2 minor"
+    verdict = eks.judge(sandbox.client("eks"), _env(name), NOW)
+    assert verdict.findings == [] and verdict.rows[0][1] == "1.30" and verdict.rows[0][6] == "2 minor"
+    assert verdict.rows[0][4] == "STANDARD_SUPPORT (policy STANDARD)"
 
 
 def test_old_or_missing_control_plane_fails(sandbox: Any) -> None:
-    old = eks.judge(sandbox.client("eks"), _env(_eks_cluster(sandbox, "1.27")))
+    old = eks.judge(sandbox.client("eks"), _env(_eks_cluster(sandbox, "1.27")), NOW)
     assert codes(old.findings) == ["EKS001"]
-    assert old.findings[0].message == "expected Kubernetes 1.29 or newer, found 1.27 (5 minor versions behind 1.32)"
+    assert old.findings[0].message.startswith("expected a Kubernetes version EKS supports, found 1.27: UNSUPPORTED "
+                                              "(extended support ended ")
+    assert old.findings[0].message.endswith("; upgrade to 1.32 or newer")
     assert ":cluster/eks-" in old.findings[0].where  # the cluster's ARN
-    missing = eks.judge(sandbox.client("eks"), _env("no-such-cluster"))
+    missing = eks.judge(sandbox.client("eks"), _env("no-such-cluster"), NOW)
     assert codes(missing.findings) == ["EKS003"] and "'no-such-cluster'" in missing.findings[0].message
+
+
+def test_extended_support_is_EKS004_from_what_eks_itself_says(sandbox: Any) -> None:
+    """A cluster on a version past standard support (DescribeClusterVersions: versionStatus EXTENDED_SUPPORT) with
+    upgradePolicy.supportType EXTENDED is paid extended support, not "0 minor behind"."""
+    name = _eks_cluster(sandbox, "1.29")
+    sandbox.eks.support_types[name] = "EXTENDED"
+    verdict = eks.judge(sandbox.client("eks"), _env(name), NOW)
+    assert codes(verdict.findings) == ["EKS004"]
+    assert verdict.findings[0].message.startswith("expected 1.29 on standard support, it is in paid extended support "
+                                                  "since ")
+    assert verdict.rows[0][4] == "EXTENDED_SUPPORT (policy EXTENDED)"
+
+
+def test_standard_support_ending_soon_is_EKS005_and_min_version_still_applies(sandbox: Any) -> None:
+    name = _eks_cluster(sandbox, "1.30")
+    soon = [dict(v) for v in sandbox.eks.versions]
+    saved, sandbox.eks.versions = sandbox.eks.versions, soon
+    try:
+        for v in soon:
+            if v["clusterVersion"] == "1.30":
+                v["endOfStandardSupportDate"] = int((NOW + dt.timedelta(days=20)).timestamp())
+        soon_verdict = eks.judge(sandbox.client("eks"), _env(name), NOW)
+        assert codes(soon_verdict.findings) == ["EKS005"]
+        assert "(in 20 days): EKS then upgrades it itself (upgradePolicy STANDARD)" in soon_verdict.findings[0].message
+    finally:
+        sandbox.eks.versions = saved
+    strict = eks.judge(sandbox.client("eks"), _env(name, min_version="1.31"), NOW)
+    assert codes(strict.findings) == ["EKS001"] and "(min_version), found 1.30" in strict.findings[0].message
 
 
 def test_cluster_name_from_an_eks_context_arn() -> None:

@@ -42,6 +42,7 @@ from opschecks.sandbox.ingest import FakeIngest, make_certificates
 from opschecks.sandbox.kubeapi import FakeKubeAPI
 from opschecks.sandbox.seed import BACKUP_DAYS, BUCKET, seed_backups, seed_kube
 from opschecks.sandbox.cost_explorer import FakeCostExplorer
+from opschecks.sandbox.eks_api import FakeEKS, catalog
 from opschecks.sandbox.seed_cluster import eks_name, monthly_costs, seed_cluster_aws, seed_cluster_kube
 from opschecks.sandbox.seed_usage import WAIVERS_FILE, seed_usage
 from opschecks.sandbox.upload_config import upload_table
@@ -74,6 +75,7 @@ class Sandbox:
     _stack: ExitStack = field(repr=False)
     ingest: dict[str, FakeIngest] = field(default_factory=dict)  # per env
     cost_explorer: FakeCostExplorer | None = None  # moto serves no GetCostForecast
+    eks: FakeEKS | None = None  # moto serves no DescribeClusterVersions (nor upgradePolicy)
 
     @property
     def env_vars(self) -> dict[str, str | None]:
@@ -89,6 +91,7 @@ class Sandbox:
             "OPSCHECKS_CONFIG": str(self.config_path),
             "OPSCHECKS_MONGO_URI": self.mongo_uri,
             "AWS_ENDPOINT_URL_COST_EXPLORER": self.cost_explorer.url if self.cost_explorer else None,
+            "AWS_ENDPOINT_URL_EKS": self.eks.url if self.eks else None,
             clock.SHIFT_VAR: os.environ.get(clock.SHIFT_VAR) or None,
         }
 
@@ -96,7 +99,8 @@ class Sandbox:
         return self.client("s3")
 
     def client(self, service: str):  # noqa: ANN201 (a boto3 client)
-        return boto3.client(service, endpoint_url=self.aws_endpoint, region_name=REGION,
+        endpoint = self.eks.url if service == "eks" and self.eks else self.aws_endpoint
+        return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
                             aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
 
     def stop(self) -> None:
@@ -135,6 +139,10 @@ def start(seed: bool = True, now: dt.datetime | None = None, ledger: Path | None
         sandbox.cost_explorer = FakeCostExplorer(*monthly_costs(now))
         sandbox.cost_explorer.start()
         stack.callback(sandbox.cost_explorer.stop)
+        sandbox.eks = FakeEKS(sandbox.aws_endpoint, catalog(now, standard=["1.30", "1.31", "1.32"],
+                                                           extended=["1.29", "1.28"], unsupported=["1.27", "1.26"]))
+        sandbox.eks.start()
+        stack.callback(sandbox.eks.stop)
         certs = make_certificates(root / "tls")
         (root / "ingest-token").write_text(INGEST_TOKEN)
         for env in ENVS:
