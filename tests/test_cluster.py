@@ -88,6 +88,43 @@ def test_each_unhealthy_node_fails_with_its_code(cluster: Cluster) -> None:
     assert states["not-ready"].findings[0].where == "dev ctx node/not-ready"
 
 
+def test_a_ready_node_with_a_stale_heartbeat_is_NOD006(cluster: Cluster) -> None:
+    cluster.set("nodes", [k.node("stale", now=NOW, heartbeat_age=dt.timedelta(days=3)),
+                          k.node("recent", now=NOW, heartbeat_age=dt.timedelta(minutes=5))])  # one status report ago
+    states = {s.name: s for s in cluster.nodes()[0]}
+    assert codes(list(states["stale"].findings)) == ["NOD006"] and states["recent"].findings == ()
+    assert states["stale"].findings[0].message == ("expected Ready=True refreshed within 15 min, found its last "
+                                                   "heartbeat 3d ago: nothing is updating the node's status")
+    recent = cluster.nodes(ClusterSettings(max_heartbeat_minutes=2))[0][1]  # the setting is honoured
+    assert codes(list(recent.findings)) == ["NOD006"]
+
+
+def test_the_unschedulable_taint_alone_is_a_cordon(cluster: Cluster) -> None:
+    cluster.set("nodes", [k.node("tainted-long", now=NOW, cordoned_for=dt.timedelta(days=5), taint_only=True),
+                          k.node("tainted-now", now=NOW, cordoned_for=dt.timedelta(hours=1), taint_only=True)])
+    states = {s.name: s for s in cluster.nodes()[0]}
+    assert codes(list(states["tainted-long"].findings)) == ["NOD003"] and states["tainted-now"].findings == ()
+    assert states["tainted-long"].findings[0].message == (
+        "expected a cordon to last at most 24 h, cordoned for 120 h (by the node.kubernetes.io/unschedulable "
+        "taint alone)")
+    assert states["tainted-now"].row[4] == "SchedulingDisabled"
+
+
+def _registered(name: str, ago: dt.timedelta) -> dict[str, Any]:
+    """A Node object its kubelet has just created, before it posts its first status."""
+    node = k.node(name, now=NOW, age=ago)
+    node["status"] = {}
+    return node
+
+
+def test_a_new_node_without_status_is_registering_within_the_grace(cluster: Cluster) -> None:
+    cluster.set("nodes", [_registered("new", dt.timedelta(seconds=20)), _registered("stuck", dt.timedelta(hours=1))])
+    states = {s.name: s for s in cluster.nodes()[0]}
+    assert states["new"].findings == ()
+    assert states["new"].row[3:] == ("20s", "registering (created 20s ago)", "")
+    assert codes(list(states["stuck"].findings)) == ["NOD001", "NOD004"]  # past the grace: judged as any node
+
+
 def test_no_nodes_is_NOD005(cluster: Cluster) -> None:
     cluster.set("nodes", [])
     assert codes(cluster.nodes()[1]) == ["NOD005"]
