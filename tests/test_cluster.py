@@ -308,6 +308,27 @@ def test_cluster_name_from_an_eks_context_arn() -> None:
     assert eks.cluster_name(env) == "ingest-eks-prod"
 
 
+def test_cluster_name_from_an_eksctl_context() -> None:
+    env = EnvConfig(name="qa", kube_context="admin@ingest-eks-qa.us-east-1.eksctl.io")
+    assert eks.cluster_name(env) == "ingest-eks-qa"
+    sso = EnvConfig(name="qa", kube_context="jane@example.com@ingest_qa-2.eu-west-2.eksctl.io")  # an email identity
+    assert eks.cluster_name(sso) == "ingest_qa-2"
+    assert eks.cluster_name(EnvConfig(name="qa", kube_context="admin@not-eksctl.example.io")) == \
+        "admin@not-eksctl.example.io"  # not eksctl's format: the context's name, as before
+
+
+def test_the_missing_cluster_message_says_where_its_name_came_from(sandbox: Any) -> None:
+    def message(env: EnvConfig) -> str:
+        [finding] = eks.judge(sandbox.client("eks"), env).findings
+        return finding.message
+    assert message(_env("no-such-cluster")) == (
+        "expected the EKS cluster 'no-such-cluster' (the kube context's name, taken as it is; set "
+        "[env.dev.cluster] eks_cluster), found none in this account and region")
+    assert "'nope' ([env.dev.cluster] eks_cluster)" in message(_env("ctx", eks_cluster="nope"))
+    eksctl = _env("admin@gone.us-east-1.eksctl.io")
+    assert "'gone' (from the eksctl context admin@gone.us-east-1.eksctl.io)" in message(eksctl)
+
+
 # -- node CPU ------------------------------------------------------------------------------------------------
 def _nodes_with_cpu(sandbox: Any, base: float | None, tag: str = "eks") -> str:
     name = f"cpu-{uuid.uuid4().hex[:8]}"
