@@ -32,6 +32,7 @@ from kubernetes import client as k8s
 
 from opschecks import kube
 from opschecks.findings import Finding
+from opschecks.timefmt import age
 
 PRESSURE = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
 NODE_COLUMNS = ("node", "instance type", "zone", "age", "conditions", "kubelet")
@@ -168,13 +169,7 @@ def _since(moment: dt.datetime | None, now: dt.datetime) -> str:
 
 
 def _age(moment: dt.datetime | None, now: dt.datetime) -> str:
-    if moment is None:
-        return "?"
-    seconds = max(0.0, (now - moment).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit}"
-    return f"{seconds:.0f}s"
+    return "?" if moment is None else age(now - moment)  # the pods' format (opschecks/timefmt.py)
 
 
 def summary(states: list[NodeState], server: str) -> dict[str, Any]:

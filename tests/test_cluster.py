@@ -125,6 +125,12 @@ def test_a_new_node_without_status_is_registering_within_the_grace(cluster: Clus
     assert codes(list(states["stuck"].findings)) == ["NOD001", "NOD004"]  # past the grace: judged as any node
 
 
+def test_a_nodes_age_reads_as_a_pods(cluster: Cluster) -> None:
+    cluster.set("nodes", [k.node("young", now=NOW, age=dt.timedelta(hours=36)),
+                          k.node("minutes", now=NOW, age=dt.timedelta(minutes=90))])
+    assert [s.row[3] for s in cluster.nodes()[0]] == ["36h", "90m"]  # as pods.py shows ages (timefmt.age)
+
+
 def test_no_nodes_is_NOD005(cluster: Cluster) -> None:
     cluster.set("nodes", [])
     assert codes(cluster.nodes()[1]) == ["NOD005"]
