@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from opschecks import capacity, eks, kube, nodes, volumes
+from opschecks import capacity, clock, eks, kube, nodes, volumes
 from opschecks.config import EnvConfig
 from opschecks.ledger import Record
 from opschecks.nodes import ClusterSettings
 from opschecks.sandbox import kube_objects as k
-from opschecks.sandbox.seed_cluster import put_node_cpu
+from opschecks.sandbox.seed_cluster import put_node_cpu, seed_cluster_kube
 
 NOW = dt.datetime(2026, 3, 12, 9, 30, tzinfo=dt.timezone.utc)
 NS = "dev-environment"
@@ -97,6 +97,16 @@ def test_a_ready_node_with_a_stale_heartbeat_is_NOD006(cluster: Cluster) -> None
                                                    "heartbeat 3d ago: nothing is updating the node's status")
     recent = cluster.nodes(ClusterSettings(max_heartbeat_minutes=2))[0][1]  # the setting is honoured
     assert codes(list(recent.findings)) == ["NOD006"]
+
+
+def test_a_sandbox_seeded_a_day_ago_still_heartbeats(cluster: Cluster) -> None:
+    seed_cluster_kube(cluster.sandbox.kube, cluster.name, "dev", clock.now() - dt.timedelta(days=1))
+    api = kube.api_client(cluster.context)
+    try:
+        states = nodes.assess(api, ClusterSettings(), clock.now(), "dev ctx")[0]
+    finally:
+        api.close()
+    assert len(states) == 2 and [s.findings for s in states] == [(), ()]
 
 
 def test_the_unschedulable_taint_alone_is_a_cordon(cluster: Cluster) -> None:
