@@ -19,6 +19,7 @@ Kubelet skew against the control plane is judged daily, with the nodes (opscheck
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from opschecks.config import EnvConfig
 
 COLUMNS = ("cluster", "version", "platform", "status", "support", "standard support ends", "behind newest")
+# eksctl names its contexts <IAM identity>@<cluster>.<region>.eksctl.io; an EKS cluster name has no dots.
+EKSCTL_CONTEXT = re.compile(r"^.+@(?P<name>[0-9A-Za-z][0-9A-Za-z_-]*)"
+                            r"\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)\.eksctl\.io$")
 
 
 @dataclass
@@ -42,15 +46,25 @@ class Verdict:
 
 
 def cluster_name(env: EnvConfig) -> str:
-    """``[env.<name>.cluster] eks_cluster``, else the name in an EKS context ARN, else the context's name."""
+    return cluster_source(env)[0]
+
+
+def cluster_source(env: EnvConfig) -> tuple[str, str]:
+    """The EKS cluster's name and where it came from: ``[env.<name>.cluster] eks_cluster``, else the name in
+    an EKS context ARN or an eksctl context, else the context's name as it is (said so: it may not be one)."""
     if env.cluster.eks_cluster:
-        return env.cluster.eks_cluster
+        return env.cluster.eks_cluster, f"[env.{env.name}.cluster] eks_cluster"
     context = env.kube_context or ""
-    return context.rsplit("cluster/", 1)[-1] if context.startswith("arn:aws:eks:") else context
+    if context.startswith("arn:aws:eks:"):
+        return context.rsplit("cluster/", 1)[-1], f"from the EKS context ARN {context}"
+    eksctl = EKSCTL_CONTEXT.match(context)
+    if eksctl:
+        return eksctl["name"], f"from the eksctl context {context}"
+    return context, f"the kube context's name, taken as it is; set [env.{env.name}.cluster] eks_cluster"
 
 
 def judge(eks: Any, env: EnvConfig, now: dt.datetime) -> Verdict:
-    name = cluster_name(env)
+    name, source = cluster_source(env)
     where = f"{env.name} eks {name or '(no name)'} ({env.aws_region})"
     verdict = Verdict(cluster=name)
     if not name:
@@ -62,8 +76,8 @@ def judge(eks: Any, env: EnvConfig, now: dt.datetime) -> Verdict:
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ResourceNotFoundException":
             raise
-        verdict.findings.append(Finding("EKS003", where, f"expected the EKS cluster {name!r}, found none in this "
-                                        f"account and region (set [env.{env.name}.cluster] eks_cluster)"))
+        verdict.findings.append(Finding("EKS003", where, f"expected the EKS cluster {name!r} ({source}), found "
+                                        "none in this account and region"))
         return verdict
     versions = {v["clusterVersion"]: v for page in eks.get_paginator("describe_cluster_versions").paginate(
         includeAll=True) for v in page.get("clusterVersions", [])}

@@ -42,6 +42,7 @@ from kubernetes import client as k8s
 
 from opschecks import kube
 from opschecks.findings import Finding
+from opschecks.timefmt import age
 
 # Waiting reasons of a container that is merely starting; every other waiting reason is a problem.
 STARTING = frozenset({"ContainerCreating", "PodInitializing"})
@@ -165,8 +166,8 @@ def pod_problems(pod: k8s.V1Pod, settings: PodSettings, now: dt.datetime,
             return []
         holders = f"; finalizers {', '.join(meta.finalizers)}" if meta.finalizers else ""
         return [problem("POD006", "Terminating",
-                        f"stuck terminating: deletion requested {_age(overdue)} ago ({_ts(meta.deletion_timestamp)}), "
-                        f"grace {_age(_minutes(settings.terminating_grace_minutes))}{holders}")]
+                        f"stuck terminating: deletion requested {age(overdue)} ago ({_ts(meta.deletion_timestamp)}), "
+                        f"grace {age(_minutes(settings.terminating_grace_minutes))}{holders}")]
     phase = status.phase
     if phase == "Succeeded":
         return []
@@ -206,13 +207,13 @@ def pod_problems(pod: k8s.V1Pod, settings: PodSettings, now: dt.datetime,
         if c.restart_count > limit and last is not None and last.finished_at and now - last.finished_at <= window:
             found.append(problem("POD003", "Restarts",
                                  f"{_what(c, sidecars)} {c.name} restarted {c.restart_count} times (limit {limit}), "
-                                 f"the last {_age(now - last.finished_at)} ago within the {_age(window)} window: "
+                                 f"the last {age(now - last.finished_at)} ago within the {age(window)} window: "
                                  f"{_exit(last)}"))
     if phase == "Pending" and not found:
         pending = now - meta.creation_timestamp
         if pending > _minutes(settings.pending_grace_minutes):
             found.append(problem("POD004", "Pending",
-                                 f"Pending for {_age(pending)} (grace {_age(_minutes(settings.pending_grace_minutes))})"
+                                 f"Pending for {age(pending)} (grace {age(_minutes(settings.pending_grace_minutes))})"
                                  + _unscheduled(status.conditions)))
     return found
 
@@ -249,7 +250,7 @@ def _readiness(pod: k8s.V1Pod, stuck: set[str], settings: PodSettings, now: dt.d
              and condition.last_transition_time else status.start_time or pod.metadata.creation_timestamp)
     lasted = now - since
     grace = dt.timedelta(seconds=settings.ready_grace_seconds)
-    how_long = f"for {_age(lasted)} (since {_ts(since)}; grace {_age(grace)})"
+    how_long = f"for {age(lasted)} (since {_ts(since)}; grace {age(grace)})"
     if unready or not statuses:
         if lasted <= grace:
             return []  # starting, or just restarted: its readiness probe has not passed yet
@@ -260,8 +261,8 @@ def _readiness(pod: k8s.V1Pod, stuck: set[str], settings: PodSettings, now: dt.d
         partial = now - finished
         limit = _minutes(settings.partial_completion_grace_minutes)
         if running and partial > limit:
-            return [f"container(s) {', '.join(done)} completed {_age(partial)} ago ({_ts(finished)}) while "
-                    f"{', '.join(running)} still run(s) (grace {_age(limit)}): a container that never exits keeps "
+            return [f"container(s) {', '.join(done)} completed {age(partial)} ago ({_ts(finished)}) while "
+                    f"{', '.join(running)} still run(s) (grace {age(limit)}): a container that never exits keeps "
                     "the Job from completing"]
         return []
     if condition is not None and condition.status != "True" and not stuck:
@@ -377,7 +378,7 @@ def pod_row(pod: k8s.V1Pod, problems: list[Problem], waived: set[tuple[str, str,
         ready=f"{sum(1 for c in statuses if c.ready)}/{len(pod.spec.containers) + len(_sidecar_names(pod))}",
         restarts=sum(c.restart_count for c in statuses),
         reason=", ".join(dict.fromkeys(reasons)),
-        age=_age(now - pod.metadata.creation_timestamp),
+        age=age(now - pod.metadata.creation_timestamp),
     )
 
 
@@ -450,7 +451,7 @@ def _rollout(dep: k8s.V1Deployment, desired: int, available: int, settings: PodS
     if desired - available > max_unavailable:
         return f"({updated}: more unavailable than it allows)"
     if last is not None and now - last > grace:
-        return f"({updated}; no progress for {_age(now - last)} since {_ts(last)}, grace {_age(grace)})"
+        return f"({updated}; no progress for {age(now - last)} since {_ts(last)}, grace {age(grace)})"
     return ""
 
 
@@ -483,7 +484,7 @@ def _pod_by_pod_rollout(obj: k8s.V1StatefulSet | k8s.V1DaemonSet, desired: int, 
     if newest is None:
         return f"({text}; none of its pods exists)"
     if now - newest > grace:
-        return f"({text}; no new pod for {_age(now - newest)} since {_ts(newest)}, grace {_age(grace)})"
+        return f"({text}; no new pod for {age(now - newest)} since {_ts(newest)}, grace {age(grace)})"
     return ""
 
 
@@ -501,7 +502,7 @@ def _unavailable_since(obj: Workload, now: dt.datetime | None) -> str:
     if now is None or available is None or available.status == "True" or not available.last_transition_time:
         return ""
     since = available.last_transition_time
-    return f" (Available False for {_age(now - since)}, since {_ts(since)})"
+    return f" (Available False for {age(now - since)}, since {_ts(since)})"
 
 
 def workload_row(obj: Workload) -> WorkloadRow:
@@ -561,15 +562,3 @@ def _minutes(value: float) -> dt.timedelta:
 
 def _ts(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _age(delta: dt.timedelta) -> str:
-    """A duration as kubectl shows ages: 45s, 12m, 5h, 3d."""
-    seconds = max(int(delta.total_seconds()), 0)
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 2 * 3600:
-        return f"{seconds // 60}m"
-    if seconds < 2 * 86400:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"

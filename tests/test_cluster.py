@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from opschecks import capacity, eks, kube, nodes, volumes
+from opschecks import capacity, clock, eks, kube, nodes, volumes
 from opschecks.config import EnvConfig
 from opschecks.ledger import Record
 from opschecks.nodes import ClusterSettings
 from opschecks.sandbox import kube_objects as k
-from opschecks.sandbox.seed_cluster import put_node_cpu
+from opschecks.sandbox.seed_cluster import put_node_cpu, seed_cluster_kube
 
 NOW = dt.datetime(2026, 3, 12, 9, 30, tzinfo=dt.timezone.utc)
 NS = "dev-environment"
@@ -86,6 +86,59 @@ def test_each_unhealthy_node_fails_with_its_code(cluster: Cluster) -> None:
     assert "at most 3 minor versions behind the control plane v1.30.4-eks-a737599, found v1.26.15-eks-1552ad0 " \
            "(4 behind)" in states["old-kubelet"].findings[0].message
     assert states["not-ready"].findings[0].where == "dev ctx node/not-ready"
+
+
+def test_a_ready_node_with_a_stale_heartbeat_is_NOD006(cluster: Cluster) -> None:
+    cluster.set("nodes", [k.node("stale", now=NOW, heartbeat_age=dt.timedelta(days=3)),
+                          k.node("recent", now=NOW, heartbeat_age=dt.timedelta(minutes=5))])  # one status report ago
+    states = {s.name: s for s in cluster.nodes()[0]}
+    assert codes(list(states["stale"].findings)) == ["NOD006"] and states["recent"].findings == ()
+    assert states["stale"].findings[0].message == ("expected Ready=True refreshed within 15 min, found its last "
+                                                   "heartbeat 3d ago: nothing is updating the node's status")
+    recent = cluster.nodes(ClusterSettings(max_heartbeat_minutes=2))[0][1]  # the setting is honoured
+    assert codes(list(recent.findings)) == ["NOD006"]
+
+
+def test_a_sandbox_seeded_a_day_ago_still_heartbeats(cluster: Cluster) -> None:
+    seed_cluster_kube(cluster.sandbox.kube, cluster.name, "dev", clock.now() - dt.timedelta(days=1))
+    api = kube.api_client(cluster.context)
+    try:
+        states = nodes.assess(api, ClusterSettings(), clock.now(), "dev ctx")[0]
+    finally:
+        api.close()
+    assert len(states) == 2 and [s.findings for s in states] == [(), ()]
+
+
+def test_the_unschedulable_taint_alone_is_a_cordon(cluster: Cluster) -> None:
+    cluster.set("nodes", [k.node("tainted-long", now=NOW, cordoned_for=dt.timedelta(days=5), taint_only=True),
+                          k.node("tainted-now", now=NOW, cordoned_for=dt.timedelta(hours=1), taint_only=True)])
+    states = {s.name: s for s in cluster.nodes()[0]}
+    assert codes(list(states["tainted-long"].findings)) == ["NOD003"] and states["tainted-now"].findings == ()
+    assert states["tainted-long"].findings[0].message == (
+        "expected a cordon to last at most 24 h, cordoned for 120 h (by the node.kubernetes.io/unschedulable "
+        "taint alone)")
+    assert states["tainted-now"].row[4] == "SchedulingDisabled"
+
+
+def _registered(name: str, ago: dt.timedelta) -> dict[str, Any]:
+    """A Node object its kubelet has just created, before it posts its first status."""
+    node = k.node(name, now=NOW, age=ago)
+    node["status"] = {}
+    return node
+
+
+def test_a_new_node_without_status_is_registering_within_the_grace(cluster: Cluster) -> None:
+    cluster.set("nodes", [_registered("new", dt.timedelta(seconds=20)), _registered("stuck", dt.timedelta(hours=1))])
+    states = {s.name: s for s in cluster.nodes()[0]}
+    assert states["new"].findings == ()
+    assert states["new"].row[3:] == ("20s", "registering (created 20s ago)", "")
+    assert codes(list(states["stuck"].findings)) == ["NOD001", "NOD004"]  # past the grace: judged as any node
+
+
+def test_a_nodes_age_reads_as_a_pods(cluster: Cluster) -> None:
+    cluster.set("nodes", [k.node("young", now=NOW, age=dt.timedelta(hours=36)),
+                          k.node("minutes", now=NOW, age=dt.timedelta(minutes=90))])
+    assert [s.row[3] for s in cluster.nodes()[0]] == ["36h", "90m"]  # as pods.py shows ages (timefmt.age)
 
 
 def test_no_nodes_is_NOD005(cluster: Cluster) -> None:
@@ -301,6 +354,27 @@ def test_standard_support_ending_soon_is_EKS005_and_min_version_still_applies(sa
 def test_cluster_name_from_an_eks_context_arn() -> None:
     env = EnvConfig(name="prod", kube_context="arn:aws:eks:us-east-1:123456789012:cluster/ingest-eks-prod")
     assert eks.cluster_name(env) == "ingest-eks-prod"
+
+
+def test_cluster_name_from_an_eksctl_context() -> None:
+    env = EnvConfig(name="qa", kube_context="admin@ingest-eks-qa.us-east-1.eksctl.io")
+    assert eks.cluster_name(env) == "ingest-eks-qa"
+    sso = EnvConfig(name="qa", kube_context="jane@example.com@ingest_qa-2.eu-west-2.eksctl.io")  # an email identity
+    assert eks.cluster_name(sso) == "ingest_qa-2"
+    assert eks.cluster_name(EnvConfig(name="qa", kube_context="admin@not-eksctl.example.io")) == \
+        "admin@not-eksctl.example.io"  # not eksctl's format: the context's name, as before
+
+
+def test_the_missing_cluster_message_says_where_its_name_came_from(sandbox: Any) -> None:
+    def message(env: EnvConfig) -> str:
+        [finding] = eks.judge(sandbox.client("eks"), env, NOW).findings
+        return finding.message
+    assert message(_env("no-such-cluster")) == (
+        "expected the EKS cluster 'no-such-cluster' (the kube context's name, taken as it is; set "
+        "[env.dev.cluster] eks_cluster), found none in this account and region")
+    assert "'nope' ([env.dev.cluster] eks_cluster)" in message(_env("ctx", eks_cluster="nope"))
+    eksctl = _env("admin@gone.us-east-1.eksctl.io")
+    assert "'gone' (from the eksctl context admin@gone.us-east-1.eksctl.io)" in message(eksctl)
 
 
 # -- node CPU ------------------------------------------------------------------------------------------------

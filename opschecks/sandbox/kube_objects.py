@@ -499,8 +499,10 @@ def replica_pod_name(workload: str, index: int) -> str:
 
 def node(name: str, *, now: dt.datetime, age: dt.timedelta = dt.timedelta(days=40), kubelet: str = "v1.29.3-eks-ae9a62a",
          instance_type: str = "m5.xlarge", zone: str = "us-east-1a", cluster: str = "ingest-eks",
-         conditions: dict[str, str] | None = None, cordoned_for: dt.timedelta | None = None) -> dict[str, Any]:
-    """An EKS worker node as ``kubectl get node -o json`` shows it; ``conditions`` overrides type -> status."""
+         conditions: dict[str, str] | None = None, cordoned_for: dt.timedelta | None = None,
+         taint_only: bool = False, heartbeat_age: dt.timedelta = dt.timedelta(seconds=30)) -> dict[str, Any]:
+    """An EKS worker node as ``kubectl get node -o json`` shows it; ``conditions`` overrides type -> status;
+    ``taint_only`` cordons by the unschedulable taint without ``spec.unschedulable``."""
     created = now - age
     healthy = {"MemoryPressure": "False", "DiskPressure": "False", "PIDPressure": "False", "Ready": "True"}
     reasons = {"MemoryPressure": ("KubeletHasSufficientMemory", "KubeletHasInsufficientMemory"),
@@ -512,7 +514,8 @@ def node(name: str, *, now: dt.datetime, age: dt.timedelta = dt.timedelta(days=4
     changed = now - dt.timedelta(minutes=25)
     spec: dict[str, Any] = {"providerID": f"aws:///{zone}/i-{_uid(name)[:17].replace('-', '')}"}
     if cordoned_for is not None:
-        spec["unschedulable"] = True
+        if not taint_only:
+            spec["unschedulable"] = True
         spec["taints"] = [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule",
                            "timeAdded": ts(now - cordoned_for)}]
     return {
@@ -525,7 +528,7 @@ def node(name: str, *, now: dt.datetime, age: dt.timedelta = dt.timedelta(days=4
         "spec": spec,
         "status": {
             "conditions": [{"type": t, "status": st, "reason": reasons[t][st == "True"],
-                            "lastHeartbeatTime": ts(now - dt.timedelta(seconds=30)),
+                            "lastHeartbeatTime": ts(now - heartbeat_age),
                             "lastTransitionTime": ts(changed if st != healthy.get(t, "False") else created)}
                            for t, st in statuses.items()],
             "nodeInfo": {"kubeletVersion": kubelet, "kubeProxyVersion": kubelet, "osImage": "Amazon Linux 2",

@@ -12,7 +12,9 @@ every context. It serves, read-only, as a real server does:
 - Tables (``Accept: ...;as=Table;g=meta.k8s.io``) with the columns ``kubectl get`` and ``-o wide`` show
   (kube_tables.py), ages by the sandbox's clock;
 - a node's kubelet stats summary through the API server's node proxy
-  (``/api/v1/nodes/<node>/proxy/stats/summary``).
+  (``/api/v1/nodes/<node>/proxy/stats/summary``);
+- nodes whose kubelets heartbeat (``set_live_kubelets``, as the sandbox's seed sets): conditions'
+  ``lastHeartbeatTime`` 30 s before the sandbox's clock at each read.
 
 It can be told to answer every request of a cluster with an error status
 (401, 403, 500) and counts the requests it serves. It records each resource
@@ -23,6 +25,7 @@ the shipped ClusterRole to what the suite uses.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import threading
 import time
@@ -37,6 +40,7 @@ import yaml
 from opschecks import clock
 from opschecks.sandbox import kube_resources as res
 from opschecks.sandbox import kube_selectors as selectors
+from opschecks.sandbox.kube_objects import ts
 from opschecks.sandbox.kube_tables import table
 
 RESOURCES = {r.name: (r.api_version, f"{r.kind}List") for r in res.CATALOGUE}  # resource -> (apiVersion, list kind)
@@ -56,6 +60,7 @@ class FakeKubeAPI:
         self._summary_delays: dict[tuple[str, str], float] = {}  # (cluster, node) -> seconds before answering
         self._deleted_on_read: set[tuple[str, str]] = set()  # (cluster, node) deleted when its summary is read
         self._versions: dict[str, str] = {}  # cluster -> gitVersion of its control plane (default SERVER_VERSION)
+        self._live_kubelets: set[str] = set()  # clusters whose nodes' heartbeats follow the clock
         self.requests: Counter[str] = Counter()  # cluster -> requests served
         self.calls: Counter[tuple[str, str, str]] = Counter()  # (RBAC verb, API group, resource) -> requests
         self._server: ThreadingHTTPServer | None = None
@@ -89,6 +94,13 @@ class FakeKubeAPI:
             self._summary_delays[(cluster, node)] = delay_s
             if delete_node:
                 self._deleted_on_read.add((cluster, node))
+
+    def set_live_kubelets(self, cluster: str, live: bool = True) -> None:
+        """Serve ``cluster``'s nodes with every condition's ``lastHeartbeatTime`` 30 s before the checks' clock,
+        as running kubelets keep it (a sandbox left up for hours is not a cluster whose status froze); off,
+        the heartbeats are what the objects were set with (a test's stale heartbeat)."""
+        with self._lock:
+            (self._live_kubelets.add if live else self._live_kubelets.discard)(cluster)
 
     def set_version(self, cluster: str, git_version: str) -> None:
         with self._lock:
@@ -195,6 +207,9 @@ class FakeKubeAPI:
         with self._lock:
             self.calls[_rbac(name, sub, query, group, resource.name)] += 1
             objects = list(self._objects.get((cluster, resource.name), []))
+            live = resource.name == "nodes" and cluster in self._live_kubelets
+        if live:
+            objects = [_heartbeating(o, clock.now() - dt.timedelta(seconds=30)) for o in objects]
         if resource.name == "nodes" and name is not None and "/".join(sub) == "proxy/stats/summary":
             return self._stats_summary(cluster, name, objects)
         if namespace is not None:
@@ -275,6 +290,11 @@ def _wants_table(accept: str) -> bool:
 
 def _not_found(path: str) -> Response:
     return 404, _status(404, f"the server could not find the requested resource ({path})"), _JSON
+
+
+def _heartbeating(node: dict[str, Any], beat: dt.datetime) -> dict[str, Any]:
+    conditions = [{**c, "lastHeartbeatTime": ts(beat)} for c in node.get("status", {}).get("conditions", [])]
+    return {**node, "status": {**node["status"], "conditions": conditions}} if conditions else node
 
 
 def _status(code: int, message: str) -> dict[str, Any]:

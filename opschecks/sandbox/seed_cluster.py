@@ -30,6 +30,7 @@ def eks_name(env: str) -> str:
 def seed_cluster_kube(kube: FakeKubeAPI, cluster: str, env: str, now: dt.datetime) -> None:
     namespace = f"{env}-environment"
     kube.set_version(cluster, CONTROL_PLANE)
+    kube.set_live_kubelets(cluster)  # a sandbox left up stays Ready (NOD006 judges heartbeats)
     kube.set_objects(cluster, "nodes", [k.node(n, now=now, kubelet=KUBELET, cluster=eks_name(env),
                                                zone=("us-east-1a", "us-east-1b")[i]) for i, n in enumerate(NODES)])
     kube.set_objects(cluster, "persistentvolumeclaims", [k.pvc(claim, namespace, now=now, size=f"{cap}Gi")
