@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from opschecks.sandbox.loopback import reply, serve, stop
 
 TARGET = "AWSInsightsIndexService."
 
@@ -43,25 +44,16 @@ class FakeCostExplorer:
                 fake.requests.append(operation)
                 answer = {"GetCostAndUsage": fake._usage, "GetCostForecast": fake._forecast}.get(operation)
                 status, payload = (400, {"__type": "UnknownOperationException"}) if answer is None else answer(body)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply(self, status, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(payload).encode())
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="fake-cost-explorer", daemon=True).start()
+        self._server = serve(Handler, "fake-cost-explorer")
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop(self._server)
+        self._server = None
 
     def _usage(self, body: dict) -> tuple[int, dict]:
         start = dt.date.fromisoformat(body["TimePeriod"]["Start"])

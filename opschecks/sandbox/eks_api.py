@@ -13,10 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from opschecks.sandbox.loopback import reply, serve, stop
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
@@ -71,27 +72,18 @@ class FakeEKS:
                     status, headers, data = 200, {"Content-Type": "application/json"}, fake._versions(path.query)
                 else:
                     status, headers, data = fake._forward(self.command, self.path, dict(self.headers), body)
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply(self, status, headers, data)
 
             do_GET = do_POST = do_PUT = do_DELETE = _any  # noqa: N815
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="fake-eks", daemon=True).start()
+        self._server = serve(Handler, "fake-eks")
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop(self._server)
+        self._server = None
 
     def _versions(self, query: str) -> bytes:
         params = parse_qs(query)
