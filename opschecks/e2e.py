@@ -8,7 +8,8 @@ The checklist ran these by hand on staging "whenever major changes occur". Here:
 - **round trip** (only where ``[env.<name>.e2e.round_trip]`` is set, never in a protected env): upload the
   configured spreadsheet through the broker, or create an envelope and a project through the API; wait with
   a deadline for ``expected_state``; check the entities exist; delete the submission (``?force=true``)
-  whatever happened, Ctrl-C and SIGTERM included, and confirm it is gone.
+  whatever happened, Ctrl-C and SIGTERM included, then its projects (ingest-core keeps those), and confirm
+  each is gone (HTTP 404).
 - **major change, detected**: the check records the images deployed in ``<env>-environment``;
   ``python -m opschecks due`` marks the e2e checks due when they differ at the last passing run.
 
@@ -22,7 +23,7 @@ Finding codes:
   E2E011  the submission could not be created (no credentials, upload or create rejected)
   E2E012  the submission did not reach ``expected_state`` in time, or reached a failed state
   E2E013  the submission lacks entities the spreadsheet (or the API path) should have created
-  E2E014  the test submission could not be deleted, or is still there after the delete
+  E2E014  the test submission or one of its projects could not be deleted, or is still there after the delete
 """
 
 from __future__ import annotations
@@ -285,10 +286,21 @@ def round_trip(env: EnvConfig, guard: protection.Guard, sleep: Callable[[float],
             if envelope_url is not None:
                 # Always: a test submission left in staging pollutes the team's dashboards and exports.
                 started = time.monotonic()
-                problem = _delete(http, envelope_url, token, timeout)
+                # Listed before the delete: afterwards nothing links them, yet ingest-core keeps them.
+                projects, problem = _projects_of(http, envelope_url, timeout)
+                if problem:
+                    verdict.findings.append(Finding("E2E014", f"{env.name} {envelope_url}", problem))
+                problem = _delete(http, envelope_url, token, timeout, "?force=true", "submission")
                 step("delete", problem or "deleted", started)
                 if problem:
                     verdict.findings.append(Finding("E2E014", f"{env.name} {envelope_url}", problem))
+                for project in projects:
+                    started = time.monotonic()
+                    problem = _delete(http, project, token, timeout, "", "project")
+                    step("delete project", problem or f"deleted {project}", started)
+                    if problem:
+                        verdict.findings.append(Finding("E2E014", f"{env.name} {project}", problem))
+                verdict.details["projects deleted"] = projects
     return verdict
 
 
@@ -313,7 +325,8 @@ def _create(http: requests.Session, ends: Endpoints, trip: RoundTripSettings, to
                          f"{answer.status}{_said(answer.body)}"
         projects = _get(answer.body, "_links", "projects", "href") or f"{href}/projects"
         # Whatever this answers, the envelope exists: the caller deletes it, and E2E013 says what is missing.
-        ingest_api.call(http, "POST", projects, timeout, token, json=API_PATH_PROJECT)
+        # Wrapped as ingest-client's create_project sends it: create_entity(..., {'content': content}, ...).
+        ingest_api.call(http, "POST", projects, timeout, token, json={"content": API_PATH_PROJECT})
         return href, ""
     except OSError as exc:  # requests' errors are OSErrors too
         return None, f"could not create the submission: {_root_cause(exc)}"
@@ -369,17 +382,40 @@ def _entities(http: requests.Session, envelope: dict, trip: RoundTripSettings,
     return counts, missing
 
 
-def _delete(http: requests.Session, url: str, token: str, timeout: tuple[float, float]) -> str | None:
+def _projects_of(http: requests.Session, envelope_url: str,
+                 timeout: tuple[float, float]) -> tuple[list[str], str | None]:
+    """The self links of the submission's projects, or why they could not be listed (then some may be left)."""
     try:
-        answer = ingest_api.call(http, "DELETE", url + "?force=true", timeout, token)
+        envelope = ingest_api.call(http, "GET", envelope_url, timeout)
+        href = _get(envelope.body, "_links", "projects", "href")
+        if envelope.status != 200 or not isinstance(href, str):
+            raise ValueError(f"HTTP {envelope.status} without _links.projects")
+        listing = ingest_api.call(http, "GET", href.split("{")[0], timeout)
+        items = _get(listing.body, "_embedded", "projects") or []
+        if listing.status != 200 or not isinstance(items, list):
+            raise ValueError(f"HTTP {listing.status} from {href}")
+    except (OSError, ValueError) as exc:  # requests' errors are OSErrors too
+        return [], f"could not list the test submission's projects before its delete ({_root_cause(exc)}): " \
+                   "ingest-core keeps projects when a submission is deleted; delete them by hand"
+    links = [_get(item, "_links", "self", "href") for item in items]
+    if not all(isinstance(link, str) for link in links):
+        return [], "a project of the test submission has no _links.self.href: delete it by hand"
+    return [link.split("{")[0] for link in links], None
+
+
+def _delete(http: requests.Session, url: str, token: str, timeout: tuple[float, float], query: str,
+            what: str) -> str | None:
+    """Delete ``url`` and judge it gone by a GET answering 404, not by the DELETE's word."""
+    try:
+        answer = ingest_api.call(http, "DELETE", url + query, timeout, token)
         if answer.status not in (200, 202, 204):
-            return f"expected DELETE ?force=true to answer 200/202/204, found HTTP {answer.status}" \
-                   f"{_said(answer.body)}: delete the test submission by hand"
+            return f"expected DELETE {query or url} to answer 200/202/204, found HTTP {answer.status}" \
+                   f"{_said(answer.body)}: delete the test {what} by hand"
         check = ingest_api.call(http, "GET", url, timeout)
     except requests.RequestException as exc:
-        return f"could not delete the test submission ({_root_cause(exc)}): delete it by hand"
+        return f"could not delete the test {what} ({_root_cause(exc)}): delete it by hand"
     if check.status != 404:
-        return f"expected HTTP 404 after the delete, found HTTP {check.status}: the test submission is still there"
+        return f"expected HTTP 404 after the delete, found HTTP {check.status}: the test {what} is still there"
     return None
 
 

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import jwt
 
-from opschecks import e2e, ledger, protection
+from opschecks import e2e, ingest_api, ledger, protection
 from opschecks.__main__ import main
 from opschecks.config import Config, EnvConfig
 from opschecks.e2e import E2ESettings, RoundTripSettings
@@ -180,12 +180,53 @@ def trip(env: EnvConfig, *others: EnvConfig) -> e2e.Verdict:
 def test_round_trip_through_the_api_creates_validates_and_deletes(ingest: FakeIngest, tmp_path: Path) -> None:
     verdict = trip(env_with(settings(ingest, tmp_path)))
     assert verdict.findings == []
-    assert [row[0] for row in verdict.rows] == ["create", "wait for Valid", "entities", "delete"]
+    assert [row[0] for row in verdict.rows] == ["create", "wait for Valid", "entities", "delete", "delete project"]
     assert verdict.details["entities"] == {"projects": 1}
-    assert ingest.envelopes == {}  # deleted
+    assert ingest.envelopes == {} and ingest.projects == {}  # deleted
     writes = [(m, p, auth) for m, p, auth in ingest.requests if m != "GET"]
     assert writes and all(auth == f"Bearer {TOKEN}" for _, _, auth in writes)
     assert ("DELETE", writes[-1][1], f"Bearer {TOKEN}") == writes[-1]
+
+
+def test_round_trip_deletes_the_projects_ingest_core_keeps(ingest: FakeIngest, tmp_path: Path) -> None:
+    """ingest-core's SubmissionEnvelopeService.deleteSubmission(envelope, forceDelete) deletes biomaterials,
+    processes, protocols and files "BySubmissionEnvelope", but for projects only
+    ``project.setSubmissionEnvelope(null); // TODO: ... project containers that aren't deleted as part of
+    deleteSubmission()``: every round trip left a project behind. The stand-in now keeps them too; the round
+    trip deletes each through its self link and judges it gone by a 404."""
+    verdict = trip(env_with(settings(ingest, tmp_path)))
+    assert verdict.findings == []
+    assert ingest.envelopes == {} and ingest.projects == {}
+    (project,) = verdict.details["projects deleted"]
+    assert project.startswith(f"{ingest.api_url}/projects/")
+    path = project.removeprefix(ingest.api_url)
+    assert ("DELETE", path, f"Bearer {TOKEN}") in ingest.requests
+    assert ingest.requests.index(("GET", path, "")) > ingest.requests.index(("DELETE", path, f"Bearer {TOKEN}"))
+
+
+def test_a_project_left_after_its_delete_is_E2E014_naming_it(ingest: FakeIngest, tmp_path: Path) -> None:
+    ingest.project_delete_noop = True  # 204, and the project is still there: judged, not assumed
+    verdict = trip(env_with(settings(ingest, tmp_path)))
+    assert codes(verdict) == {"E2E014"}
+    (left,) = ingest.projects
+    assert verdict.findings[0].where == f"dev {ingest.api_url}/projects/{left}"
+    assert verdict.findings[0].message == "expected HTTP 404 after the delete, found HTTP 200: the test project " \
+                                          "is still there"
+
+
+def test_the_api_path_posts_the_project_as_content_as_ingest_client_does(ingest: FakeIngest, tmp_path: Path) -> None:
+    """ingest-client's ingestapi.py: ``create_project(self, submission_url, content, uuid=None): return
+    self.create_entity(submission_url, {'content': content}, "projects", uuid)``. The stand-in, like the real
+    API, rejects a project whose body is not ``{"content": {...}}``."""
+    ingest.project_delete_noop = True  # keep it to look at what was stored
+    trip(env_with(settings(ingest, tmp_path)))
+    (project,) = ingest.projects.values()
+    assert project["content"] == e2e.API_PATH_PROJECT
+    envelope = ingest.create()
+    with ingest_api.session(str(ingest.certs.ca_file)) as http:
+        bare = ingest_api.call(http, "POST", f"{ingest.api_url}/submissionEnvelopes/{envelope.id}/projects", (5, 5),
+                               TOKEN, json=e2e.API_PATH_PROJECT)
+    assert bare.status == 400 and envelope.entities["projects"] == []
 
 
 def test_round_trip_through_the_broker_with_a_spreadsheet(ingest: FakeIngest, tmp_path: Path) -> None:
@@ -195,7 +236,7 @@ def test_round_trip_through_the_broker_with_a_spreadsheet(ingest: FakeIngest, tm
     verdict = trip(env_with(chosen))
     assert verdict.findings == []
     assert verdict.details["entities"] == {"projects": 1, "biomaterials": 2}
-    assert ingest.envelopes == {}
+    assert ingest.envelopes == {} and ingest.projects == {}
 
     too_many = settings(ingest, tmp_path, spreadsheet=str(sheet), expected_entities={"biomaterials": 3})
     verdict = trip(env_with(too_many))
