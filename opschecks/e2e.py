@@ -337,25 +337,32 @@ def _wait(http: requests.Session, url: str, trip: RoundTripSettings, timeout: tu
     started = time.monotonic()
     deadline = started + trip.deadline_s
     state, since, envelope = None, started, None
+    transient: dict[int, int] = {}  # 5xx status -> how many polls answered it
     while True:
         try:
             answer = ingest_api.call(http, "GET", url, timeout)
         except requests.RequestException as exc:
             return envelope, f"could not read the envelope: {_root_cause(exc)}"
-        if answer.status != 200 or not isinstance(_get(answer.body, "submissionState"), str):
+        if answer.status >= 500:
+            # A gateway's 503 while ingest-core restarts or scales is weather, not a verdict: poll on.
+            transient[answer.status] = transient.get(answer.status, 0) + 1
+        elif answer.status != 200 or not isinstance(_get(answer.body, "submissionState"), str):
             return envelope, f"expected the envelope (HTTP 200 with submissionState), found HTTP " \
                              f"{answer.status}{_said(answer.body)}"
-        envelope = answer.body
-        if envelope["submissionState"] != state:
-            state, since = envelope["submissionState"], time.monotonic()
-        if state == trip.expected_state:
-            return envelope, None
-        if state in FAILED_STATES:
-            return envelope, f"expected {trip.expected_state}, the submission became {state} after " \
-                             f"{time.monotonic() - started:.0f}s"
+        else:
+            envelope = answer.body
+            if envelope["submissionState"] != state:
+                state, since = envelope["submissionState"], time.monotonic()
+            if state == trip.expected_state:
+                return envelope, None
+            if state in FAILED_STATES:
+                return envelope, f"expected {trip.expected_state}, the submission became {state} after " \
+                                 f"{time.monotonic() - started:.0f}s"
         if time.monotonic() >= deadline:
-            return envelope, f"expected {trip.expected_state} within {trip.deadline_s:g}s, still {state} " \
-                             f"(for {time.monotonic() - since:.0f}s)"
+            errors = "; ".join(f"HTTP {status} x{count}" for status, count in sorted(transient.items()))
+            seen = f"still {state} (for {time.monotonic() - since:.0f}s)" if state else "never read the envelope"
+            return envelope, f"expected {trip.expected_state} within {trip.deadline_s:g}s, {seen}" + \
+                (f"; transient errors while polling: {errors}" if errors else "")
         sleep(min(trip.poll_s, max(0.0, deadline - time.monotonic())))
 
 

@@ -254,6 +254,27 @@ def test_envelope_stuck_in_validating_is_E2E012_and_still_deleted(ingest: FakeIn
     assert ingest.envelopes == {}
 
 
+def test_transient_503s_while_polling_are_waited_out(ingest: FakeIngest, tmp_path: Path) -> None:
+    ingest.unavailable_polls = 3  # the gateway answers 503 while ingest-core restarts
+    verdict = trip(env_with(settings(ingest, tmp_path)))
+    assert verdict.findings == [] and ingest.unavailable_polls == 0
+    assert ingest.envelopes == {}
+
+
+def test_503s_until_the_deadline_are_E2E012_counting_them(ingest: FakeIngest, tmp_path: Path) -> None:
+    ingest.unavailable_polls = 10**6
+    verdict = trip(env_with(settings(ingest, tmp_path, deadline_s=0.5)))
+    # Still down at clean-up: its projects cannot be listed, and that is said too (fail closed).
+    assert codes(verdict) == {"E2E012", "E2E014"}
+    assert "could not list the test submission's projects before its delete (HTTP 503" in \
+        next(f.message for f in verdict.findings if f.code == "E2E014")
+    message = next(f.message for f in verdict.findings if f.code == "E2E012")
+    assert message.startswith("expected Valid within 0.5s, never read the envelope; transient errors while "
+                              "polling: HTTP 503 x")
+    assert int(message.rsplit("x", 1)[1]) >= 2
+    ingest.unavailable_polls = 0
+
+
 def test_failing_delete_is_E2E014(ingest: FakeIngest, tmp_path: Path) -> None:
     ingest.fail_delete = True
     verdict = trip(env_with(settings(ingest, tmp_path)))
