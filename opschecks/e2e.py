@@ -3,7 +3,8 @@
 The checklist ran these by hand on staging "whenever major changes occur". Here:
 
 - **smoke** (every env, prod included; reads only): the UI, the broker, the API root and health answer
-  within a latency budget; the API lists submission envelopes (HAL ``_embedded.submissionEnvelopes``);
+  within a latency budget; the API lists submission envelopes (HAL ``_embedded.submissionEnvelopes``), at
+  least ``min_submissions`` of them and not far fewer than at the last passing run (``max_drop_share``);
   every HTTPS host's certificate is trusted, matches the host, and expires no sooner than ``cert_min_days``.
 - **round trip** (only where ``[env.<name>.e2e.round_trip]`` is set, never in a protected env): upload the
   configured spreadsheet through the broker, or create an envelope and a project through the API; wait with
@@ -19,6 +20,7 @@ Finding codes:
   E2E003  a certificate is not trusted, does not match the host, or has expired
   E2E004  a certificate expires sooner than ``cert_min_days``
   E2E005  the API root or envelope listing is not the expected HAL shape
+  E2E006  the API lists fewer submissions than ``min_submissions``, or far fewer than at the last passing run
   E2E010  the round trip is refused here (protected environment, or a URL that is a protected env's host)
   E2E011  the submission could not be created (no credentials, upload or create rejected)
   E2E012  the submission did not reach ``expected_state`` in time, or reached a failed state
@@ -82,6 +84,11 @@ class E2ESettings:
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 20.0
     ca_bundle: str | None = None  # a PEM file to trust instead of the system's store (private CA, sandbox)
+    # The fewest submissions the API may list; None: 1 in a protected env (prod has thousands: an empty
+    # listing there is a lost database or a wrong one), 0 elsewhere (a fresh dev may be empty).
+    min_submissions: int | None = None
+    # A listing smaller than the last passing run's by more than this share is E2E006 (deletes are rare).
+    max_drop_share: float = 0.5
     round_trip: RoundTripSettings | None = None
 
 
@@ -110,7 +117,10 @@ SMOKE_COLUMNS = ("endpoint", "url", "status", "latency", "certificate expires")
 
 
 # -- smoke ---------------------------------------------------------------------------------------------------
-def smoke(env_name: str, settings: E2ESettings, now: dt.datetime) -> Verdict:
+def smoke(env_name: str, settings: E2ESettings, now: dt.datetime, protected: bool = False,
+          previous_total: int | None = None) -> Verdict:
+    """``protected``: the env's protection (sets the default ``min_submissions``); ``previous_total``: the
+    submissions listed at the last passing run (``last_total``), None when none recorded one."""
     ends = endpoints(env_name, settings)
     verdict = Verdict()
     http = ingest_api.session(settings.ca_bundle)
@@ -157,7 +167,37 @@ def smoke(env_name: str, settings: E2ESettings, now: dt.datetime) -> Verdict:
             problem = shape(answer.body)
             if problem:
                 verdict.findings.append(Finding("E2E005", where, problem))
+            elif name == "API envelope listing":
+                total = _get(answer.body, "page", "totalElements")
+                verdict.details["submissions"] = total if isinstance(total, int) else None
+                problem = _count_problem(total, settings, protected, previous_total)
+                if problem:
+                    verdict.findings.append(Finding("E2E006", where, problem))
     return verdict
+
+
+def _count_problem(total: Any, settings: E2ESettings, protected: bool, previous: int | None) -> str | None:
+    minimum = settings.min_submissions if settings.min_submissions is not None else (1 if protected else 0)
+    if not isinstance(total, int):
+        # Without a count there is nothing to judge against: fail closed when there is something to judge.
+        return None if minimum == 0 and previous is None else \
+            "expected page.totalElements (an integer) in the envelope listing, found none"
+    if total < minimum:
+        return f"expected at least {minimum} submissions (min_submissions), the API lists {total}"
+    if previous and total < previous * (1 - settings.max_drop_share):
+        return f"expected no more than a {settings.max_drop_share:.0%} drop in submissions since the last passing " \
+               f"run ({previous}), the API lists {total}"
+    return None
+
+
+def last_total(past_runs: list[Any]) -> int | None:
+    """The submissions the listing held at the newest passing run in ``past_runs`` (ledger records, newest
+    first), or None. A failed run's count is not a baseline: a drop stays a finding until it is explained."""
+    for record in past_runs:
+        total = record.details.get("submissions")
+        if record.outcome == "passed" and isinstance(total, int):
+            return total
+    return None
 
 
 def _probe(http: requests.Session, url: str, settings: E2ESettings) -> tuple[ingest_api.Answer | None, str]:

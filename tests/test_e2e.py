@@ -166,6 +166,43 @@ def test_an_api_of_the_wrong_shape_is_E2E005(ingest: FakeIngest, tmp_path: Path)
                         "expected health status \"UP\", found str 'DOWN'"]
 
 
+def test_an_empty_listing_in_a_protected_env_is_E2E006(ingest: FakeIngest, tmp_path: Path) -> None:
+    """Spring Data REST answers an empty repository with ``page.totalElements: 0`` and no ``_embedded``: a
+    valid shape, and in prod (thousands yesterday) a lost or wrong database."""
+    verdict = e2e.smoke("prod", settings(ingest, tmp_path), NOW, protected=True)
+    assert codes(verdict) == {"E2E006"}
+    assert verdict.findings[0].where.startswith("prod API envelope listing https://localhost:")
+    assert verdict.findings[0].message == "expected at least 1 submissions (min_submissions), the API lists 0"
+    assert verdict.details["submissions"] == 0
+    assert e2e.smoke("dev", settings(ingest, tmp_path), NOW).findings == []  # a fresh dev may be empty
+
+    for _ in range(2):
+        ingest.create()
+    verdict = e2e.smoke("dev", replace(settings(ingest, tmp_path), min_submissions=3), NOW)
+    assert [f.message for f in verdict.findings] == ["expected at least 3 submissions (min_submissions), the API "
+                                                     "lists 2"]
+
+
+def test_a_listing_far_smaller_than_at_the_last_pass_is_E2E006(ingest: FakeIngest, tmp_path: Path) -> None:
+    for _ in range(2):
+        ingest.create()
+    verdict = e2e.smoke("prod", settings(ingest, tmp_path), NOW, protected=True, previous_total=4120)
+    assert [f.message for f in verdict.findings] == [
+        "expected no more than a 50% drop in submissions since the last passing run (4120), the API lists 2"]
+    assert e2e.smoke("prod", settings(ingest, tmp_path), NOW, protected=True, previous_total=3).findings == []
+
+
+def test_the_baseline_is_the_newest_passing_run_that_counted() -> None:
+    def record(outcome: str, details: dict) -> ledger.Record:
+        return ledger.Record("checks/test_e2e.py::test_service_smoke", "prod", outcome, NOW, 1.0, "ci@runner",
+                             details)
+
+    runs = [record("failed", {"submissions": 0}), record("passed", {}), record("passed", {"submissions": 4120}),
+            record("passed", {"submissions": 4000})]
+    assert e2e.last_total(runs) == 4120  # a failed run's 0 would make the drop vanish on the next run
+    assert e2e.last_total([]) is None
+
+
 # -- round trip ----------------------------------------------------------------------------------------------
 def env_with(e2e_settings: E2ESettings, name: str = "dev") -> EnvConfig:
     return EnvConfig(name=name, e2e=e2e_settings)
@@ -366,6 +403,7 @@ def test_marker_selects_the_service_checks_and_due_sees_an_image_change(
     records = ledger.open_ledger(checklist.path / "ledger.sqlite").query(check="checks/test_e2e.py::test_service_smoke")
     assert records[0].details["images"] == {"deployment/ingest-core": ["quay.io/ebi-ait/ingest-core:2.14.0"],
                                             "statefulset/mongo": ["mongo:4.2.24"]}
+    assert records[0].details["submissions"] == 0  # the next run's baseline (past_runs)
 
     args = ["due", f"--config={checklist.path / 'opschecks.toml'}", f"--checks={checklist.path / 'checks'}"]
     assert main(args) == 0
