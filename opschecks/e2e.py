@@ -21,6 +21,7 @@ Finding codes:
   E2E004  a certificate expires sooner than ``cert_min_days``
   E2E005  the API root or envelope listing is not the expected HAL shape
   E2E006  the API lists fewer submissions than ``min_submissions``, or far fewer than at the last passing run
+  E2E007  an endpoint redirects away from the service's own hosts (a maintenance page, a login elsewhere)
   E2E010  the round trip is refused here (protected environment, or a URL that is a protected env's host)
   E2E011  the submission could not be created (no credentials, upload or create rejected)
   E2E012  the submission did not reach ``expected_state`` in time, or reached a failed state
@@ -39,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -52,6 +53,7 @@ if TYPE_CHECKING:  # config imports this module for E2ESettings
     from opschecks.config import EnvConfig
 
 FAILED_STATES = ("Invalid",)
+MAX_REDIRECTS = 5
 HOST = "archive.data.humancellatlas.org"
 API_PATH_PROJECT = {  # the smallest project the API path creates (schema from the Ingest walkthrough)
     "describedBy": "https://schema.humancellatlas.org/type/project/14.2.0/project",
@@ -145,11 +147,17 @@ def smoke(env_name: str, settings: E2ESettings, now: dt.datetime, protected: boo
         probes.insert(1, ("broker", ends.broker + "/", lambda body: None))
     if settings.health_path:
         probes.append(("API health", ends.api + settings.health_path, _health_problem))
+    own = {_origin(u) for u in (ends.ui, ends.broker, ends.api)}
     with http:
         for name, url, shape in probes:
-            answer, problem = _probe(http, url, settings)
+            answer, problem, away = _probe(http, url, settings, own)
             where = f"{env_name} {name} {url}"
             expiry = cert_of(url)
+            if away:
+                verdict.findings.append(Finding("E2E007", where, "expected an answer from the service's own "
+                                                f"hosts, it redirects to {away}"))
+                verdict.rows.append((name, url, f"{answer.status} -> {away}", "-", expiry))
+                continue
             if answer is None:
                 verdict.findings.append(Finding("E2E001", where, f"expected an answer, found {problem}"))
                 verdict.rows.append((name, url, problem, "-", expiry))
@@ -200,19 +208,37 @@ def last_total(past_runs: list[Any]) -> int | None:
     return None
 
 
-def _probe(http: requests.Session, url: str, settings: E2ESettings) -> tuple[ingest_api.Answer | None, str]:
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _probe(http: requests.Session, url: str, settings: E2ESettings,
+           own: set[tuple[str, str, int]]) -> tuple[ingest_api.Answer | None, str, str | None]:
+    """GET ``url``, following redirects only within ``own`` origins: (the last answer, why there was none, the
+    Location of a redirect elsewhere). A 302 to a status page is the service saying it is not serving."""
     started = time.monotonic()
+    target = url
     try:
-        answer = ingest_api.call(http, "GET", url, (settings.connect_timeout_s, settings.read_timeout_s))
+        for _ in range(MAX_REDIRECTS + 1):
+            answer = ingest_api.call(http, "GET", target, (settings.connect_timeout_s, settings.read_timeout_s))
+            location = answer.headers.get("Location") if 300 <= answer.status < 400 else None
+            if not location:
+                break
+            target = urljoin(target, location)
+            if _origin(target) not in own:  # a downgrade to http:// on the same host is elsewhere too
+                return answer, "", target
+        else:
+            return None, f"more than {MAX_REDIRECTS} redirects (last to {target})", None
     except requests.exceptions.SSLError:
-        return None, "a TLS error (see E2E003)"
+        return None, "a TLS error (see E2E003)", None
     except requests.exceptions.Timeout:
         return None, f"no answer within {time.monotonic() - started:.0f}s (timeouts: connect " \
-                     f"{settings.connect_timeout_s:g}s, read {settings.read_timeout_s:g}s)"
+                     f"{settings.connect_timeout_s:g}s, read {settings.read_timeout_s:g}s)", None
     except requests.exceptions.ConnectionError as exc:
-        return None, f"no connection ({_root_cause(exc)})"
-    # Latency as the user sees it, TLS handshake included.
-    return ingest_api.Answer(answer.status, time.monotonic() - started, answer.body, url), ""
+        return None, f"no connection ({_root_cause(exc)})", None
+    # Latency as the user sees it, TLS handshake and same-service redirects included.
+    return ingest_api.Answer(answer.status, time.monotonic() - started, answer.body, url), "", None
 
 
 def _judge_certificate(env_name: str, host: str, port: int, settings: E2ESettings, now: dt.datetime,

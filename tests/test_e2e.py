@@ -166,6 +166,30 @@ def test_an_api_of_the_wrong_shape_is_E2E005(ingest: FakeIngest, tmp_path: Path)
                         "expected health status \"UP\", found str 'DOWN'"]
 
 
+def test_a_ui_redirecting_away_is_E2E007_naming_the_location(ingest: FakeIngest, tmp_path: Path) -> None:
+    ingest.ui_redirect = "https://status.example.org/maintenance"
+    verdict = e2e.smoke("prod", settings(ingest, tmp_path), NOW)
+    assert codes(verdict) == {"E2E007"}
+    assert verdict.findings[0].where == f"prod UI {ingest.ui_url}/"
+    assert verdict.findings[0].message == "expected an answer from the service's own hosts, it redirects to " \
+                                          "https://status.example.org/maintenance"
+    assert verdict.rows[0][2] == "302 -> https://status.example.org/maintenance"
+
+    ingest.ui_redirect = ingest.ui_url.replace("https://", "http://") + "/"  # a downgrade is elsewhere too
+    assert codes(e2e.smoke("prod", settings(ingest, tmp_path), NOW)) == {"E2E007"}
+
+
+def test_a_redirect_within_the_service_is_followed(ingest: FakeIngest, tmp_path: Path) -> None:
+    ingest.ui_redirect = "/login"  # the SPA's own route: followed, judged by its answer
+    verdict = e2e.smoke("dev", settings(ingest, tmp_path), NOW)
+    assert verdict.findings == []
+    assert verdict.rows[0][:3] == ("UI", f"{ingest.ui_url}/", "200")
+    ingest.ui_redirect = f"{ingest.ui_url}/"  # to itself, forever
+    verdict = e2e.smoke("dev", settings(ingest, tmp_path), NOW)
+    assert [(f.code, f.message) for f in verdict.findings] == [
+        ("E2E001", f"expected an answer, found more than 5 redirects (last to {ingest.ui_url}/)")]
+
+
 def test_an_empty_listing_in_a_protected_env_is_E2E006(ingest: FakeIngest, tmp_path: Path) -> None:
     """Spring Data REST answers an empty repository with ``page.totalElements: 0`` and no ``_embedded``: a
     valid shape, and in prod (thousands yesterday) a lost or wrong database."""

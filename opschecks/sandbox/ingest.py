@@ -17,7 +17,8 @@ Shaped like the real service (ebi-ait/ingest-core, Spring Data REST with HAL):
 An envelope's ``submissionState`` moves with time as the real validator moves it: Pending, Draft, Validating,
 then Valid. Faults for tests: ``delay_s`` (every answer late), ``stuck_in`` (an envelope never leaves that
 state), ``fail_delete`` (DELETE answers 500), ``unavailable_polls`` (the next N reads of an envelope
-answer 503), ``project_delete_noop`` (a project's DELETE answers 204 and keeps it), and a certificate that expires in ``cert_days``.
+answer 503), ``project_delete_noop`` (a project's DELETE answers 204 and keeps it), ``ui_redirect`` (the
+UI's root answers 302 to that Location), and a certificate that expires in ``cert_days``.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ class FakeIngest:
         self.fail_delete = False
         self.unavailable_polls = 0
         self.project_delete_noop = False  # DELETE of a project answers 204 and keeps it
+        self.ui_redirect: str | None = None  # the UI's root answers 302 with this Location
         self.envelopes: dict[str, Envelope] = {}
         self.projects: dict[str, dict] = {}  # by id, as ingest-core keeps them: not inside an envelope
         self.requests: list[tuple[str, str, str]] = []  # (method, path, Authorization header)
@@ -210,7 +212,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.role == "ui":
             if method == "POST" and parts == ["api_upload"]:
                 return self._upload(body)
-            if method == "GET" and not parts:
+            if method == "GET" and not parts and ingest.ui_redirect:
+                self.send_response(302)
+                self.send_header("Location", ingest.ui_redirect)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            if method == "GET":  # a single-page app: every route is its index
                 return self._send(200, b"<!doctype html><title>Ingest</title><app-root></app-root>", "text/html")
             return self._json(404, {"error": "Not Found"})
         if method == "GET" and not parts:
