@@ -5,7 +5,8 @@ The checklist ran these by hand on staging "whenever major changes occur". Here:
 - **smoke** (every env, prod included; reads only): the UI, the broker, the API root and health answer
   within a latency budget; the API lists submission envelopes (HAL ``_embedded.submissionEnvelopes``), at
   least ``min_submissions`` of them and not far fewer than at the last passing run (``max_drop_share``);
-  every HTTPS host's certificate is trusted, matches the host, and expires no sooner than ``cert_min_days``.
+  every HTTPS host's certificate is trusted, matches the host, and it and every intermediate the host serves
+  expire no sooner than ``cert_min_days``.
 - **round trip** (only where ``[env.<name>.e2e.round_trip]`` is set, never in a protected env): upload the
   configured spreadsheet through the broker, or create an envelope and a project through the API; wait with
   a deadline for ``expected_state``; check the entities exist; delete the submission (``?force=true``)
@@ -18,7 +19,7 @@ Finding codes:
   E2E001  an endpoint did not answer, or answered an error status
   E2E002  an endpoint answered slower than the latency budget
   E2E003  a certificate is not trusted, does not match the host, or has expired
-  E2E004  a certificate expires sooner than ``cert_min_days``
+  E2E004  a certificate of a served chain (leaf or intermediate) expires sooner than ``cert_min_days``
   E2E005  the API root or envelope listing is not the expected HAL shape
   E2E006  the API lists fewer submissions than ``min_submissions``, or far fewer than at the last passing run
   E2E007  an endpoint redirects away from the service's own hosts (a maintenance page, a login elsewhere)
@@ -43,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from cryptography import x509
 
 from opschecks import ingest_api, interrupts, protection
 from opschecks.findings import Finding
@@ -249,20 +251,38 @@ def _judge_certificate(env_name: str, host: str, port: int, settings: E2ESetting
         with socket.create_connection((host, port), timeout=settings.connect_timeout_s) as raw:
             raw.settimeout(settings.read_timeout_s)
             with context.wrap_socket(raw, server_hostname=host) as tls:
-                cert = tls.getpeercert()
+                chain = _served_chain(tls)
     except ssl.SSLCertVerificationError as exc:
         findings.append(Finding("E2E003", where, f"expected a trusted certificate for {host}, "
                                 f"found: {exc.verify_message}"))
         return f"invalid: {exc.verify_message}"
     except (OSError, ssl.SSLError) as exc:
         return f"not read ({_root_cause(exc)})"  # the probe of this host reports it as E2E001
-    expires = dt.datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notAfter"]), dt.timezone.utc)
-    days = (expires - now).total_seconds() / 86400
-    if days < settings.cert_min_days:
-        findings.append(Finding("E2E004", where, f"expected the certificate to be valid for at least "
-                                f"{settings.cert_min_days} more days, it expires {expires:%Y-%m-%d} "
-                                f"({days:.0f} days)"))
-    return f"{expires:%Y-%m-%d} ({days:.0f} days)"
+    # Every certificate the host serves: an intermediate that expires breaks the chain as surely as the leaf.
+    soonest = None
+    for index, cert in enumerate(chain):
+        expires = cert.not_valid_after_utc
+        days = (expires - now).total_seconds() / 86400
+        soonest = days if soonest is None else min(soonest, days)
+        if days < settings.cert_min_days:
+            which = "it" if index == 0 else f"its intermediate {cert.subject.rfc4514_string()}"
+            findings.append(Finding("E2E004", where, f"expected the certificate{'' if index == 0 else ' chain'} "
+                                    f"to be valid for at least {settings.cert_min_days} more days, {which} "
+                                    f"expires {expires:%Y-%m-%d} ({days:.0f} days)"))
+    leaf = chain[0].not_valid_after_utc
+    text = f"{leaf:%Y-%m-%d} ({(leaf - now).total_seconds() / 86400:.0f} days)"
+    return text if soonest >= (leaf - now).total_seconds() / 86400 else f"{text}; chain: {soonest:.0f} days"
+
+
+def _served_chain(tls: ssl.SSLSocket) -> list[x509.Certificate]:
+    """The certificates the server sent, leaf first. Public in Python 3.13 (``get_unverified_chain``); in
+    3.10-3.12 the same method lives on the private ``_sslobj``."""
+    public = getattr(tls, "get_unverified_chain", None)
+    if public is not None:  # 3.13+: DER bytes
+        return [x509.load_der_x509_certificate(der) for der in public()]
+    # 3.10-3.12: _ssl.Certificate objects, whose public_bytes() is PEM text by default.
+    return [x509.load_pem_x509_certificate(c.public_bytes().encode())
+            for c in tls._sslobj.get_unverified_chain()]  # noqa: SLF001
 
 
 def _root_problem(body: Any) -> str | None:

@@ -96,6 +96,21 @@ def test_certificate_expiring_soon_is_E2E004(tmp_path: Path) -> None:
     assert "valid for at least 21 more days, it expires" in verdict.findings[0].message
 
 
+def test_an_intermediate_expiring_soon_is_E2E004_naming_it(tmp_path: Path) -> None:
+    """The leaf has a year left; the intermediate it is served with has 5 days: the chain breaks in 5."""
+    fake = FakeIngest(make_certificates(tmp_path / "tls", intermediate_days=5), TOKEN)
+    fake.start()
+    try:
+        verdict = e2e.smoke("staging", settings(fake, tmp_path), NOW)
+    finally:
+        fake.stop()
+    assert codes(verdict) == {"E2E004"} and len(verdict.findings) == 2  # one per host
+    assert "expected the certificate chain to be valid for at least 21 more days, its intermediate " \
+           "CN=opschecks sandbox intermediate CA expires " in verdict.findings[0].message
+    assert verdict.findings[0].message.endswith("(5 days)")
+    assert verdict.rows[0][4].endswith("; chain: 5 days")
+
+
 @pytest.mark.parametrize("case", ["untrusted", "wrong host", "expired"])
 def test_bad_certificate_is_E2E003_and_the_endpoints_E2E001(case: str, tmp_path: Path) -> None:
     certs = make_certificates(tmp_path / "tls", days=-1 if case == "expired" else 365,

@@ -65,7 +65,9 @@ class Certificates:
 
 
 def make_certificates(directory: Path, days: int = 365, hosts: tuple[str, ...] = ("localhost", "127.0.0.1"),
-                      now: dt.datetime | None = None) -> Certificates:
+                      now: dt.datetime | None = None, intermediate_days: int | None = None) -> Certificates:
+    """``intermediate_days``: sign the server certificate with an intermediate CA valid that long, served with
+    it (``cert_file`` holds leaf then intermediate), as public CAs do."""
     now = now or dt.datetime.now(dt.timezone.utc)
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -76,19 +78,31 @@ def make_certificates(directory: Path, days: int = 365, hosts: tuple[str, ...] =
           .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
           .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
           .sign(ca_key, hashes.SHA256()))
+    issuer, issuer_key, served = ca, ca_key, b""
+    if intermediate_days is not None:
+        issuer_key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "opschecks sandbox intermediate CA")])
+        issuer = (x509.CertificateBuilder().subject_name(name).issuer_name(ca_name)
+                  .public_key(issuer_key.public_key()).serial_number(x509.random_serial_number())
+                  .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=intermediate_days))
+                  .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                  .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                                 critical=True)
+                  .sign(ca_key, hashes.SHA256()))
+        served = issuer.public_bytes(serialization.Encoding.PEM)
     key = ec.generate_private_key(ec.SECP256R1())
     names = [x509.IPAddress(ipaddress.ip_address(h)) if h.replace(".", "").isdigit() else x509.DNSName(h)
              for h in hosts]
     cert = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .issuer_name(issuer.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=days))
             .add_extension(x509.SubjectAlternativeName(names), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(ca_key, hashes.SHA256()))
+            .sign(issuer_key, hashes.SHA256()))
     paths = Certificates(directory / "ca.pem", directory / "server.pem", directory / "server-key.pem")
     paths.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + served)
     paths.key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                  serialization.NoEncryption()))
     return paths
