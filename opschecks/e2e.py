@@ -386,7 +386,7 @@ def round_trip(env: EnvConfig, guard: protection.Guard, sleep: Callable[[float],
                     step("delete project", problem or f"deleted {project}", started)
                     if problem:
                         verdict.findings.append(Finding("E2E014", f"{env.name} {project}", problem))
-                verdict.details["projects deleted"] = projects
+                verdict.details["projects"] = projects  # each deleted, or an E2E014 says not
     return verdict
 
 

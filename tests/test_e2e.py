@@ -273,7 +273,7 @@ def test_round_trip_deletes_the_projects_ingest_core_keeps(ingest: FakeIngest, t
     verdict = trip(env_with(settings(ingest, tmp_path)))
     assert verdict.findings == []
     assert ingest.envelopes == {} and ingest.projects == {}
-    (project,) = verdict.details["projects deleted"]
+    (project,) = verdict.details["projects"]
     assert project.startswith(f"{ingest.api_url}/projects/")
     path = project.removeprefix(ingest.api_url)
     assert ("DELETE", path, f"Bearer {TOKEN}") in ingest.requests

@@ -84,7 +84,8 @@ def make_certificates(directory: Path, days: int = 365, hosts: tuple[str, ...] =
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "opschecks sandbox intermediate CA")])
         issuer = (x509.CertificateBuilder().subject_name(name).issuer_name(ca_name)
                   .public_key(issuer_key.public_key()).serial_number(x509.random_serial_number())
-                  .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=intermediate_days))
+                  .not_valid_before(now - dt.timedelta(days=1))
+                  .not_valid_after(now + dt.timedelta(days=intermediate_days))
                   .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
                   .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
                                  critical=True)
