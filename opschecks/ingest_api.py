@@ -9,7 +9,8 @@ header and never printed: requests' errors carry the URL, not the headers.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ class Answer:
     seconds: float
     body: Any  # parsed JSON, else the text (cut short)
     url: str
+    headers: Mapping[str, str] = field(default_factory=dict)  # requests' case-insensitive mapping
 
     @property
     def ok(self) -> bool:
@@ -52,7 +54,7 @@ def call(http: requests.Session, method: str, url: str, timeout: tuple[float, fl
         body: Any = response.json()
     except ValueError:
         body = response.text[:200]
-    return Answer(response.status_code, response.elapsed.total_seconds(), body, url)
+    return Answer(response.status_code, response.elapsed.total_seconds(), body, url, response.headers)
 
 
 def bearer_token(token_file: str | None, audience: str) -> str:

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import jwt
 
-from opschecks import e2e, ledger, protection
+from opschecks import e2e, ingest_api, ledger, protection
 from opschecks.__main__ import main
 from opschecks.config import Config, EnvConfig
 from opschecks.e2e import E2ESettings, RoundTripSettings
@@ -96,6 +96,21 @@ def test_certificate_expiring_soon_is_E2E004(tmp_path: Path) -> None:
     assert "valid for at least 21 more days, it expires" in verdict.findings[0].message
 
 
+def test_an_intermediate_expiring_soon_is_E2E004_naming_it(tmp_path: Path) -> None:
+    """The leaf has a year left; the intermediate it is served with has 5 days: the chain breaks in 5."""
+    fake = FakeIngest(make_certificates(tmp_path / "tls", intermediate_days=5), TOKEN)
+    fake.start()
+    try:
+        verdict = e2e.smoke("staging", settings(fake, tmp_path), NOW)
+    finally:
+        fake.stop()
+    assert codes(verdict) == {"E2E004"} and len(verdict.findings) == 2  # one per host
+    assert "expected the certificate chain to be valid for at least 21 more days, its intermediate " \
+           "CN=opschecks sandbox intermediate CA expires " in verdict.findings[0].message
+    assert verdict.findings[0].message.endswith("(5 days)")
+    assert verdict.rows[0][4].endswith("; chain: 5 days")
+
+
 @pytest.mark.parametrize("case", ["untrusted", "wrong host", "expired"])
 def test_bad_certificate_is_E2E003_and_the_endpoints_E2E001(case: str, tmp_path: Path) -> None:
     certs = make_certificates(tmp_path / "tls", days=-1 if case == "expired" else 365,
@@ -166,6 +181,67 @@ def test_an_api_of_the_wrong_shape_is_E2E005(ingest: FakeIngest, tmp_path: Path)
                         "expected health status \"UP\", found str 'DOWN'"]
 
 
+def test_a_ui_redirecting_away_is_E2E007_naming_the_location(ingest: FakeIngest, tmp_path: Path) -> None:
+    ingest.ui_redirect = "https://status.example.org/maintenance"
+    verdict = e2e.smoke("prod", settings(ingest, tmp_path), NOW)
+    assert codes(verdict) == {"E2E007"}
+    assert verdict.findings[0].where == f"prod UI {ingest.ui_url}/"
+    assert verdict.findings[0].message == "expected an answer from the service's own hosts, it redirects to " \
+                                          "https://status.example.org/maintenance"
+    assert verdict.rows[0][2] == "302 -> https://status.example.org/maintenance"
+
+    ingest.ui_redirect = ingest.ui_url.replace("https://", "http://") + "/"  # a downgrade is elsewhere too
+    assert codes(e2e.smoke("prod", settings(ingest, tmp_path), NOW)) == {"E2E007"}
+
+
+def test_a_redirect_within_the_service_is_followed(ingest: FakeIngest, tmp_path: Path) -> None:
+    ingest.ui_redirect = "/login"  # the SPA's own route: followed, judged by its answer
+    verdict = e2e.smoke("dev", settings(ingest, tmp_path), NOW)
+    assert verdict.findings == []
+    assert verdict.rows[0][:3] == ("UI", f"{ingest.ui_url}/", "200")
+    ingest.ui_redirect = f"{ingest.ui_url}/"  # to itself, forever
+    verdict = e2e.smoke("dev", settings(ingest, tmp_path), NOW)
+    assert [(f.code, f.message) for f in verdict.findings] == [
+        ("E2E001", f"expected an answer, found more than 5 redirects (last to {ingest.ui_url}/)")]
+
+
+def test_an_empty_listing_in_a_protected_env_is_E2E006(ingest: FakeIngest, tmp_path: Path) -> None:
+    """Spring Data REST answers an empty repository with ``page.totalElements: 0`` and no ``_embedded``: a
+    valid shape, and in prod (thousands yesterday) a lost or wrong database."""
+    verdict = e2e.smoke("prod", settings(ingest, tmp_path), NOW, protected=True)
+    assert codes(verdict) == {"E2E006"}
+    assert verdict.findings[0].where.startswith("prod API envelope listing https://localhost:")
+    assert verdict.findings[0].message == "expected at least 1 submissions (min_submissions), the API lists 0"
+    assert verdict.details["submissions"] == 0
+    assert e2e.smoke("dev", settings(ingest, tmp_path), NOW).findings == []  # a fresh dev may be empty
+
+    for _ in range(2):
+        ingest.create()
+    verdict = e2e.smoke("dev", replace(settings(ingest, tmp_path), min_submissions=3), NOW)
+    assert [f.message for f in verdict.findings] == ["expected at least 3 submissions (min_submissions), the API "
+                                                     "lists 2"]
+
+
+def test_a_listing_far_smaller_than_at_the_last_pass_is_E2E006(ingest: FakeIngest, tmp_path: Path) -> None:
+    for _ in range(2):
+        ingest.create()
+    verdict = e2e.smoke("prod", settings(ingest, tmp_path), NOW, protected=True, previous_total=4120)
+    assert [f.message for f in verdict.findings] == [
+        "expected no more than a 50% drop in submissions since the last passing run (4120), the API lists 2"]
+    assert e2e.smoke("prod", settings(ingest, tmp_path), NOW, protected=True, previous_total=3).findings == []
+
+
+def test_the_baseline_is_the_newest_passing_run_that_counted() -> None:
+    def record(outcome: str, details: dict) -> ledger.Record:
+        return ledger.Record("checks/test_e2e.py::test_service_smoke", "prod", outcome, NOW, 1.0, "ci@runner",
+                             details)
+
+    runs = [record("failed", {"submissions": 0}), record("passed", {}), record("passed", {"submissions": 4120}),
+            record("passed", {"submissions": 4000})]
+    assert e2e.last_total(runs) == 4120  # a failed run's 0 would make the drop vanish on the next run
+    assert e2e.last_total([]) is None
+
+
 # -- round trip ----------------------------------------------------------------------------------------------
 def env_with(e2e_settings: E2ESettings, name: str = "dev") -> EnvConfig:
     return EnvConfig(name=name, e2e=e2e_settings)
@@ -180,12 +256,53 @@ def trip(env: EnvConfig, *others: EnvConfig) -> e2e.Verdict:
 def test_round_trip_through_the_api_creates_validates_and_deletes(ingest: FakeIngest, tmp_path: Path) -> None:
     verdict = trip(env_with(settings(ingest, tmp_path)))
     assert verdict.findings == []
-    assert [row[0] for row in verdict.rows] == ["create", "wait for Valid", "entities", "delete"]
+    assert [row[0] for row in verdict.rows] == ["create", "wait for Valid", "entities", "delete", "delete project"]
     assert verdict.details["entities"] == {"projects": 1}
-    assert ingest.envelopes == {}  # deleted
+    assert ingest.envelopes == {} and ingest.projects == {}  # deleted
     writes = [(m, p, auth) for m, p, auth in ingest.requests if m != "GET"]
     assert writes and all(auth == f"Bearer {TOKEN}" for _, _, auth in writes)
     assert ("DELETE", writes[-1][1], f"Bearer {TOKEN}") == writes[-1]
+
+
+def test_round_trip_deletes_the_projects_ingest_core_keeps(ingest: FakeIngest, tmp_path: Path) -> None:
+    """ingest-core's SubmissionEnvelopeService.deleteSubmission(envelope, forceDelete) deletes biomaterials,
+    processes, protocols and files "BySubmissionEnvelope", but for projects only
+    ``project.setSubmissionEnvelope(null); // TODO: ... project containers that aren't deleted as part of
+    deleteSubmission()``: every round trip left a project behind. The stand-in now keeps them too; the round
+    trip deletes each through its self link and judges it gone by a 404."""
+    verdict = trip(env_with(settings(ingest, tmp_path)))
+    assert verdict.findings == []
+    assert ingest.envelopes == {} and ingest.projects == {}
+    (project,) = verdict.details["projects"]
+    assert project.startswith(f"{ingest.api_url}/projects/")
+    path = project.removeprefix(ingest.api_url)
+    assert ("DELETE", path, f"Bearer {TOKEN}") in ingest.requests
+    assert ingest.requests.index(("GET", path, "")) > ingest.requests.index(("DELETE", path, f"Bearer {TOKEN}"))
+
+
+def test_a_project_left_after_its_delete_is_E2E014_naming_it(ingest: FakeIngest, tmp_path: Path) -> None:
+    ingest.project_delete_noop = True  # 204, and the project is still there: judged, not assumed
+    verdict = trip(env_with(settings(ingest, tmp_path)))
+    assert codes(verdict) == {"E2E014"}
+    (left,) = ingest.projects
+    assert verdict.findings[0].where == f"dev {ingest.api_url}/projects/{left}"
+    assert verdict.findings[0].message == "expected HTTP 404 after the delete, found HTTP 200: the test project " \
+                                          "is still there"
+
+
+def test_the_api_path_posts_the_project_as_content_as_ingest_client_does(ingest: FakeIngest, tmp_path: Path) -> None:
+    """ingest-client's ingestapi.py: ``create_project(self, submission_url, content, uuid=None): return
+    self.create_entity(submission_url, {'content': content}, "projects", uuid)``. The stand-in, like the real
+    API, rejects a project whose body is not ``{"content": {...}}``."""
+    ingest.project_delete_noop = True  # keep it to look at what was stored
+    trip(env_with(settings(ingest, tmp_path)))
+    (project,) = ingest.projects.values()
+    assert project["content"] == e2e.API_PATH_PROJECT
+    envelope = ingest.create()
+    with ingest_api.session(str(ingest.certs.ca_file)) as http:
+        bare = ingest_api.call(http, "POST", f"{ingest.api_url}/submissionEnvelopes/{envelope.id}/projects", (5, 5),
+                               TOKEN, json=e2e.API_PATH_PROJECT)
+    assert bare.status == 400 and envelope.entities["projects"] == []
 
 
 def test_round_trip_through_the_broker_with_a_spreadsheet(ingest: FakeIngest, tmp_path: Path) -> None:
@@ -195,7 +312,7 @@ def test_round_trip_through_the_broker_with_a_spreadsheet(ingest: FakeIngest, tm
     verdict = trip(env_with(chosen))
     assert verdict.findings == []
     assert verdict.details["entities"] == {"projects": 1, "biomaterials": 2}
-    assert ingest.envelopes == {}
+    assert ingest.envelopes == {} and ingest.projects == {}
 
     too_many = settings(ingest, tmp_path, spreadsheet=str(sheet), expected_entities={"biomaterials": 3})
     verdict = trip(env_with(too_many))
@@ -211,6 +328,27 @@ def test_envelope_stuck_in_validating_is_E2E012_and_still_deleted(ingest: FakeIn
     assert "expected Valid within 0.6s, still Validating (for " in verdict.findings[0].message
     assert verdict.findings[0].where.startswith("dev https://localhost:")
     assert ingest.envelopes == {}
+
+
+def test_transient_503s_while_polling_are_waited_out(ingest: FakeIngest, tmp_path: Path) -> None:
+    ingest.unavailable_polls = 3  # the gateway answers 503 while ingest-core restarts
+    verdict = trip(env_with(settings(ingest, tmp_path)))
+    assert verdict.findings == [] and ingest.unavailable_polls == 0
+    assert ingest.envelopes == {}
+
+
+def test_503s_until_the_deadline_are_E2E012_counting_them(ingest: FakeIngest, tmp_path: Path) -> None:
+    ingest.unavailable_polls = 10**6
+    verdict = trip(env_with(settings(ingest, tmp_path, deadline_s=0.5)))
+    # Still down at clean-up: its projects cannot be listed, and that is said too (fail closed).
+    assert codes(verdict) == {"E2E012", "E2E014"}
+    assert "could not list the test submission's projects before its delete (HTTP 503" in \
+        next(f.message for f in verdict.findings if f.code == "E2E014")
+    message = next(f.message for f in verdict.findings if f.code == "E2E012")
+    assert message.startswith("expected Valid within 0.5s, never read the envelope; transient errors while "
+                              "polling: HTTP 503 x")
+    assert int(message.rsplit("x", 1)[1]) >= 2
+    ingest.unavailable_polls = 0
 
 
 def test_failing_delete_is_E2E014(ingest: FakeIngest, tmp_path: Path) -> None:
@@ -304,6 +442,7 @@ def test_marker_selects_the_service_checks_and_due_sees_an_image_change(
     records = ledger.open_ledger(checklist.path / "ledger.sqlite").query(check="checks/test_e2e.py::test_service_smoke")
     assert records[0].details["images"] == {"deployment/ingest-core": ["quay.io/ebi-ait/ingest-core:2.14.0"],
                                             "statefulset/mongo": ["mongo:4.2.24"]}
+    assert records[0].details["submissions"] == 0  # the next run's baseline (past_runs)
 
     args = ["due", f"--config={checklist.path / 'opschecks.toml'}", f"--checks={checklist.path / 'checks'}"]
     assert main(args) == 0

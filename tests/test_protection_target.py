@@ -103,7 +103,7 @@ def test_known_non_production_envs_on_their_own_hosts_still_run_the_round_trip(i
                                               ui_url="https://localhost:1"))  # same host, another port: loopback
     verdict = trip(EnvConfig(name=name, e2e=settings(ingest, tmp_path)), prod)
     assert verdict.findings == []
-    assert [m for m, _ in writes(ingest)] == ["POST", "POST", "DELETE"] and ingest.envelopes == {}
+    assert [m for m, _ in writes(ingest)] == ["POST", "POST", "DELETE", "DELETE"] and ingest.envelopes == {}
     # prod's real hosts do not resolve here: the decision says it compared their names only
     assert verdict.details["target e2e API"].startswith("names compared only for ")
 
@@ -120,7 +120,7 @@ def test_a_name_not_known_to_be_non_production_is_protected(ingest: FakeIngest, 
 def test_protected_false_makes_a_custom_name_writable(ingest: FakeIngest, tmp_path: Path) -> None:
     verdict = trip(EnvConfig(name="perf-eu", protected=False, e2e=settings(ingest, tmp_path)))
     assert verdict.findings == [] and ingest.envelopes == {}
-    assert [m for m, _ in writes(ingest)] == ["POST", "POST", "DELETE"]
+    assert [m for m, _ in writes(ingest)] == ["POST", "POST", "DELETE", "DELETE"]
 
 
 def test_protected_false_does_not_open_a_protected_target(ingest: FakeIngest, tmp_path: Path) -> None:

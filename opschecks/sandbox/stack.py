@@ -51,6 +51,7 @@ ENVS = ("dev", "staging", "prod")
 REGION = "us-east-1"
 INGEST_TOKEN = "sandbox-ingest-token"  # what the sandbox's Ingest API takes as a bearer token for writes
 INGEST_TIME_SCALE = 0.5  # the sandbox's validator: Valid about 0.5 s after a submission is created
+SEEDED_SUBMISSIONS = 3  # each env's Ingest lists these before any check runs
 MOTO_ACCOUNT = "123456789012"  # what moto answers STS GetCallerIdentity with by default
 LEDGER = Path("reports") / "sandbox-ledger.sqlite"  # under the project root: python -m opschecks due --sandbox
 
@@ -169,6 +170,11 @@ def seed_all(sandbox: Sandbox, step: Step = silent) -> None:
     with step("seeding AWS usage: CloudWatch history, account resources, waivers, EKS clusters, node CPU"):
         seed_usage(sandbox)
         seed_cluster_aws(sandbox.client, list(ENVS), sandbox.now)  # config_text names the EKS clusters
+    with step(f"seeding {SEEDED_SUBMISSIONS} earlier submissions in each env's Ingest"):
+        # A real Ingest lists its history; an empty prod listing is E2E006 (min_submissions is 1 there).
+        for ingest in sandbox.ingest.values():
+            for _ in range(SEEDED_SUBMISSIONS):
+                ingest.create()
 
 
 def reset_ledger(path: Path) -> Path:
