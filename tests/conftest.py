@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from opschecks.sandbox import stack
+from opschecks.sandbox.ingest import Certificates, FakeIngest, make_certificates
 
 ROOT = Path(__file__).resolve().parent.parent
+INGEST_TOKEN = "t0ken-for-tests"
 
 
 @pytest.fixture(scope="session")
@@ -88,3 +90,18 @@ def checklist(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Che
     for name in ("OPSCHECKS_CONFIG", "OPSCHECKS_MONGO_URI", "OPSCHECKS_WEBHOOK_URL", "OPSCHECKS_REPORT_URL"):
         monkeypatch.delenv(name, raising=False)
     return Checklist(pytester, monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A CA and the loopback Ingest hosts' certificates it signed."""
+    return make_certificates(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def ingest(certs: Certificates) -> Iterator[FakeIngest]:
+    """The loopback Ingest UI, broker and API over TLS, answering writes that carry INGEST_TOKEN."""
+    fake = FakeIngest(certs, INGEST_TOKEN, time_scale=0.2)
+    fake.start()
+    yield fake
+    fake.stop()

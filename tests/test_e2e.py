@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,25 +25,12 @@ from opschecks.__main__ import main
 from opschecks.config import Config, EnvConfig
 from opschecks.e2e import E2ESettings, RoundTripSettings
 from opschecks.sandbox import kube_objects as k
-from opschecks.sandbox.ingest import Certificates, FakeIngest, make_certificates
+from opschecks.sandbox.ingest import FakeIngest, make_certificates
+from tests.conftest import INGEST_TOKEN as TOKEN
 
 pytest_plugins = ["pytester"]
 
-TOKEN = "t0ken-for-tests"
 NOW = dt.datetime.now(dt.timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture
-def ingest(certs: Certificates) -> Iterator[FakeIngest]:
-    fake = FakeIngest(certs, TOKEN, time_scale=0.2)
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 def settings(ingest: FakeIngest, tmp_path: Path, **round_trip: object) -> E2ESettings:

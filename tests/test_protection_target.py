@@ -3,7 +3,6 @@ protected env's host whatever the writing env is called; and names fail closed (
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,23 +11,10 @@ import pytest
 from opschecks import e2e, protection
 from opschecks.config import Config, EnvConfig
 from opschecks.e2e import E2ESettings, RoundTripSettings
-from opschecks.sandbox.ingest import Certificates, FakeIngest, make_certificates
+from opschecks.sandbox.ingest import FakeIngest
+from tests.conftest import INGEST_TOKEN as TOKEN
 
-TOKEN = "t0ken-for-tests"
 PROD_API = "https://api.ingest.archive.data.humancellatlas.org"
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    return make_certificates(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture
-def ingest(certs: Certificates) -> Iterator[FakeIngest]:
-    fake = FakeIngest(certs, TOKEN, time_scale=0.2)
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 def settings(ingest: FakeIngest, tmp_path: Path, **urls: str) -> E2ESettings:

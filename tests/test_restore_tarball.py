@@ -19,7 +19,7 @@ import pytest
 from opschecks import archive
 from opschecks.sandbox.dumps import documents, metadata
 from opschecks.sandbox.seed import backup_counts
-from tests.test_restore_drill import DAY0, Drill, drill  # noqa: F401  (the drill fixture)
+from tests.test_restore_drill import Drill, drill  # noqa: F401  (the drill fixture)
 
 pytest_plugins = ["pytester"]
 BLOCK = 512
