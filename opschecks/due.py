@@ -1,8 +1,10 @@
 """What is due: each task (check x environment), when it last passed, and whether it is done, due or overdue.
 
-Each cadence cuts time into windows (UTC): a day, a calendar month, or a
+Each cadence cuts time into windows, in ``[cadence] timezone`` (default UTC): a day, a calendar month, or a
 sprint of ``sprint_days`` counted from ``sprint_start`` (fortnightly windows
-start from the same anchor, so they line up with two-week sprints). A task is
+start from the same anchor, so they line up with two-week sprints). A team whose jobs run at a local time
+(a CronJob's ``timeZone: Europe/London``) sets the same zone, so a job at 00:15 local never falls into the
+previous UTC day in summer, leaving the next one empty on the day summer time ends. A task is
 
 - ``done`` when it passed in the current window;
 - ``due`` when it has not yet passed in this window but did in the previous one;
@@ -30,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from opschecks.ledger import Latest
 from opschecks.schema import ConfigError
@@ -43,10 +46,20 @@ ANY_ENV = "-"  # the env of a checklist task tied to no environment (a drill no 
 class CadenceSettings:
     sprint_days: int = 14
     sprint_start: dt.date = dt.date(2024, 1, 1)  # the first day of any sprint (a Monday, for the team)
+    timezone: str = "UTC"  # where days, months and sprints begin: the zone the team's schedules run in
 
     def __post_init__(self) -> None:
         if self.sprint_days < 1:
             raise ConfigError(f"cadence.sprint_days: expected at least 1 day, found {self.sprint_days}")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"cadence.timezone: expected an IANA time zone such as 'Europe/London', "
+                              f"found {self.timezone!r}") from None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 @dataclass(frozen=True)
@@ -80,20 +93,23 @@ class Task:
 
 def window(cadence: str, moment: dt.datetime, settings: CadenceSettings) -> Window:
     """The window of ``cadence`` that contains ``moment``."""
-    moment = moment.astimezone(dt.timezone.utc)
-    day = dt.datetime.combine(moment.date(), dt.time(), dt.timezone.utc)
+    zone = settings.zone
+    today = moment.astimezone(zone).date()
+
+    def midnight(day: dt.date) -> dt.datetime:  # local midnight, in UTC (a local day may last 23 or 25 hours)
+        return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.timezone.utc)
+
     if cadence == "daily":
-        return Window(day, day + dt.timedelta(days=1))
+        return Window(midnight(today), midnight(today + dt.timedelta(days=1)))
     if cadence == ON_CHANGE:  # one window for all time: a pass counts until a change says otherwise
         return Window(dt.datetime.min.replace(tzinfo=dt.timezone.utc), dt.datetime.max.replace(tzinfo=dt.timezone.utc))
     if cadence == "monthly":
-        start = day.replace(day=1)
-        return Window(start, (start + dt.timedelta(days=32)).replace(day=1))
+        first = today.replace(day=1)
+        return Window(midnight(first), midnight((first + dt.timedelta(days=32)).replace(day=1)))
     if cadence in ("fortnightly", "sprint"):
         length = 14 if cadence == "fortnightly" else settings.sprint_days
-        anchor = dt.datetime.combine(settings.sprint_start, dt.time(), dt.timezone.utc)
-        start = anchor + dt.timedelta(days=length * ((day - anchor).days // length))
-        return Window(start, start + dt.timedelta(days=length))
+        start = settings.sprint_start + dt.timedelta(days=length * ((today - settings.sprint_start).days // length))
+        return Window(midnight(start), midnight(start + dt.timedelta(days=length)))
     raise ValueError(f"unknown cadence {cadence!r} (known: {', '.join(CADENCES)})")
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from opschecks import due, ledger
 from opschecks.__main__ import main
+from opschecks.config import load
+from opschecks.schema import ConfigError
 
 pytest_plugins = ["pytester"]
 
@@ -288,3 +290,28 @@ def test_an_internal_error_exits_2_never_the_verdicts_1(s3_store, tmp_path: Path
                 now=NOW) == 2
 
     assert capsys.readouterr().err.splitlines()[-1].startswith("opschecks: internal error: JSONDecodeError: ")
+
+
+def test_a_local_daily_job_is_never_overdue_across_the_end_of_summer_time() -> None:
+    """A daily job at 00:15 Europe/London runs at 23:15Z in summer and 00:15Z in winter: in UTC days, the day
+    summer time ends (2026-10-25) holds no run, so at 00:05Z the next day the task read overdue. In the team's
+    zone every local day holds its run, and the day summer time ends lasts 25 hours."""
+    london = due.CadenceSettings(timezone="Europe/London")
+    runs = [dt.datetime(2026, 10, 23, 23, 15, tzinfo=UTC), dt.datetime(2026, 10, 24, 23, 15, tzinfo=UTC),
+            dt.datetime(2026, 10, 26, 0, 15, tzinfo=UTC)]  # the jobs of local 24, 25 and 26 October, 00:15
+    at = dt.datetime(2026, 10, 26, 0, 5, tzinfo=UTC)  # before the 26th's run
+    last_pass = max(r for r in runs if r <= at)
+    assert due.status("daily", last_pass, at, due.CadenceSettings()) == "overdue"  # what UTC windows said
+    assert due.status("daily", last_pass, at, london) == "due"
+    assert due.window("daily", dt.datetime(2026, 10, 25, 12, tzinfo=UTC), london) == due.Window(
+        dt.datetime(2026, 10, 24, 23, tzinfo=UTC), dt.datetime(2026, 10, 26, 0, tzinfo=UTC))
+    assert due.window("monthly", dt.datetime(2026, 7, 31, 23, 30, tzinfo=UTC), london).start == dt.datetime(
+        2026, 7, 31, 23, tzinfo=UTC)  # 1 August, 00:30 in London
+
+
+def test_an_unknown_cadence_timezone_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "opschecks.toml"
+    path.write_text('[env.dev]\n[cadence]\ntimezone = "Europe/Londn"\n')
+    with pytest.raises(ConfigError, match=r"cadence.timezone: expected an IANA time zone such as 'Europe/London', "
+                                          r"found 'Europe/Londn'"):
+        load(path)
