@@ -100,3 +100,36 @@ def test_an_aws_error_code_is_one_line_naming_the_call(endpoint: ErrorEndpoint, 
         getattr(_client(service, endpoint), call)(**kwargs)
     operation = caught.value.operation_name
     assert describe(caught.value) == f"AWS {operation} failed: {code}: {message}"
+
+
+def _documented_errors() -> list[tuple[str, str, str]]:
+    """(call site, operation, error code) for every documented error of every AWS call the suite's code makes
+    (the static inventory of call sites, and botocore's model of each operation's errors)."""
+    import botocore.session
+
+    from tests.iam_static import PATHS, inventory
+
+    model = botocore.session.get_session()
+    cases = set()
+    for policy in ("checks-readonly", *PATHS):
+        for site in inventory(policy)[0]:
+            operation = model.get_service_model(site.service).operation_model(site.operation)
+            for shape in operation.error_shapes:
+                code = (shape.metadata.get("error") or {}).get("code") or shape.name
+                cases.add((f"{site.path}:{site.line}", site.operation, code))
+    return sorted(cases)
+
+
+DOCUMENTED = _documented_errors()
+
+
+def test_the_inventory_finds_documented_errors() -> None:
+    assert len(DOCUMENTED) > 50 and ("InvalidParameterException" in {code for _, _, code in DOCUMENTED})
+
+
+@pytest.mark.parametrize("site,operation,code", DOCUMENTED, ids=[f"{s}-{c}" for s, _, c in DOCUMENTED])
+def test_every_documented_error_of_every_call_site_is_one_line(site: str, operation: str, code: str) -> None:
+    error = ClientError({"Error": {"Code": code, "Message": f"documented {code}"}}, operation)
+    line = describe(error)
+    assert line is not None and "\n" not in line, site
+    assert line.startswith(f"AWS {operation} ") and code in line, (site, line)
