@@ -56,9 +56,15 @@ class _Stop:
 _stop = _Stop()
 
 
-def reset() -> None:
-    """A new run in this process (pytest.main called again): no stop asked for yet."""
-    _stop.signum, _stop.delivered = None, False
+@contextmanager
+def run() -> Iterator[None]:
+    """A run in this process: no stop asked for yet; the one around it (pytest.main called by a test) is back after."""
+    global _stop
+    outer, _stop = _stop, _Stop()
+    try:
+        yield
+    finally:
+        _stop = outer
 
 
 def record(signum: int) -> None:
