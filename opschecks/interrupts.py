@@ -77,6 +77,11 @@ def recorded() -> int | None:
     return _stop.signum
 
 
+def forget() -> None:
+    """The stop was caught on purpose (the suite's own tests of Ctrl-C handling, in process): nothing to raise again."""
+    _stop.signum, _stop.delivered = None, False
+
+
 def seen() -> None:
     """The stop's exception reached the run's own code: it has taken effect."""
     if _stop.signum is not None:

@@ -100,3 +100,29 @@ def test_sigterm_a_second_into_the_daily_checks_stops_the_run_with_exit_2(tmp_pa
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
     assert "Traceback" not in output, output
     assert not list(temp.glob("opschecks-sandbox-*")), "the sandbox removed its temp dir"
+
+
+CAUGHT = """
+import os, signal, time
+
+def test_catches_the_stop():
+    try:
+        os.kill(os.getpid(), signal.SIG{name})
+        time.sleep(1)
+    except KeyboardInterrupt:
+        pass  # as a finaliser swallows it, or a library's over-broad except
+
+def test_next():
+    pass
+"""
+
+
+@pytest.mark.parametrize("name", ["TERM", "INT"])
+def test_a_stop_caught_by_the_check_is_raised_again_before_the_next(tmp_path: Path, name: str) -> None:
+    (tmp_path / "test_caught.py").write_text(CAUGHT.format(name=name))
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "fixtures.signals", "-v", "-p", "no:cacheprovider",
+                             "--rootdir", str(tmp_path), str(tmp_path / "test_caught.py")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == pytest.ExitCode.INTERRUPTED, result.stdout + result.stderr
+    assert "test_next" not in result.stdout, result.stdout
