@@ -34,3 +34,72 @@ def held() -> Iterator[None]:
                 handler(caught[0], None)
             elif handler == signal.SIG_DFL:
                 os.kill(os.getpid(), caught[0])
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived; handled everywhere as Ctrl-C is."""
+
+
+class _Stop:
+    """The stop asked for (SIGINT/SIGTERM), recorded before it is raised, and whether it has taken effect.
+
+    A raise can be lost: CPython swallows an exception raised inside an object's finaliser (an HTTP response or a
+    GzipFile freed mid-call, which every AWS and Kubernetes call does) and prints "Exception ignored in ...". So a
+    stop counts as delivered only once the run's own code has seen it (``seen``); until then ``check_stop`` raises
+    it again at every safe point.
+    """
+
+    signum: int | None = None
+    delivered: bool = False
+
+
+_stop = _Stop()
+
+
+@contextmanager
+def run() -> Iterator[None]:
+    """A run in this process: no stop asked for yet; the one around it (pytest.main called by a test) is back after."""
+    global _stop
+    outer, _stop = _stop, _Stop()
+    try:
+        yield
+    finally:
+        _stop = outer
+
+
+def record(signum: int) -> None:
+    if _stop.signum is None:
+        _stop.signum = signum
+
+
+def recorded() -> int | None:
+    """The signal of the stop asked for, None when none was."""
+    return _stop.signum
+
+
+def forget() -> None:
+    """The stop was caught on purpose (the suite's own tests of Ctrl-C handling, in process): nothing to raise again."""
+    _stop.signum, _stop.delivered = None, False
+
+
+def seen() -> None:
+    """The stop's exception reached the run's own code: it has taken effect."""
+    if _stop.signum is not None:
+        _stop.delivered = True
+
+
+def pending() -> bool:
+    """A stop was asked for and has not been seen to take effect (its raise may have been swallowed)."""
+    return _stop.signum is not None and not _stop.delivered
+
+
+def stop_exception(signum: int) -> KeyboardInterrupt:
+    if signum == signal.SIGTERM:
+        return Terminated("SIGTERM: stopping as for Ctrl-C, cleaning up first")
+    return KeyboardInterrupt()
+
+
+def check_stop() -> None:
+    """A safe point (between checks, in long waits, before a write): raise a stop whose first raise was lost."""
+    if pending():
+        raise stop_exception(_stop.signum)  # type: ignore[arg-type] (pending: not None)

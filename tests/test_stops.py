@@ -1,0 +1,128 @@
+"""Every stop is obeyed: a SIGTERM whose raise CPython swallows (it landed in a finaliser) is raised again, and a
+SIGTERM during the sandbox's teardown is one line and exit 2 (fixtures/signals.py, opschecks/interrupts.py)."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+ROUNDS = 300
+
+
+def test_no_sigterm_is_lost_while_http_responses_are_freed() -> None:
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "stop_storm.py"), str(ROUNDS)], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    outcomes: dict[str, int] = {}
+    try:
+        for n in range(ROUNDS):
+            assert proc.stdout.readline() == f"ready {n}\n", proc.stderr.read()
+            time.sleep(random.uniform(0.002, 0.02))  # a few calls in: anywhere in one
+            proc.send_signal(signal.SIGTERM)
+            outcome, _ = proc.stdout.readline().split()
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert outcomes == {"stopped": ROUNDS}, f"of {ROUNDS} SIGTERMs: {outcomes}"
+
+
+SELF_TERM = """
+import os, signal, time
+
+def {hook}():
+    os.kill(os.getpid(), signal.SIGTERM)  # a real SIGTERM, at this moment of the teardown
+    time.sleep(0.2)
+"""
+
+
+@pytest.mark.whole_stack
+@pytest.mark.parametrize("hook", ["pytest_sessionfinish", "pytest_unconfigure"])
+def test_sigterm_in_the_sandbox_teardown_is_one_line_and_exit_2(tmp_path: Path, hook: str) -> None:
+    """The session is over, its reports or the sandbox's teardown running: the SIGTERM lets them finish."""
+    (tmp_path / "selfterm.py").write_text(SELF_TERM.format(hook=hook))
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--sandbox", "--collect-only", "-q", "-p", "selfterm",
+         "checks/test_upload_service.py"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}", "TMPDIR": str(temp)},
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "Traceback" not in output and "Terminated" not in output, output
+    assert "opschecks: SIGTERM: stopping once the clean-up under way is done" in output
+    assert not list(temp.glob("opschecks-sandbox-*")), "the sandbox's teardown finished"
+
+
+@pytest.mark.whole_stack
+def test_sigterm_a_second_into_the_daily_checks_stops_the_run_with_exit_2(tmp_path: Path) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-m", "daily", "--sandbox", "-v",
+                             f"--html={tmp_path}/report.html", f"--junitxml={tmp_path}/junit.xml"],
+                            cwd=ROOT, env={**os.environ, "TMPDIR": str(temp)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    started = threading.Event()
+
+    def read() -> None:
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("checks/") and "::" in line:  # -v: the first check has started
+                started.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert started.wait(timeout=300), "".join(lines)
+        time.sleep(1)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=300)
+        reader.join(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = "".join(lines)
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "Traceback" not in output, output
+    assert not list(temp.glob("opschecks-sandbox-*")), "the sandbox removed its temp dir"
+
+
+CAUGHT = """
+import os, signal, time
+
+def test_catches_the_stop():
+    try:
+        os.kill(os.getpid(), signal.SIG{name})
+        time.sleep(1)
+    except KeyboardInterrupt:
+        pass  # as a finaliser swallows it, or a library's over-broad except
+
+def test_next():
+    pass
+"""
+
+
+@pytest.mark.parametrize("name", ["TERM", "INT"])
+def test_a_stop_caught_by_the_check_is_raised_again_before_the_next(tmp_path: Path, name: str) -> None:
+    (tmp_path / "test_caught.py").write_text(CAUGHT.format(name=name))
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "fixtures.signals", "-v", "-p", "no:cacheprovider",
+                             "--rootdir", str(tmp_path), str(tmp_path / "test_caught.py")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == pytest.ExitCode.INTERRUPTED, result.stdout + result.stderr
+    assert "test_next" not in result.stdout, result.stdout
