@@ -31,6 +31,8 @@ def test_restore_drill(env, aws_session, mongo_target, restore_rng, restore_key,
                  restore.count_rows(result, settings, previous))
     report.table("Drill", ["step", "value"], [
         ["restorer", result.restored.restorer],
+        ["dump directory", result.dump_dir or None],
+        *[["warning", w] for w in [restore.stamp_warning(result)] if w],
         *[[f"{step} (s)", f"{seconds:.1f}"] for step, seconds in result.durations.items()],
         ["compared with", previous.details["key"] if previous else None],
         ["users and roles", restore.users_and_roles(result, settings)],

@@ -23,6 +23,8 @@ Finding codes:
   refuses, mongorestore failed, no dump or more than one found)
 - RST013 a collection in the dump holds a different number of documents than the restore left on the server
 - RST014 part of the dump could not be restored on this target (e.g. time-series collections)
+- RST015 the dump directory's stamp is more than ``dump_stamp_tolerance_hours`` from the backup key's:
+  a dump of another day under this key's name
 
 Every namespace of the dump is accounted for: its documents in the dump,
 what the server holds after the restore, or why it was not restored.
@@ -30,17 +32,19 @@ what the server holds after the restore, or why it was not restored.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pymongo.database import Database
 
 from opschecks import archive, mongorestore, orphans
-from opschecks.backups import Backup
+from opschecks.backups import STAMP_FORMAT, Backup
 from opschecks.findings import Finding, fail_on
 from opschecks.ledger import Record
 
@@ -68,6 +72,9 @@ class RestoreSettings:
     # A backup whose members declare more than this many times its compressed size is refused before extraction
     # (RST011): a decompression bomb must not fill the disk. Real dumps compress 3-15x; gzip reaches ~1032x.
     max_expansion_ratio: float = archive.DEFAULT_MAX_EXPANSION_RATIO
+    # backup.sh names the dump directory and the key after the same moment; a dump directory stamped further
+    # than this from the key is a dump of another day under this key's name (RST015).
+    dump_stamp_tolerance_hours: float = 3.0
 
 
 @dataclass
@@ -83,6 +90,8 @@ class Drill:
     warnings: list[str] = field(default_factory=list)
     broken: Finding | None = None
     notes: list[str] = field(default_factory=list)  # what the drill cleaned up beside its own work
+    dump_dir: str = ""  # the restored dump, relative to the extracted backup (data/db/dump/<stamp>)
+    dump_taken: dt.datetime | None = None  # the stamp in dump_dir's path; None: it has none
 
     @property
     def in_dump(self) -> dict[str, int]:
@@ -135,6 +144,8 @@ def drill(s3: Any, bucket: str, backup: Backup, target: MongoTarget, settings: R
             tarball.unlink()  # halve the disk the drill needs
             dump = replace(mongorestore.locate(work / "extracted", settings.database),
                            restore_users=settings.restore_users)
+            result.dump_dir = dump.path.relative_to(work / "extracted").as_posix()
+            result.dump_taken = dump_stamp(dump.path.relative_to(work / "extracted"))
             with _timed(result, "restore"):
                 restored = target.restore(dump, work)
             if restored.in_dump is None:  # the mongorestore binary restored: count the dump ourselves
@@ -148,6 +159,24 @@ def drill(s3: Any, bucket: str, backup: Backup, target: MongoTarget, settings: R
     names |= {name: restored.data_names.get(name, name) for name in result.compared()}
     result.counts = count(target.client[target.database], names)
     return result
+
+
+def dump_stamp(relative: Path) -> dt.datetime | None:
+    """The UTC moment in the innermost component of ``relative`` named like a stamp (data/db/dump/<stamp>)."""
+    for part in reversed(relative.parts):
+        try:
+            return dt.datetime.strptime(part, STAMP_FORMAT).replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            continue
+    return None
+
+
+def stamp_warning(result: Drill) -> str | None:
+    """Why the dump's day could not be compared with the key's (no stamp in its path), for the report."""
+    if result.dump_dir and result.dump_taken is None:
+        return (f"the dump directory {result.dump_dir} has no <YYYY-MM-DDTHH_MM> stamp: "
+                "not checked against the key's date")
+    return None
 
 
 def count(db: Database, namespaces: dict[str, str]) -> dict[str, int | None]:
@@ -179,6 +208,13 @@ def judge(result: Drill, settings: RestoreSettings, previous: Record | None) -> 
     before = previous.details["counts"] if previous else {}
     where = f"{result.url} restored into {result.target}"
     findings = []
+    if result.dump_taken is not None:
+        apart = abs(result.dump_taken - result.backup.taken)
+        if apart > dt.timedelta(hours=settings.dump_stamp_tolerance_hours):
+            findings.append(Finding(
+                "RST015", where, f"the dump directory {result.dump_dir} is stamped {apart.total_seconds() / 3600:,.1f} h "
+                                 f"from the key's {result.backup.taken:%Y-%m-%d %H:%M} UTC (at most "
+                                 f"{settings.dump_stamp_tolerance_hours:g} h allowed): a dump of another day"))
     for name in result.compared():
         held, restored = result.in_dump[name], result.counts.get(name)
         if restored != held:
@@ -240,6 +276,7 @@ def ledger_details(result: Drill, env: str, previous: Record | None) -> dict[str
         "bucket": result.bucket,
         "size": result.backup.size,
         "target": result.target,
+        "dump_dir": result.dump_dir,
         "restorer": result.restored.restorer,
         "verdict": "broken" if result.broken else "restored",
         "counts": result.counts,

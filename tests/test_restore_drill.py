@@ -309,3 +309,29 @@ def test_a_mongodb_that_stops_answering_mid_restore_fails_in_one_line_not_a_hang
     [record] = drill.records()
     assert record.outcome == "failed" and "verdict" not in record.details, "the server hung: not the backup's fault"
     assert restore.drilled_keys(drill.records()) == set(), f"{key} stays in the pool"
+
+
+def test_a_dump_of_another_day_under_this_key_is_rst015_naming_its_directory(drill: Drill):
+    # Issue 26: tonight's key holding a 2020 dump was "restored", and nothing said which dump it was.
+    old = "2020-11-01T00_00"
+    key = drill.put(0, body=backup_tarball(old, backup_counts(0)))
+    result = drill.run_with_uri("--env", drill.env)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*[[]RST015[]] s3://{drill.bucket}/{key} restored into MongoDB *: the dump "
+                                 f"directory data/db/dump/{old} is stamped 46,704.0 h from the key's "
+                                 "2026-03-01 00:00 UTC (at most 3 h allowed): a dump of another day*"])
+    [record] = drill.records()
+    assert record.details["dump_dir"] == f"data/db/dump/{old}"
+    assert f"data/db/dump/{old}" in (drill.pytester.path / "reports/report.html").read_text()
+    assert drill.leftovers() == []
+
+
+def test_a_dump_within_the_tolerance_passes_and_one_without_a_stamp_is_a_warning_row(drill: Drill):
+    near = stamp(DAY0 + dt.timedelta(hours=2))  # the dump started at midnight and was named a little later
+    keys = [drill.put(0, body=backup_tarball(near, backup_counts(0))),
+            drill.put(1, body=backup_tarball("latest", backup_counts(1)))]
+    for key in keys:  # the report holds the last run's tables
+        drill.run_with_uri("--env", drill.env, "--restore-key", key).assert_outcomes(passed=1)
+    assert sorted(r.details["dump_dir"] for r in drill.records()) == [f"data/db/dump/{near}", "data/db/dump/latest"]
+    html = (drill.pytester.path / "reports/report.html").read_text()
+    assert "the dump directory data/db/dump/latest has no" in html and "not checked against the key" in html
