@@ -321,7 +321,7 @@ def test_a_dump_of_another_day_under_this_key_is_rst015_naming_its_directory(dri
                                  f"directory data/db/dump/{old} is stamped 46,704.0 h from the key's "
                                  "2026-03-01 00:00 UTC (at most 3 h allowed): a dump of another day*"])
     [record] = drill.records()
-    assert record.details["dump_dir"] == f"data/db/dump/{old}"
+    assert record.details["dump_dir"] == f"data/db/dump/{old}" and record.details["subject"] == key
     assert f"data/db/dump/{old}" in (drill.pytester.path / "reports/report.html").read_text()
     assert drill.leftovers() == []
 
