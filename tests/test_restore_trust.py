@@ -31,7 +31,7 @@ SMALL = [Coll("project", [{"_id": i, "name": f"p{i}"} for i in range(3)]),
 
 @pytest.fixture
 def target(sandbox):
-    with mongotarget.uri_target(sandbox.mongo_uri, mongotarget.fresh_database_name("trust")) as t:
+    with mongotarget.uri_target(sandbox.mongo_uri, mongotarget.fresh_database_name()) as t:
         yield t
 
 
@@ -482,7 +482,7 @@ def _drill(sandbox, tmp_path: Path, colls: list[Coll], **settings) -> tuple[rest
     now = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
     backup = Backup("dev/2026-03-01T00_00.tar.gz", now, now, len(body))
     config = restore.RestoreSettings(collections=["project", "file"], min_counts={}, **settings)
-    with mongotarget.uri_target(sandbox.mongo_uri, mongotarget.fresh_database_name("trust")) as t:
+    with mongotarget.uri_target(sandbox.mongo_uri, mongotarget.fresh_database_name()) as t:
         result = restore.drill(s3, bucket, backup, t, config)
     return result, restore.judge(result, config, None)
 
@@ -546,3 +546,11 @@ def test_broken_bson_in_a_backup_is_a_broken_verdict(sandbox, tmp_path: Path):
     result, findings = _drill(sandbox, tmp_path, [Coll("project", [{"_id": 1}, _bad_type_byte()])])
     assert [(f.code, f.message.split(":")[0]) for f in findings] == [("RST012", "project.bson")]
     assert restore.ledger_details(result, "dev", None)["verdict"] == "broken"
+
+
+def test_the_longest_collection_name_admin_holds_restores_into_the_drill_database(sandbox, tmp_path: Path):
+    # Issue 26: admin.<247 characters> is 253 bytes; under the old 41-character drill name it was 289, over the
+    # server's 255, and the drill failed a healthy backup.
+    longest = "c" * 247
+    result, findings = _drill(sandbox, tmp_path, [*SMALL, Coll(longest, [{"_id": 1}, {"_id": 2}])])
+    assert findings == [] and result.counts[longest] == result.in_dump[longest] == 2
