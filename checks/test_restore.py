@@ -26,7 +26,7 @@ def test_restore_drill(env, aws_session, mongo_target, restore_rng, restore_key,
     progress = transfer_progress(f"s3://{env.backup_bucket}/{backup.key}", backup.size)
     result = restore.drill(s3, env.backup_bucket, backup, mongo_target, settings, progress)
     previous = restore.previous_drill(drill_history, backup.key)
-    ledger_details.update(restore.ledger_details(result, env.name, previous))
+    ledger_details.update(restore.ledger_details(result, env.name, previous, settings.collections))
 
     report.table(f"Restore drill of {result.url} into {result.target}", restore.COUNT_COLUMNS,
                  restore.count_rows(result, settings, previous))

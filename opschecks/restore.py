@@ -239,6 +239,10 @@ def judge(result: Drill, settings: RestoreSettings, previous: Record | None) -> 
     return findings
 
 
+# Namespaces beyond the configured collections named in the report and the ledger; the rest are counted in one
+# row / one number, so a dump of 20,000 stray files makes neither a 20,008-row table nor a 750 KB ledger record.
+OTHERS_SHOWN = 50
+
 COUNT_COLUMNS = ["collection", "documents in the dump", "restored count", "previous drilled count", "change"]
 
 
@@ -247,6 +251,9 @@ def count_rows(result: Drill, settings: RestoreSettings, previous: Record | None
     before = previous.details["counts"] if previous else {}
     rows = []
     others = sorted(n for n in result.in_dump if n not in settings.collections)
+    extra = [n for n in result.restored.not_restored if n not in result.in_dump]
+    left_out = [*others, *extra][OTHERS_SHOWN:]
+    others, extra = others[:OTHERS_SHOWN], extra[:max(OTHERS_SHOWN - len(others), 0)]
     for name in [*settings.collections, *others]:
         now, then = result.counts.get(name), before.get(name)
         change = None
@@ -255,9 +262,11 @@ def count_rows(result: Drill, settings: RestoreSettings, previous: Record | None
         why = result.restored.not_restored.get(name) or result.restored.unrestorable.get(name)
         shown: Any = f"not restored: {why}" if why else "missing" if now is None and not result.broken else now
         rows.append([name, result.in_dump.get(name), shown, then, change])
-    for name, why in result.restored.not_restored.items():
-        if name not in result.in_dump:
-            rows.append([name, None, f"not restored: {why}", None, None])
+    for name in extra:
+        rows.append([name, None, f"not restored: {result.restored.not_restored[name]}", None, None])
+    if left_out:
+        held = sum(result.in_dump.get(n, 0) for n in left_out)
+        rows.append([f"… and {len(left_out):,} more namespaces", held, None, None, None])
     return rows
 
 
@@ -268,8 +277,16 @@ def users_and_roles(result: Drill, settings: RestoreSettings) -> str:
     return f"{r.users} users, {r.roles} roles in the dump ({state})"
 
 
-def ledger_details(result: Drill, env: str, previous: Record | None) -> dict[str, Any]:
-    """What the ledger keeps of a drill: which backup, the verdict, counts and durations."""
+def ledger_details(result: Drill, env: str, previous: Record | None, collections: Sequence[str]) -> dict[str, Any]:
+    """What the ledger keeps of a drill: which backup, the verdict, counts and durations.
+
+    Per namespace, ``collections`` (the configured ones, which later drills compare with) and the first
+    ``OTHERS_SHOWN`` others are kept; ``namespaces_left_out`` counts the rest.
+    """
+    names = sorted({*result.in_dump, *result.counts, *result.restored.not_restored, *result.restored.unrestorable}
+                   - set(collections))
+    kept = {*collections, *names[:OTHERS_SHOWN]}
+    bounded = lambda d: {k: v for k, v in d.items() if k in kept}  # noqa: E731 (four dicts, one rule)
     return {
         "env": env,
         "key": result.backup.key,
@@ -279,10 +296,11 @@ def ledger_details(result: Drill, env: str, previous: Record | None) -> dict[str
         "dump_dir": result.dump_dir,
         "restorer": result.restored.restorer,
         "verdict": "broken" if result.broken else "restored",
-        "counts": result.counts,
-        "in_dump": result.in_dump,
-        "not_restored": result.restored.not_restored,
-        "unrestorable": result.restored.unrestorable,
+        "counts": bounded(result.counts),
+        "in_dump": bounded(result.in_dump),
+        "not_restored": bounded(result.restored.not_restored),
+        "unrestorable": bounded(result.restored.unrestorable),
+        "namespaces_left_out": len(names[OTHERS_SHOWN:]),
         "users": result.restored.users,
         "roles": result.restored.roles,
         "durations": {k: round(v, 3) for k, v in result.durations.items()},
