@@ -33,7 +33,7 @@ def test_restore_drill(env, aws_session, mongo_target, restore_rng, restore_key,
     report.table("Drill", ["step", "value"], [
         ["restorer", result.restored.restorer],
         ["dump directory", result.dump_dir or None],
-        *[["warning", w] for w in [restore.stamp_warning(result)] if w],
+        *[["warning", w] for w in restore.drill_warnings(result)],
         *[[f"{step} (s)", f"{seconds:.1f}"] for step, seconds in result.durations.items()],
         ["compared with", previous.details["key"] if previous else None],
         ["users and roles", restore.users_and_roles(result, settings)],

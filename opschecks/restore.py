@@ -179,6 +179,13 @@ def stamp_warning(result: Drill) -> str | None:
     return None
 
 
+def drill_warnings(result: Drill) -> list[str]:
+    """The report's warning rows: no stamp to check, what the dump lacked; the first ``OTHERS_SHOWN``, then a count."""
+    found = [w for w in [stamp_warning(result), *result.restored.notices] if w]
+    more = [f"… and {len(found) - OTHERS_SHOWN:,} more warnings"] if len(found) > OTHERS_SHOWN else []
+    return found[:OTHERS_SHOWN] + more
+
+
 def count(db: Database, namespaces: dict[str, str]) -> dict[str, int | None]:
     """Documents on the server per collection (``namespaces``: collection -> namespace holding its documents)."""
     present = set(db.list_collection_names())

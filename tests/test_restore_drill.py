@@ -341,3 +341,16 @@ def test_a_dump_within_the_tolerance_passes_and_one_without_a_stamp_is_a_warning
     assert sorted(r.details["dump_dir"] for r in drill.records()) == [f"data/db/dump/{near}", "data/db/dump/latest"]
     html = (drill.pytester.path / "reports/report.html").read_text()
     assert "the dump directory data/db/dump/latest has no" in html and "not checked against the key" in html
+
+
+def test_a_collection_without_its_metadata_file_is_a_warning_row(drill: Drill):
+    whole = tarfile.open(fileobj=io.BytesIO(backup_tarball(stamp(DAY0), backup_counts(0))))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for member in whole.getmembers():
+            if not member.name.endswith("/file.metadata.json"):
+                tar.addfile(member, whole.extractfile(member) if member.isfile() else None)
+    drill.put(0, body=buf.getvalue())
+    drill.run_with_uri("--env", drill.env).assert_outcomes(passed=1)
+    html = (drill.pytester.path / "reports/report.html").read_text()
+    assert "file.bson: no metadata file: restored without its indexes and collection options" in html
