@@ -20,17 +20,20 @@ def test_restore_drill(env, aws_session, mongo_target, restore_rng, restore_key,
     found = list(backups.list_backups(s3, env.backup_bucket, backups.key_prefix(env), None, clock.now()))
     backup = restore.choose(found, restore.drilled_keys(drill_history), restore_rng,
                             where=f"s3://{env.backup_bucket}/{env.backup_prefix}/", pinned=restore_key)
-    ledger_details.update(env=env.name, key=backup.key)
+    # The subject: a finding about one backup is fixed only by drilling that backup again (opschecks/changes.py).
+    ledger_details.update(env=env.name, key=backup.key, subject=backup.key)
 
     progress = transfer_progress(f"s3://{env.backup_bucket}/{backup.key}", backup.size)
     result = restore.drill(s3, env.backup_bucket, backup, mongo_target, settings, progress)
     previous = restore.previous_drill(drill_history, backup.key)
-    ledger_details.update(restore.ledger_details(result, env.name, previous))
+    ledger_details.update(restore.ledger_details(result, env.name, previous, settings.collections))
 
     report.table(f"Restore drill of {result.url} into {result.target}", restore.COUNT_COLUMNS,
                  restore.count_rows(result, settings, previous))
     report.table("Drill", ["step", "value"], [
         ["restorer", result.restored.restorer],
+        ["dump directory", result.dump_dir or None],
+        *[["warning", w] for w in restore.drill_warnings(result)],
         *[[f"{step} (s)", f"{seconds:.1f}"] for step, seconds in result.durations.items()],
         ["compared with", previous.details["key"] if previous else None],
         ["users and roles", restore.users_and_roles(result, settings)],

@@ -7,8 +7,14 @@ environment in the ledger, newest first; skipped runs are passed over, as they
 judged nothing. A check that failed without findings (it could not reach what
 it checks, or crashed) gets one ``OPS001`` finding, so an outage has a streak too.
 
-A previous finding is *fixed* only when this run reached a verdict: a run that
-could not judge (OPS001) or was skipped fixes nothing.
+A previous finding is *fixed* only when this run reached a verdict about the
+same subject: a run that could not judge (OPS001) or was skipped fixes nothing,
+and neither does a run that judged something else. A check whose runs judge
+different things (the restore drill: one backup each) names what it judged in
+its ledger details as ``subject``; a previous finding is fixed only by a run of
+the same subject, or when the previous run recorded none (then, as for every
+other check, the same check and env is the same subject). A finding of another
+subject is not judged again: it is not called fixed.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ class Run:
     env: str
     outcome: str  # passed, failed, error, skipped
     findings: tuple[Finding, ...]
+    subject: str | None = None  # what the run judged (details["subject"]), when its runs judge different things
 
 
 def run_findings(check: str, env: str, outcome: str, findings: Sequence[Finding], reason: str) -> tuple[Finding, ...]:
@@ -101,7 +108,7 @@ def compare(runs: Iterable[Run], history: History) -> Changes:
                 still.append(Change(run.check, run.env, finding, since=previous[streak - 1].started, runs=streak + 1,
                                     more=streak == len(seen) >= HISTORY_RUNS))
         judged = all(f.code != UNJUDGED for f in run.findings)
-        if previous and judged:
+        if previous and judged and previous[0].details.get("subject") in (None, run.subject):
             now = {identity(run.check, run.env, f) for f in run.findings}
             fixed += [Change(run.check, run.env, f) for f in previous[0].findings
                       if identity(run.check, run.env, f) not in now]

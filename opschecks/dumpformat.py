@@ -346,6 +346,7 @@ class DumpReader:
         self.collections: dict[str, Collection] = {}  # by real name
         self.counts: dict[str, int] = {}  # documents read so far, by real name
         self.other_files: list[str] = []  # files in <db>/ that are no part of a dump
+        self.notices: list[str] = []  # what the dump lacks that the restore goes on without, for the report
         self._archive_version: tuple[int, int] = (0, 0)
         self.databases: set[str] = set()  # the databases an archive's prelude lists
         if archive:
@@ -399,6 +400,7 @@ class DumpReader:
             coll = Collection(name, classify(name, {}), source=path.name)
             self.collections[name] = coll
             self._attach(coll, path)
+            self.notices.append(f"{path.name}: no metadata file: restored without its indexes and collection options")
         for coll in self.collections.values():
             coll.data_name = coll.data_name or coll.name
 

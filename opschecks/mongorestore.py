@@ -72,6 +72,7 @@ class Restored:
     documents: dict[str, int] = field(default_factory=dict)  # inserted and acknowledged, per collection
     data_names: dict[str, str] = field(default_factory=dict)  # where each collection's documents live
     warnings: list[str] = field(default_factory=list)  # indexes/options the server refused
+    notices: list[str] = field(default_factory=list)  # what the dump lacks that the restore went on without
     not_restored: dict[str, str] = field(default_factory=dict)  # collection -> why not (by design)
     unrestorable: dict[str, str] = field(default_factory=dict)  # collection -> why the target could not
     users: int = 0  # documents of system.users in the dump
@@ -212,6 +213,7 @@ def _account(reader: DumpReader, result: Restored) -> None:
             result.roles += held
     for name in reader.other_files:
         result.not_restored[name] = "not a mongodump file"
+    result.notices = list(reader.notices)
 
 
 def _prepare(db: Database, reader: DumpReader, restore_users: bool, result: Restored) -> dict[str, str]:

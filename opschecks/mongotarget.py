@@ -14,10 +14,11 @@ owner and the next drill on that host removes those whose owner is gone
 
 from __future__ import annotations
 
-import datetime as dt
 import os
+import re
 import secrets
 import shutil
+import string
 import signal
 import subprocess
 import tarfile
@@ -68,10 +69,18 @@ def docker_reachable(timeout: float = 2.0) -> bool:
         client.close()
 
 
-def fresh_database_name(env: str, now: dt.datetime | None = None) -> str:
-    """A database name no one else uses: ``restore_drill_<env>_<UTC time>_<random>``."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    return f"restore_drill_{env}_{now:%Y%m%d%H%M%S}_{secrets.token_hex(3)}"[:63]
+DRILL_DATABASE = re.compile(r"rd[0-9a-z]{3}")  # what fresh_database_name makes
+
+
+def fresh_database_name() -> str:
+    """A database name for one drill: ``rd`` and 3 random characters, unique enough among the few concurrent drills.
+
+    No longer than ``admin``: the server limits ``<database>.<collection>`` to 255 bytes, so a drill database
+    named longer than the dumped one refused the longest names production holds (a 247-character collection
+    under a 41-character drill name). The ledger's ``target`` names it, and ``uri_target`` refuses one that
+    holds data, so a clash fails closed instead of mixing two drills.
+    """
+    return "rd" + "".join(secrets.choice(string.digits + string.ascii_lowercase) for _ in range(3))
 
 
 @dataclass
@@ -302,13 +311,13 @@ def open_target(env: str, image: str, database: str, uri_option: str | None,
 def _open_target(env: str, image: str, database: str, uri_option: str | None,
                  uri_env: str | None, timeout_s: float) -> Iterator[MongoTarget]:
     if uri_option:
-        with uri_target(uri_option, fresh_database_name(env), timeout_s) as target:
+        with uri_target(uri_option, fresh_database_name(), timeout_s) as target:
             yield target
     elif docker_reachable():
         with container_target(image, database, timeout_s) as target:
             yield target
     elif uri_env:
-        with uri_target(uri_env, fresh_database_name(env), timeout_s) as target:
+        with uri_target(uri_env, fresh_database_name(), timeout_s) as target:
             yield target
     else:
         raise Unreachable(f"no MongoDB to restore into: Docker is not reachable (start it, or set DOCKER_HOST: "

@@ -23,6 +23,8 @@ Finding codes:
   refuses, mongorestore failed, no dump or more than one found)
 - RST013 a collection in the dump holds a different number of documents than the restore left on the server
 - RST014 part of the dump could not be restored on this target (e.g. time-series collections)
+- RST015 the dump directory's stamp is more than ``dump_stamp_tolerance_hours`` from the backup key's:
+  a dump of another day under this key's name
 
 Every namespace of the dump is accounted for: its documents in the dump,
 what the server holds after the restore, or why it was not restored.
@@ -30,17 +32,19 @@ what the server holds after the restore, or why it was not restored.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pymongo.database import Database
 
 from opschecks import archive, mongorestore, orphans
-from opschecks.backups import Backup
+from opschecks.backups import STAMP_FORMAT, Backup
 from opschecks.findings import Finding, fail_on
 from opschecks.ledger import Record
 
@@ -68,6 +72,9 @@ class RestoreSettings:
     # A backup whose members declare more than this many times its compressed size is refused before extraction
     # (RST011): a decompression bomb must not fill the disk. Real dumps compress 3-15x; gzip reaches ~1032x.
     max_expansion_ratio: float = archive.DEFAULT_MAX_EXPANSION_RATIO
+    # backup.sh names the dump directory and the key after the same moment; a dump directory stamped further
+    # than this from the key is a dump of another day under this key's name (RST015).
+    dump_stamp_tolerance_hours: float = 3.0
 
 
 @dataclass
@@ -83,6 +90,8 @@ class Drill:
     warnings: list[str] = field(default_factory=list)
     broken: Finding | None = None
     notes: list[str] = field(default_factory=list)  # what the drill cleaned up beside its own work
+    dump_dir: str = ""  # the restored dump, relative to the extracted backup (data/db/dump/<stamp>)
+    dump_taken: dt.datetime | None = None  # the stamp in dump_dir's path; None: it has none
 
     @property
     def in_dump(self) -> dict[str, int]:
@@ -135,6 +144,8 @@ def drill(s3: Any, bucket: str, backup: Backup, target: MongoTarget, settings: R
             tarball.unlink()  # halve the disk the drill needs
             dump = replace(mongorestore.locate(work / "extracted", settings.database),
                            restore_users=settings.restore_users)
+            result.dump_dir = dump.path.relative_to(work / "extracted").as_posix()
+            result.dump_taken = dump_stamp(dump.path.relative_to(work / "extracted"))
             with _timed(result, "restore"):
                 restored = target.restore(dump, work)
             if restored.in_dump is None:  # the mongorestore binary restored: count the dump ourselves
@@ -148,6 +159,31 @@ def drill(s3: Any, bucket: str, backup: Backup, target: MongoTarget, settings: R
     names |= {name: restored.data_names.get(name, name) for name in result.compared()}
     result.counts = count(target.client[target.database], names)
     return result
+
+
+def dump_stamp(relative: Path) -> dt.datetime | None:
+    """The UTC moment in the innermost component of ``relative`` named like a stamp (data/db/dump/<stamp>)."""
+    for part in reversed(relative.parts):
+        try:
+            return dt.datetime.strptime(part, STAMP_FORMAT).replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            continue
+    return None
+
+
+def stamp_warning(result: Drill) -> str | None:
+    """Why the dump's day could not be compared with the key's (no stamp in its path), for the report."""
+    if result.dump_dir and result.dump_taken is None:
+        return (f"the dump directory {result.dump_dir} has no <YYYY-MM-DDTHH_MM> stamp: "
+                "not checked against the key's date")
+    return None
+
+
+def drill_warnings(result: Drill) -> list[str]:
+    """The report's warning rows: no stamp to check, what the dump lacked; the first ``OTHERS_SHOWN``, then a count."""
+    found = [w for w in [stamp_warning(result), *result.restored.notices] if w]
+    more = [f"… and {len(found) - OTHERS_SHOWN:,} more warnings"] if len(found) > OTHERS_SHOWN else []
+    return found[:OTHERS_SHOWN] + more
 
 
 def count(db: Database, namespaces: dict[str, str]) -> dict[str, int | None]:
@@ -179,6 +215,13 @@ def judge(result: Drill, settings: RestoreSettings, previous: Record | None) -> 
     before = previous.details["counts"] if previous else {}
     where = f"{result.url} restored into {result.target}"
     findings = []
+    if result.dump_taken is not None:
+        apart = abs(result.dump_taken - result.backup.taken)
+        if apart > dt.timedelta(hours=settings.dump_stamp_tolerance_hours):
+            findings.append(Finding(
+                "RST015", where, f"the dump directory {result.dump_dir} is stamped {apart.total_seconds() / 3600:,.1f} h "
+                                 f"from the key's {result.backup.taken:%Y-%m-%d %H:%M} UTC (at most "
+                                 f"{settings.dump_stamp_tolerance_hours:g} h allowed): a dump of another day"))
     for name in result.compared():
         held, restored = result.in_dump[name], result.counts.get(name)
         if restored != held:
@@ -203,6 +246,10 @@ def judge(result: Drill, settings: RestoreSettings, previous: Record | None) -> 
     return findings
 
 
+# Namespaces beyond the configured collections named in the report and the ledger; the rest are counted in one
+# row / one number, so a dump of 20,000 stray files makes neither a 20,008-row table nor a 750 KB ledger record.
+OTHERS_SHOWN = 50
+
 COUNT_COLUMNS = ["collection", "documents in the dump", "restored count", "previous drilled count", "change"]
 
 
@@ -211,6 +258,9 @@ def count_rows(result: Drill, settings: RestoreSettings, previous: Record | None
     before = previous.details["counts"] if previous else {}
     rows = []
     others = sorted(n for n in result.in_dump if n not in settings.collections)
+    extra = [n for n in result.restored.not_restored if n not in result.in_dump]
+    left_out = [*others, *extra][OTHERS_SHOWN:]
+    others, extra = others[:OTHERS_SHOWN], extra[:max(OTHERS_SHOWN - len(others), 0)]
     for name in [*settings.collections, *others]:
         now, then = result.counts.get(name), before.get(name)
         change = None
@@ -219,9 +269,11 @@ def count_rows(result: Drill, settings: RestoreSettings, previous: Record | None
         why = result.restored.not_restored.get(name) or result.restored.unrestorable.get(name)
         shown: Any = f"not restored: {why}" if why else "missing" if now is None and not result.broken else now
         rows.append([name, result.in_dump.get(name), shown, then, change])
-    for name, why in result.restored.not_restored.items():
-        if name not in result.in_dump:
-            rows.append([name, None, f"not restored: {why}", None, None])
+    for name in extra:
+        rows.append([name, None, f"not restored: {result.restored.not_restored[name]}", None, None])
+    if left_out:
+        held = sum(result.in_dump.get(n, 0) for n in left_out)
+        rows.append([f"… and {len(left_out):,} more namespaces", held, None, None, None])
     return rows
 
 
@@ -232,20 +284,30 @@ def users_and_roles(result: Drill, settings: RestoreSettings) -> str:
     return f"{r.users} users, {r.roles} roles in the dump ({state})"
 
 
-def ledger_details(result: Drill, env: str, previous: Record | None) -> dict[str, Any]:
-    """What the ledger keeps of a drill: which backup, the verdict, counts and durations."""
+def ledger_details(result: Drill, env: str, previous: Record | None, collections: Sequence[str]) -> dict[str, Any]:
+    """What the ledger keeps of a drill: which backup, the verdict, counts and durations.
+
+    Per namespace, ``collections`` (the configured ones, which later drills compare with) and the first
+    ``OTHERS_SHOWN`` others are kept; ``namespaces_left_out`` counts the rest.
+    """
+    names = sorted({*result.in_dump, *result.counts, *result.restored.not_restored, *result.restored.unrestorable}
+                   - set(collections))
+    kept = {*collections, *names[:OTHERS_SHOWN]}
+    bounded = lambda d: {k: v for k, v in d.items() if k in kept}  # noqa: E731 (four dicts, one rule)
     return {
         "env": env,
         "key": result.backup.key,
         "bucket": result.bucket,
         "size": result.backup.size,
         "target": result.target,
+        "dump_dir": result.dump_dir,
         "restorer": result.restored.restorer,
         "verdict": "broken" if result.broken else "restored",
-        "counts": result.counts,
-        "in_dump": result.in_dump,
-        "not_restored": result.restored.not_restored,
-        "unrestorable": result.restored.unrestorable,
+        "counts": bounded(result.counts),
+        "in_dump": bounded(result.in_dump),
+        "not_restored": bounded(result.restored.not_restored),
+        "unrestorable": bounded(result.restored.unrestorable),
+        "namespaces_left_out": len(names[OTHERS_SHOWN:]),
         "users": result.restored.users,
         "roles": result.restored.roles,
         "durations": {k: round(v, 3) for k, v in result.durations.items()},

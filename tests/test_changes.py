@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from opschecks.changes import UNJUDGED, Run, compare, run_findings
 from opschecks.findings import Finding
@@ -81,3 +82,32 @@ def test_a_long_streak_reads_further_back_only_while_it_lasts() -> None:
 def test_a_first_run_has_everything_new() -> None:
     changes = compare([Run(FRESH, "staging", "failed", (MISSING,))], history)
     assert [c.finding for c in changes.new] == [MISSING] and not changes.still and not changes.fixed
+
+
+DRILL = "checks/test_restore.py::test_restore_drill"
+HOSTILE = "prod/2026-11-24T00_30.tar.gz"
+CRASHED = Finding(UNJUDGED, "prod test_restore_drill", "OverflowError: cannot convert float infinity to integer")
+
+
+def drill_history(subject: str | None) -> list[Record]:
+    details = {"key": HOSTILE, **({"subject": subject} if subject else {})}
+    return [replace(rec(DRILL, "prod", "failed", 24, CRASHED), details=details)]
+
+
+def test_a_pass_on_another_subject_does_not_fix_a_finding_about_the_first() -> None:
+    # Issue 26: the drill crashed on a hostile backup; a pass on another backup called that crash fixed.
+    crash = drill_history(HOSTILE)
+    other = compare([Run(DRILL, "prod", "passed", (), "prod/2026-11-25T00_30.tar.gz")], lambda c, e, n: crash)
+    assert (other.new, other.still, other.fixed) == ([], [], [])
+
+    again = compare([Run(DRILL, "prod", "passed", (), HOSTILE)], lambda c, e, n: crash)
+    assert [c.finding for c in again.fixed] == [CRASHED]
+    unpinned = compare([Run(DRILL, "prod", "failed", (Finding("RST004", "s3://b/prod/", "all drilled"),))],
+                       lambda c, e, n: crash)  # a run that judged no backup says nothing about this one
+    assert unpinned.fixed == []
+
+
+def test_without_a_recorded_subject_the_same_check_and_env_is_the_subject() -> None:
+    untold = drill_history(None)
+    changes = compare([Run(DRILL, "prod", "passed", (), "prod/2026-11-25T00_30.tar.gz")], lambda c, e, n: untold)
+    assert [c.finding for c in changes.fixed] == [CRASHED]

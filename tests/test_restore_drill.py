@@ -24,6 +24,7 @@ from pymongo import MongoClient
 
 from opschecks import ledger, restore
 from opschecks.backups import Backup, stamp
+from opschecks.mongotarget import DRILL_DATABASE
 from opschecks.sandbox.dumps import backup_tarball
 from opschecks.sandbox.seed import backup_counts
 
@@ -39,6 +40,12 @@ class Drill:
     bucket: str
     ledger_path: Path
     tmp: Path
+    before: set[str]  # drill databases on the server before this test (another test's, e.g. one left undroppable)
+
+    def databases(self) -> list[str]:
+        """The drill databases this test's drills made and have not dropped."""
+        with MongoClient(self.sandbox.mongo_uri) as client:
+            return [n for n in client.list_database_names() if DRILL_DATABASE.fullmatch(n) and n not in self.before]
 
     def put(self, day: int, counts: dict[str, int] | None = None, body: bytes | None = None) -> str:
         """Upload the backup of DAY0 + ``day``; returns its key."""
@@ -58,10 +65,7 @@ class Drill:
         return ledger.query(self.ledger_path, env=self.env)
 
     def leftovers(self) -> list[str]:
-        temp = [p.name for p in self.tmp.iterdir()]
-        with MongoClient(self.sandbox.mongo_uri) as client:
-            dbs = [n for n in client.list_database_names() if n.startswith(f"restore_drill_{self.env}_")]
-        return temp + dbs
+        return [p.name for p in self.tmp.iterdir()] + self.databases()
 
 
 @pytest.fixture
@@ -78,7 +82,9 @@ def drill(checklist, sandbox_env, monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     temp = tmp_path / "temp"
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    return Drill(checklist.pytester, sandbox_env, env, bucket, ledger_path, temp)
+    with MongoClient(sandbox_env.mongo_uri) as client:
+        before = {n for n in client.list_database_names() if DRILL_DATABASE.fullmatch(n)}
+    return Drill(checklist.pytester, sandbox_env, env, bucket, ledger_path, temp, before)
 
 
 def test_healthy_drill_passes_records_the_backup_and_leaves_nothing(drill: Drill):
@@ -223,7 +229,7 @@ def test_ctrl_c_during_the_restore_leaves_nothing_behind(drill: Drill, sig: sign
         with MongoClient(drill.sandbox.mongo_uri) as client:
             deadline = time.monotonic() + 60
             while not any(client[n]["submissionEnvelope"].estimated_document_count()
-                          for n in client.list_database_names() if n.startswith(f"restore_drill_{drill.env}_")):
+                          for n in drill.databases()):
                 assert proc.poll() is None and time.monotonic() < deadline, "the drill ended before it restored"
                 time.sleep(0.05)
         assert list(drill.tmp.glob("opschecks-restore-*")), "the drill's temp dir should exist mid-restore"
@@ -300,7 +306,7 @@ def test_a_mongodb_that_stops_answering_mid_restore_fails_in_one_line_not_a_hang
     out = result.stdout.str()
     result.assert_outcomes(failed=1, errors=1)
     result.stdout.fnmatch_lines([f"*[[]{drill.env}[]] could not drop MongoDB 127.0.0.1:{proxy.port} database "
-                                 f"restore_drill_{drill.env}_* after the drill (drop it by hand): MongoDB accepted "
+                                 "rd??? after the drill (drop it by hand): MongoDB accepted "
                                  "the connection but stopped answering*",
                                  f"  • OPS001 [[]{drill.env}[]] test_restore_drill: MongoDB accepted the connection but "
                                  f"stopped answering: 127.0.0.1:{proxy.port}: timed out ([[]restore[]] server_timeout_s "
@@ -309,3 +315,42 @@ def test_a_mongodb_that_stops_answering_mid_restore_fails_in_one_line_not_a_hang
     [record] = drill.records()
     assert record.outcome == "failed" and "verdict" not in record.details, "the server hung: not the backup's fault"
     assert restore.drilled_keys(drill.records()) == set(), f"{key} stays in the pool"
+
+
+def test_a_dump_of_another_day_under_this_key_is_rst015_naming_its_directory(drill: Drill):
+    # Issue 26: tonight's key holding a 2020 dump was "restored", and nothing said which dump it was.
+    old = "2020-11-01T00_00"
+    key = drill.put(0, body=backup_tarball(old, backup_counts(0)))
+    result = drill.run_with_uri("--env", drill.env)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*[[]RST015[]] s3://{drill.bucket}/{key} restored into MongoDB *: the dump "
+                                 f"directory data/db/dump/{old} is stamped 46,704.0 h from the key's "
+                                 "2026-03-01 00:00 UTC (at most 3 h allowed): a dump of another day*"])
+    [record] = drill.records()
+    assert record.details["dump_dir"] == f"data/db/dump/{old}" and record.details["subject"] == key
+    assert f"data/db/dump/{old}" in (drill.pytester.path / "reports/report.html").read_text()
+    assert drill.leftovers() == []
+
+
+def test_a_dump_within_the_tolerance_passes_and_one_without_a_stamp_is_a_warning_row(drill: Drill):
+    near = stamp(DAY0 + dt.timedelta(hours=2))  # the dump started at midnight and was named a little later
+    keys = [drill.put(0, body=backup_tarball(near, backup_counts(0))),
+            drill.put(1, body=backup_tarball("latest", backup_counts(1)))]
+    for key in keys:  # the report holds the last run's tables
+        drill.run_with_uri("--env", drill.env, "--restore-key", key).assert_outcomes(passed=1)
+    assert sorted(r.details["dump_dir"] for r in drill.records()) == [f"data/db/dump/{near}", "data/db/dump/latest"]
+    html = (drill.pytester.path / "reports/report.html").read_text()
+    assert "the dump directory data/db/dump/latest has no" in html and "not checked against the key" in html
+
+
+def test_a_collection_without_its_metadata_file_is_a_warning_row(drill: Drill):
+    whole = tarfile.open(fileobj=io.BytesIO(backup_tarball(stamp(DAY0), backup_counts(0))))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for member in whole.getmembers():
+            if not member.name.endswith("/file.metadata.json"):
+                tar.addfile(member, whole.extractfile(member) if member.isfile() else None)
+    drill.put(0, body=buf.getvalue())
+    drill.run_with_uri("--env", drill.env).assert_outcomes(passed=1)
+    html = (drill.pytester.path / "reports/report.html").read_text()
+    assert "file.bson: no metadata file: restored without its indexes and collection options" in html

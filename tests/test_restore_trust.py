@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import io
+import json
 import tarfile
 import tracemalloc
 import uuid
@@ -31,7 +32,7 @@ SMALL = [Coll("project", [{"_id": i, "name": f"p{i}"} for i in range(3)]),
 
 @pytest.fixture
 def target(sandbox):
-    with mongotarget.uri_target(sandbox.mongo_uri, mongotarget.fresh_database_name("trust")) as t:
+    with mongotarget.uri_target(sandbox.mongo_uri, mongotarget.fresh_database_name()) as t:
         yield t
 
 
@@ -482,7 +483,7 @@ def _drill(sandbox, tmp_path: Path, colls: list[Coll], **settings) -> tuple[rest
     now = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
     backup = Backup("dev/2026-03-01T00_00.tar.gz", now, now, len(body))
     config = restore.RestoreSettings(collections=["project", "file"], min_counts={}, **settings)
-    with mongotarget.uri_target(sandbox.mongo_uri, mongotarget.fresh_database_name("trust")) as t:
+    with mongotarget.uri_target(sandbox.mongo_uri, mongotarget.fresh_database_name()) as t:
         result = restore.drill(s3, bucket, backup, t, config)
     return result, restore.judge(result, config, None)
 
@@ -493,7 +494,7 @@ def test_a_capped_collection_that_kept_fewer_documents_is_rst013(sandbox, tmp_pa
     result, findings = _drill(sandbox, tmp_path, [SMALL[0], capped])
     assert [(f.code, f.message) for f in findings] == [
         ("RST013", "admin.file: the dump holds 5,203 documents, 700 were restored")]
-    assert restore.ledger_details(result, "dev", None)["in_dump"] == {"project": 3, "file": 5203}
+    assert restore.ledger_details(result, "dev", None, ["project", "file"])["in_dump"] == {"project": 3, "file": 5203}
     rows = restore.count_rows(result, restore.RestoreSettings(collections=["project", "file"]), None)
     assert restore.COUNT_COLUMNS[1:3] == ["documents in the dump", "restored count"]
     assert rows[:2] == [["project", 3, 3, None, None], ["file", 5203, 700, None, None]]
@@ -545,4 +546,31 @@ def test_the_drill_counts_collections_pymongo_cannot_address(target):
 def test_broken_bson_in_a_backup_is_a_broken_verdict(sandbox, tmp_path: Path):
     result, findings = _drill(sandbox, tmp_path, [Coll("project", [{"_id": 1}, _bad_type_byte()])])
     assert [(f.code, f.message.split(":")[0]) for f in findings] == [("RST012", "project.bson")]
-    assert restore.ledger_details(result, "dev", None)["verdict"] == "broken"
+    assert restore.ledger_details(result, "dev", None, ["project", "file"])["verdict"] == "broken"
+
+
+def test_the_longest_collection_name_admin_holds_restores_into_the_drill_database(sandbox, tmp_path: Path):
+    # Issue 26: admin.<247 characters> is 253 bytes; under the old 41-character drill name it was 289, over the
+    # server's 255, and the drill failed a healthy backup.
+    longest = "c" * 247
+    result, findings = _drill(sandbox, tmp_path, [*SMALL, Coll(longest, [{"_id": 1}, {"_id": 2}])])
+    assert findings == [] and result.counts[longest] == result.in_dump[longest] == 2
+
+
+def test_thousands_of_stray_namespaces_are_summarised_in_the_report_and_the_ledger():
+    # Issue 26: 20,000 stray files in admin/ made 20,008 report rows and a 750 KB ledger record.
+    stray = {f"stray{i:05d}": 0 for i in range(20_000)}
+    taken = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+    result = restore.Drill("b", Backup("dev/2026-03-01T00_00.tar.gz", taken, taken, 1),
+                           restored=mongorestore.Restored(in_dump={"project": 3, **stray},
+                                                          not_restored={"system.users": "users"}))
+    result.counts = {"project": 3, "file": None, **stray}
+    settings = restore.RestoreSettings(collections=["project", "file"])
+    rows = restore.count_rows(result, settings, None)
+    shown = restore.OTHERS_SHOWN
+    assert len(rows) == 2 + shown + 1
+    assert rows[2][0] == "stray00000" and rows[-1] == ["… and 19,951 more namespaces", 0, None, None, None]
+    details = restore.ledger_details(result, "dev", None, settings.collections)
+    assert details["counts"] == {"project": 3, "file": None, **dict(list(stray.items())[:shown])}
+    assert len(details["in_dump"]) == 1 + shown and details["namespaces_left_out"] == 20_001 - shown
+    assert len(json.dumps(details)) < 10_000
