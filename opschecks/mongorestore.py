@@ -112,6 +112,22 @@ def locate(root: Path, database: str) -> Dump:
     return candidates[0]
 
 
+def oplog_notice(dump: Dump) -> str | None:
+    """A warning when the dump's ``oplog.bson`` (mongodump ``--oplog``, beside the database directories) is not
+    whole documents: the drill restores one database without it, but a point-in-time restore would fail."""
+    path = dump.path / "oplog.bson"
+    if dump.archive or not path.is_file():
+        return None
+    try:
+        with path.open("rb") as fh:
+            for _ in dumpformat.DocumentStream(fh).runs("oplog.bson", DumpError, archive=False):
+                pass
+    except DumpError as exc:
+        return (f"{exc}: a point-in-time restore (mongorestore --oplogReplay) of this backup would fail; the drill "
+                f"restores {dump.database} without it")
+    return None
+
+
 def _shown(dump: Dump) -> Path:
     return dump.path if dump.archive else dump.path / dump.database
 

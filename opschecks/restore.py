@@ -150,6 +150,9 @@ def drill(s3: Any, bucket: str, backup: Backup, target: MongoTarget, settings: R
                 restored = target.restore(dump, work)
             if restored.in_dump is None:  # the mongorestore binary restored: count the dump ourselves
                 restored = replace(mongorestore.inventory(dump), restorer=restored.restorer)
+            oplog = mongorestore.oplog_notice(dump)
+            if oplog:
+                restored = replace(restored, notices=[*restored.notices, oplog])
         except (archive.BrokenArchive, mongorestore.DumpError) as exc:
             result.broken = Finding(exc.code, result.url, str(exc))
             return result

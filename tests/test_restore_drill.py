@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import bson
 import pytest
 from pymongo import MongoClient
 
@@ -354,3 +355,24 @@ def test_a_collection_without_its_metadata_file_is_a_warning_row(drill: Drill):
     drill.run_with_uri("--env", drill.env).assert_outcomes(passed=1)
     html = (drill.pytester.path / "reports/report.html").read_text()
     assert "file.bson: no metadata file: restored without its indexes and collection options" in html
+
+
+def test_a_truncated_oplog_is_a_warning_row(drill: Drill):
+    """mongodump --oplog writes oplog.bson beside the database directories; the drill restores one database
+    without it, but a cut one would break a point-in-time restore: said in the report."""
+    whole = tarfile.open(fileobj=io.BytesIO(backup_tarball(stamp(DAY0), backup_counts(0))))
+    dump_dir = next(m.name for m in whole.getmembers() if m.isdir() and m.name.endswith("/admin")).rsplit("/", 1)[0]
+    entry = bson.encode({"ts": bson.Timestamp(1700000000, 1), "op": "n", "ns": "", "o": {"msg": "x"}})
+    oplog = entry * 3 + entry[:7]  # three whole entries, then a cut one
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for member in whole.getmembers():
+            tar.addfile(member, whole.extractfile(member) if member.isfile() else None)
+        info = tarfile.TarInfo(f"{dump_dir}/oplog.bson")
+        info.size = len(oplog)
+        tar.addfile(info, io.BytesIO(oplog))
+    drill.put(0, body=buf.getvalue())
+    drill.run_with_uri("--env", drill.env).assert_outcomes(passed=1)
+    html = (drill.pytester.path / "reports/report.html").read_text()
+    assert "oplog.bson" in html and "a point-in-time restore (mongorestore --oplogReplay) of this backup would fail" \
+        in html
