@@ -26,9 +26,19 @@ class Unreachable(Exception):
     """Raised by our own code when a service cannot be reached or used; the message says what and where."""
 
 
+class NotTriedAgain(Unreachable):
+    """A call to an endpoint that already did not answer in this run, refused at once (opschecks/silent.py)."""
+
+    def __init__(self, line: str, kubernetes: bool) -> None:
+        super().__init__(line)
+        self.kubernetes = kubernetes  # the line then names the context, as the first failure's did
+
+
 def from_kubernetes(exc: BaseException) -> bool:
     """Whether the Kubernetes client raised ``exc`` (the line should then name the context)."""
     # urllib3 errors escape only from the kubernetes client: boto3 and pymongo wrap their own.
+    if isinstance(exc, NotTriedAgain):
+        return exc.kubernetes
     return isinstance(exc, (kubernetes.client.exceptions.ApiException, urllib3.exceptions.MaxRetryError))
 
 

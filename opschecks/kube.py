@@ -21,7 +21,8 @@ import yaml
 from kubernetes import client, config
 from kubernetes.config.kube_config import ENV_KUBECONFIG_PATH_SEPARATOR
 
-from opschecks.errors import Unreachable
+from opschecks import silent
+from opschecks.errors import Unreachable, describe
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 15.0  # per answer; a list page of 500 pods comes back in well under a second
@@ -38,7 +39,17 @@ class _TimedApiClient(client.ApiClient):
 
     def call_api(self, method, url, header_params=None, body=None, post_params=None,  # noqa: ANN001, ANN201
                  _request_timeout=None):
-        return super().call_api(method, url, header_params, body, post_params, _request_timeout or self.timeout)
+        # Every request of the generated API classes comes through here: the one place that knows an API
+        # server already did not answer in this run (opschecks/silent.py), and learns it.
+        silent.refuse_if_silent(url, kubernetes=True)
+        try:
+            return super().call_api(method, url, header_params, body, post_params, _request_timeout or self.timeout)
+        except urllib3.exceptions.MaxRetryError as exc:
+            # NewConnectionError (refused) subclasses ConnectTimeoutError but fails at once: not worth remembering.
+            if isinstance(exc.reason, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError)) \
+                    and not isinstance(exc.reason, urllib3.exceptions.NewConnectionError):
+                silent.record(url, describe(exc) or str(exc))
+            raise
 
 
 def kubeconfig_files() -> list[str]:
