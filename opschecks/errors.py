@@ -26,6 +26,10 @@ class Unreachable(Exception):
     """Raised by our own code when a service cannot be reached or used; the message says what and where."""
 
 
+class KubernetesAnswerBroken(Unreachable):
+    """The Kubernetes API sent part of an answer, then reset, closed or went quiet (opschecks/kube.py)."""
+
+
 class NotTriedAgain(Unreachable):
     """A call to an endpoint that already did not answer in this run, refused at once (opschecks/silent.py)."""
 
@@ -39,6 +43,8 @@ def from_kubernetes(exc: BaseException) -> bool:
     # urllib3 errors escape only from the kubernetes client: boto3 and pymongo wrap their own.
     if isinstance(exc, NotTriedAgain):
         return exc.kubernetes
+    if isinstance(exc, KubernetesAnswerBroken):
+        return True
     return isinstance(exc, (kubernetes.client.exceptions.ApiException, urllib3.exceptions.MaxRetryError))
 
 
@@ -72,7 +78,8 @@ def describe(exc: BaseException) -> str | None:
         return f"AWS {exc.operation_name} failed: {err.get('Code') or 'unknown error'}: {err.get('Message', '')}".rstrip(": ")
     if isinstance(exc, kubernetes.config.config_exception.ConfigException):
         return f"Kubernetes config problem: {exc}"
-    if isinstance(exc, kubernetes.client.exceptions.ApiException) and exc.status in (0, 401, 403, 404, 500, 502, 503, 504):
+    if isinstance(exc, kubernetes.client.exceptions.ApiException) and exc.status in (0, 401, 403, 404, 429, 500, 502, 503,
+                                                                                              504):
         reason = {401: "unauthorized (401): credentials rejected", 403: "forbidden (403): RBAC denies it",
                   404: "not found (404)"}.get(exc.status, f"HTTP {exc.status} {exc.reason}")
         return f"Kubernetes API {reason}" + _api_message(exc)
