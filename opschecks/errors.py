@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 
+import boto3.exceptions
 import botocore.exceptions
 import kubernetes.client.exceptions
 import kubernetes.config.config_exception
@@ -63,6 +64,14 @@ def describe(exc: BaseException) -> str | None:
     if isinstance(exc, botocore.exceptions.ReadTimeoutError):
         return (f"AWS endpoint {exc.kwargs.get('endpoint_url')} accepted the connection but did not answer "
                 "(read timeout, tried twice; api_timeout_s in the config sets the wait)")
+    if isinstance(exc, (botocore.exceptions.IncompleteReadError, botocore.exceptions.ResponseStreamingError)):
+        # Raised while reading a body (get_object's Body.read()), after the call returned: the endpoint is not
+        # known here; the call site (archive.download) names it where it can.
+        return f"an AWS answer broke off part way through: {type(exc).__name__}: {' '.join(str(exc).split())}"
+    if isinstance(exc, boto3.exceptions.RetriesExceededError):
+        last = exc.last_exception
+        return (f"an S3 transfer broke off part way, every attempt: {type(last).__name__}: "
+                f"{' '.join(str(last).split())}")
     if isinstance(exc, botocore.exceptions.ClientError):
         err = exc.response.get("Error", {})
         if err.get("Code") in _THROTTLED:

@@ -10,11 +10,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client
 
-from opschecks import kube, silent
+from opschecks import archive, aws, kube, silent
+from opschecks.config import EnvConfig
 from opschecks.errors import describe, from_kubernetes
 
 
@@ -90,3 +92,52 @@ def test_a_reset_connection_is_one_line_naming_the_api_server(answering: Callabl
     with pytest.raises(Exception) as caught:
         client.CoreV1Api(kube.api_client("dev", 1.0)).list_namespaced_pod("default")
     assert describe(caught.value) == f"cannot reach http://127.0.0.1:{port}: ProtocolError"
+
+
+@pytest.fixture
+def resetting_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """An S3 endpoint whose HEAD answers a 5000-byte object and whose every GET sends 100 bytes, then a reset."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    headers = (b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nContent-Type: application/octet-stream\r\n"
+               b"ETag: \"e\"\r\nLast-Modified: Thu, 01 Jan 2026 00:00:00 GMT\r\n\r\n")
+
+    def loop() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            request = conn.recv(65536)
+            conn.sendall(headers if request.startswith(b"HEAD") else headers + b"x" * 100)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+            conn.close()
+
+    threading.Thread(target=loop, daemon=True).start()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def _s3() -> Any:
+    return aws.client(aws.session(EnvConfig(name="dev", api_timeout_s=1)), "s3")
+
+
+def test_a_download_that_resets_every_time_is_one_line_naming_the_object_and_endpoint(
+        resetting_s3: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{resetting_s3}")
+    with pytest.raises(Exception) as caught:
+        archive.download(_s3(), "ingest-db-backup", "dev/x.tar.gz", tmp_path / "x.tar.gz")
+    line = describe(caught.value)
+    assert line is not None and line.startswith(
+        f"S3 download of s3://ingest-db-backup/dev/x.tar.gz from http://127.0.0.1:{resetting_s3} broke off part "
+        "way, every attempt: "), (line, caught.value)
+
+
+def test_a_body_read_that_breaks_off_is_one_line(resetting_s3: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{resetting_s3}")
+    body = _s3().get_object(Bucket="ingest-ops-ledger", Key="k")["Body"]
+    with pytest.raises(Exception) as caught:
+        body.read()
+    line = describe(caught.value)
+    assert line is not None and line.startswith("an AWS answer broke off part way through: "), (line, caught.value)
