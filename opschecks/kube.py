@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 import urllib3
@@ -70,8 +71,11 @@ class _TimedApiClient(client.ApiClient):
             return _Answer(answer.response, silent.endpoint(url))
         except urllib3.exceptions.MaxRetryError as exc:
             # NewConnectionError (refused) subclasses ConnectTimeoutError but fails at once: not worth remembering.
+            # A proxied request (a node's kubelet, a pod) that times out is that backend's silence, not the API
+            # server's: the other nodes behind the same server are still asked.
             if isinstance(exc.reason, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError)) \
-                    and not isinstance(exc.reason, urllib3.exceptions.NewConnectionError):
+                    and not isinstance(exc.reason, urllib3.exceptions.NewConnectionError) \
+                    and "/proxy/" not in urlsplit(url).path:
                 silent.record(url, describe(exc) or str(exc))
             raise
 
