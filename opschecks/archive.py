@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from boto3.exceptions import RetriesExceededError
+
 from opschecks import tarscan
 from opschecks.errors import Unreachable
 
@@ -49,7 +51,14 @@ class NoSpace(Unreachable):
 def download(s3: Any, bucket: str, key: str, dest: Path, progress: Callable[[int], None] | None = None) -> int:
     """Download with boto3's managed transfer (multipart, retried) and check the size against the object."""
     expected = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
-    s3.download_file(bucket, key, str(dest), Callback=progress)
+    try:
+        s3.download_file(bucket, key, str(dest), Callback=progress)
+    except RetriesExceededError as exc:
+        # s3transfer retries a download whose body breaks off (reset, cut short) and then raises this, whose
+        # message names neither the object nor the endpoint.
+        last = exc.last_exception
+        raise Unreachable(f"S3 download of s3://{bucket}/{key} from {s3.meta.endpoint_url} broke off part way, "
+                          f"every attempt: {type(last).__name__}: {' '.join(str(last).split())}") from None
     got = dest.stat().st_size
     if got != expected:
         raise BrokenArchive(f"downloaded {got} bytes but the object has {expected}")

@@ -17,7 +17,8 @@ import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
-from opschecks.errors import Unreachable
+from opschecks import silent
+from opschecks.errors import Unreachable, describe
 
 if TYPE_CHECKING:  # config imports the area modules, which use this module
     from opschecks.config import EnvConfig
@@ -38,8 +39,7 @@ def session(env: EnvConfig) -> boto3.Session:
     """A session for ``env``; fails with one line naming the env and profile when there are no credentials."""
     core = botocore.session.get_session()
     # Every client of this session waits this long to connect and for each answer, unless its own config says.
-    core.set_default_client_config(BotoConfig(connect_timeout=min(CONNECT_TIMEOUT_S, env.api_timeout_s),
-                                              read_timeout=env.api_timeout_s))
+    core.set_default_client_config(timeouts(env.api_timeout_s))
     sess = boto3.Session(botocore_session=core, profile_name=env.aws_profile, region_name=env.aws_region)
     if sess.get_credentials() is None:
         profile = env.aws_profile or "(AWS_PROFILE or default)"
@@ -50,19 +50,34 @@ def session(env: EnvConfig) -> boto3.Session:
     return sess
 
 
+def timeouts(api_timeout_s: float) -> BotoConfig:
+    """The waits of every client: to connect (at most CONNECT_TIMEOUT_S) and for each answer."""
+    return BotoConfig(connect_timeout=min(CONNECT_TIMEOUT_S, api_timeout_s), read_timeout=api_timeout_s)
+
+
 def client(sess: boto3.Session, service: str, config: BotoConfig = RETRIES, region: str | None = None) -> Any:
     """``region`` for global services whose endpoint lives in one region (Cost Explorer: us-east-1)."""
     made = sess.client(service, config=config, region_name=region)
     # First on the service's own event, so it is asked before botocore's retry handler.
     made.meta.events.register_first(f"needs-retry.{made.meta.service_model.service_id.hyphenize()}",
                                     _give_up_on_unreachable)
+    # An endpoint that already did not answer in this run is not waited for again (opschecks/silent.py).
+    made.meta.events.register("before-send", lambda request, **_: silent.refuse_if_silent(request.url))
     return made
 
 
 def _give_up_on_unreachable(attempts: int, caught_exception: Exception | None = None, **_: Any) -> bool | None:
     # botocore takes the first answer that is not None; False means "do not retry".
     if isinstance(caught_exception, (EndpointConnectionError, ConnectTimeoutError)) and attempts >= CONNECT_ATTEMPTS:
+        _record_if_silent(caught_exception)
         return False
     if isinstance(caught_exception, ReadTimeoutError) and attempts >= SILENT_ATTEMPTS:
+        _record_if_silent(caught_exception)
         return False
     return None
+
+
+def _record_if_silent(exc: Exception) -> None:
+    # A refused connection fails in milliseconds: only the endpoints that cost timeouts are remembered.
+    if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)):
+        silent.record(exc.kwargs.get("endpoint_url") or "", describe(exc) or str(exc))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 
+import boto3.exceptions
 import botocore.exceptions
 import kubernetes.client.exceptions
 import kubernetes.config.config_exception
@@ -26,9 +27,25 @@ class Unreachable(Exception):
     """Raised by our own code when a service cannot be reached or used; the message says what and where."""
 
 
+class KubernetesAnswerBroken(Unreachable):
+    """The Kubernetes API sent part of an answer, then reset, closed or went quiet (opschecks/kube.py)."""
+
+
+class NotTriedAgain(Unreachable):
+    """A call to an endpoint that already did not answer in this run, refused at once (opschecks/silent.py)."""
+
+    def __init__(self, line: str, kubernetes: bool) -> None:
+        super().__init__(line)
+        self.kubernetes = kubernetes  # the line then names the context, as the first failure's did
+
+
 def from_kubernetes(exc: BaseException) -> bool:
     """Whether the Kubernetes client raised ``exc`` (the line should then name the context)."""
     # urllib3 errors escape only from the kubernetes client: boto3 and pymongo wrap their own.
+    if isinstance(exc, NotTriedAgain):
+        return exc.kubernetes
+    if isinstance(exc, KubernetesAnswerBroken):
+        return True
     return isinstance(exc, (kubernetes.client.exceptions.ApiException, urllib3.exceptions.MaxRetryError))
 
 
@@ -47,6 +64,14 @@ def describe(exc: BaseException) -> str | None:
     if isinstance(exc, botocore.exceptions.ReadTimeoutError):
         return (f"AWS endpoint {exc.kwargs.get('endpoint_url')} accepted the connection but did not answer "
                 "(read timeout, tried twice; api_timeout_s in the config sets the wait)")
+    if isinstance(exc, (botocore.exceptions.IncompleteReadError, botocore.exceptions.ResponseStreamingError)):
+        # Raised while reading a body (get_object's Body.read()), after the call returned: the endpoint is not
+        # known here; the call site (archive.download) names it where it can.
+        return f"an AWS answer broke off part way through: {type(exc).__name__}: {' '.join(str(exc).split())}"
+    if isinstance(exc, boto3.exceptions.RetriesExceededError):
+        last = exc.last_exception
+        return (f"an S3 transfer broke off part way, every attempt: {type(last).__name__}: "
+                f"{' '.join(str(last).split())}")
     if isinstance(exc, botocore.exceptions.ClientError):
         err = exc.response.get("Error", {})
         if err.get("Code") in _THROTTLED:
@@ -62,7 +87,8 @@ def describe(exc: BaseException) -> str | None:
         return f"AWS {exc.operation_name} failed: {err.get('Code') or 'unknown error'}: {err.get('Message', '')}".rstrip(": ")
     if isinstance(exc, kubernetes.config.config_exception.ConfigException):
         return f"Kubernetes config problem: {exc}"
-    if isinstance(exc, kubernetes.client.exceptions.ApiException) and exc.status in (0, 401, 403, 404, 500, 502, 503, 504):
+    if isinstance(exc, kubernetes.client.exceptions.ApiException) and exc.status in (0, 401, 403, 404, 429, 500, 502, 503,
+                                                                                              504):
         reason = {401: "unauthorized (401): credentials rejected", 403: "forbidden (403): RBAC denies it",
                   404: "not found (404)"}.get(exc.status, f"HTTP {exc.status} {exc.reason}")
         return f"Kubernetes API {reason}" + _api_message(exc)

@@ -14,19 +14,44 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 import urllib3
 import yaml
 from kubernetes import client, config
+from kubernetes.client import rest
 from kubernetes.config.kube_config import ENV_KUBECONFIG_PATH_SEPARATOR
 
-from opschecks.errors import Unreachable
+from opschecks import silent
+from opschecks.errors import KubernetesAnswerBroken, Unreachable, describe
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 15.0  # per answer; a list page of 500 pods comes back in well under a second
-# One retry, counted over every kind of error: urllib3's default (3, with back-off) makes 4 attempts.
-RETRIES = urllib3.Retry(total=1, backoff_factor=0.5)
+
+
+class _Retries(urllib3.Retry):
+    """urllib3's Retry, waiting out an answer's Retry-After (429, 503) for at most ``max_wait_s``: urllib3 sleeps
+    whatever the server asks, so an API server saying ``Retry-After: 600`` held the run for ten minutes."""
+
+    def __init__(self, *args: Any, max_wait_s: float = READ_TIMEOUT_S, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_wait_s = max_wait_s
+
+    def new(self, **kwargs: Any) -> _Retries:
+        made = super().new(**kwargs)  # urllib3 copies only its own parameters
+        made.max_wait_s = self.max_wait_s
+        return made
+
+    def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
+        wait = super().get_retry_after(response)
+        return None if wait is None else min(wait, self.max_wait_s)
+
+
+def _retries(read_timeout_s: float) -> _Retries:
+    # One retry, counted over every kind of error: urllib3's default (3, with back-off) makes 4 attempts. A
+    # Retry-After wait is capped at one read timeout, so a throttled request costs what a silent one does.
+    return _Retries(total=1, backoff_factor=0.5, max_wait_s=read_timeout_s)
 
 
 class _TimedApiClient(client.ApiClient):
@@ -38,7 +63,41 @@ class _TimedApiClient(client.ApiClient):
 
     def call_api(self, method, url, header_params=None, body=None, post_params=None,  # noqa: ANN001, ANN201
                  _request_timeout=None):
-        return super().call_api(method, url, header_params, body, post_params, _request_timeout or self.timeout)
+        # Every request of the generated API classes comes through here: the one place that knows an API
+        # server already did not answer in this run (opschecks/silent.py), and learns it.
+        silent.refuse_if_silent(url, kubernetes=True)
+        try:
+            answer = super().call_api(method, url, header_params, body, post_params, _request_timeout or self.timeout)
+            return _Answer(answer.response, silent.endpoint(url))
+        except urllib3.exceptions.MaxRetryError as exc:
+            # NewConnectionError (refused) subclasses ConnectTimeoutError but fails at once: not worth remembering.
+            # A proxied request (a node's kubelet, a pod) that times out is that backend's silence, not the API
+            # server's: the other nodes behind the same server are still asked.
+            if isinstance(exc.reason, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError)) \
+                    and not isinstance(exc.reason, urllib3.exceptions.NewConnectionError) \
+                    and "/proxy/" not in urlsplit(url).path:
+                silent.record(url, describe(exc) or str(exc))
+            raise
+
+
+class _Answer(rest.RESTResponse):
+    """A response whose body, read after call_api returned, fails in one line naming the API server when the
+    connection resets, closes before the body's end or goes quiet (urllib3 raises these without the endpoint)."""
+
+    def __init__(self, response: urllib3.BaseHTTPResponse, where: str) -> None:
+        super().__init__(response)
+        self.where = where
+
+    def read(self) -> bytes:
+        try:
+            return super().read()
+        except urllib3.exceptions.ReadTimeoutError:
+            raise KubernetesAnswerBroken(f"Kubernetes API {self.where} stopped answering part way through "
+                                         "(read timeout; api_timeout_s in the config sets the wait)") from None
+        except urllib3.exceptions.ProtocolError as exc:
+            cause = exc.args[1] if len(exc.args) > 1 else exc
+            raise KubernetesAnswerBroken(f"Kubernetes API {self.where} broke off its answer part way through: "
+                                         f"{type(cause).__name__}: {' '.join(str(cause).split())}") from None
 
 
 def kubeconfig_files() -> list[str]:
@@ -51,7 +110,7 @@ def api_client(context: str | None, read_timeout_s: float = READ_TIMEOUT_S) -> c
     files = kubeconfig_files()
     configuration = client.Configuration()
     # Set before the client is built: its urllib3 pool manager takes the retries when it is created.
-    configuration.retries = RETRIES
+    configuration.retries = _retries(read_timeout_s)
     try:
         # The client reads $KUBECONFIG once, at import; pass it now so the sandbox's (or a changed) one counts.
         config.load_kube_config(config_file=ENV_KUBECONFIG_PATH_SEPARATOR.join(files), context=context,

@@ -35,11 +35,14 @@ def run_folder(prefix: str, started: dt.datetime, run_id: str) -> str:
     return "/".join(filter(None, [prefix, started.strftime("%Y-%m-%d"), f"{started:%H%M%S}-{run_id}"]))
 
 
-def publish(uri: str, files: list[Path], started: dt.datetime, run_id: str,
+def publish(uri: str, files: list[Path], started: dt.datetime, run_id: str, api_timeout_s: float,
             session: boto3.Session | None = None) -> list[str]:
-    """Upload the files that exist to the run's folder and to latest/; the s3:// URIs written."""
+    """Upload the files that exist to the run's folder and to latest/; the s3:// URIs written.
+
+    The client waits ``api_timeout_s`` as the checks' clients do: a plain session's botocore default (60 s
+    per answer) made a silent S3 add two minutes to the run."""
     bucket, prefix = parse(uri)
-    s3 = aws.client(session or boto3.Session(), "s3")
+    s3 = aws.client(session or boto3.Session(), "s3", config=aws.RETRIES.merge(aws.timeouts(api_timeout_s)))
     written = []
     for folder in (run_folder(prefix, started, run_id), "/".join(filter(None, [prefix, "latest"]))):
         for path in files:

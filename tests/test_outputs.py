@@ -201,6 +201,32 @@ def test_publish_uploads_the_reports_to_a_run_folder_and_latest(suite, sandbox_e
     result.stderr.fnmatch_lines([f"opschecks: reports sent to s3://ingest-ops-reports/{prefix}"])
 
 
+def test_publish_to_a_silent_s3_waits_api_timeout_s_and_says_so_once(suite, monkeypatch: pytest.MonkeyPatch) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts every connection, never answers
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: [held.append(listener.accept()[0]) for _ in range(20)], daemon=True).start()
+    port = listener.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+    suite.config("[defaults]\napi_timeout_s = 1\n[env.dev]\n")
+    try:
+        started = time.monotonic()
+        result = suite.run("checks", "-m", "monthly", "--publish", "s3://ingest-ops-reports/dev", subprocess=True)
+        elapsed = time.monotonic() - started
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
+
+    assert result.ret == 0, result.stdout.str()
+    lost = [line for line in (result.stdout.lines + result.stderr.lines) if "reports NOT sent" in line]
+    assert len(lost) == 1, lost
+    assert f"AWS endpoint http://127.0.0.1:{port}/ingest-ops-reports/dev/" in lost[0]
+    assert "api_timeout_s" in lost[0]
+    assert elapsed < 30  # two waits of 1 s, not botocore's default two of 60 s
+
+
 def test_an_interrupted_run_still_writes_its_json_with_status_2(checklist, tmp_path: Path) -> None:
     started = tmp_path / "started"
     checklist.lay_out("[env.dev]\n", {"backups": f"""

@@ -3,6 +3,7 @@ infrastructure, env parametrization, cadence markers, and skips only where the c
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -327,6 +328,34 @@ def test_x(env, kube_api):
                                  "(read timeout, tried twice; api_timeout_s in the config sets the wait)"])
     assert silent.sent("/api/v1/namespaces/default/pods") == 2, silent.requests  # urllib3's default makes 4
     assert elapsed < 20
+
+
+def test_a_run_waits_for_a_silent_endpoint_once_not_once_per_check(suite, silent: SilentServer) -> None:
+    """Two checks against one silent API server: the second fails at once, saying when the first gave up."""
+    (suite.path / "kubeconfig").write_text(
+        f"apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{silent.port}'}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: ingest-eks-dev, context: {cluster: c, user: u}}]\n")
+    suite.config("[defaults]\napi_timeout_s = 2\n[env.dev]\nkube_context = 'ingest-eks-dev'\n")
+    suite.check("pods", """
+import pytest
+from kubernetes import client
+pytestmark = pytest.mark.daily
+def test_pods(env, kube_api):
+    client.CoreV1Api(kube_api).list_namespaced_pod("default")
+def test_nodes(env, kube_api):
+    client.CoreV1Api(kube_api).list_node()
+""")
+    result = suite.run("checks", "-p", "no:randomly", subprocess=True)
+    # The run's own time, without the subprocess's start-up: the two checks waited 2 x 2 s, not 2 x 2 x 2 s.
+    match = re.search(r"2 failed in ([0-9.]+)s", result.stdout.str())
+    assert match is not None and float(match[1]) < 7.5, result.stdout.str()[-300:]
+
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([f"*[[]dev[]] Kubernetes context ingest-eks-dev: Kubernetes API "
+                                 f"http://127.0.0.1:{silent.port} accepted the connection but did not answer "
+                                 "(read timeout, tried twice; api_timeout_s in the config sets the wait) "
+                                 "(did not answer at ??:??:?? UTC, not tried again)*"])
+    assert silent.sent("/api/v1/nodes") == 0, silent.requests
 
 
 def test_mongodb_unreachable_is_one_whole_line() -> None:
