@@ -63,7 +63,15 @@ def client(sess: boto3.Session, service: str, config: BotoConfig = RETRIES, regi
                                     _give_up_on_unreachable)
     # An endpoint that already did not answer in this run is not waited for again (opschecks/silent.py).
     made.meta.events.register("before-send", lambda request, **_: silent.refuse_if_silent(request.url))
+    # An error answer carries no region; the one line about it should say where (errors.describe).
+    made.meta.events.register(f"after-call.{made.meta.service_model.service_id.hyphenize()}",
+                              lambda parsed, **_: _stamp_region(parsed, made.meta.region_name))
     return made
+
+
+def _stamp_region(parsed: dict, region: str) -> None:
+    if "Error" in parsed:
+        parsed.setdefault("ResponseMetadata", {})["Region"] = region
 
 
 def _give_up_on_unreachable(attempts: int, caught_exception: Exception | None = None, **_: Any) -> bool | None:

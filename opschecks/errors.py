@@ -84,7 +84,9 @@ def describe(exc: BaseException) -> str | None:
             return f"AWS {exc.operation_name} refused: {err.get('Code')}: {err.get('Message', '')}".rstrip(": ")
         # Any other error code is still AWS's documented answer to one call (InvalidParameterException,
         # ServerException, LimitExceededException, ...): the call and the code, not a botocore traceback.
-        return f"AWS {exc.operation_name} failed: {err.get('Code') or 'unknown error'}: {err.get('Message', '')}".rstrip(": ")
+        region = exc.response.get("ResponseMetadata", {}).get("Region")  # stamped by opschecks.aws.client
+        call = f"AWS {exc.operation_name}" + (f" ({region})" if region else "")
+        return f"{call} failed: {err.get('Code') or 'unknown error'}: {err.get('Message', '')}".rstrip(": ")
     if isinstance(exc, kubernetes.config.config_exception.ConfigException):
         return f"Kubernetes config problem: {exc}"
     if isinstance(exc, kubernetes.client.exceptions.ApiException) and exc.status in (0, 401, 403, 404, 429, 500, 502, 503,

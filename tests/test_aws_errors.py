@@ -133,3 +133,18 @@ def test_every_documented_error_of_every_call_site_is_one_line(site: str, operat
     line = describe(error)
     assert line is not None and "\n" not in line, site
     assert line.startswith(f"AWS {operation} ") and code in line, (site, line)
+
+
+def test_a_client_of_the_suite_names_the_region_of_the_failed_call(endpoint: ErrorEndpoint,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from opschecks import aws
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint.url)
+    endpoint.status = 400
+    endpoint.headers = {"x-amzn-ErrorType": "InvalidParameterException", "Content-Type": "application/json"}
+    endpoint.body = json.dumps({"message": "The specified parameter is invalid"}).encode()
+    session = boto3.Session(aws_access_key_id="k", aws_secret_access_key="s", region_name="eu-west-2")
+    with pytest.raises(ClientError) as caught:
+        aws.client(session, "eks").describe_cluster(name="ingest-eks-prod")
+    assert describe(caught.value) == ("AWS DescribeCluster (eu-west-2) failed: InvalidParameterException: "
+                                      "The specified parameter is invalid")
