@@ -17,6 +17,7 @@ from opschecks.attention import Attention
 from opschecks.changes import Change, Changes
 from opschecks.findings import Finding
 from opschecks.redact import Redactor
+from opschecks.sandbox.loopback import reply, serve, stop
 
 pytest_plugins = ["pytester"]
 HOOK_TOKEN = "T0001/B0002/WebhookSecretXyz123"
@@ -191,23 +192,16 @@ class Scripted:
                 self.rfile.read(int(self.headers["Content-Length"]))
                 times.append(time.monotonic())
                 status, headers, body = answers.pop(0) if answers else (200, {}, b"ok")
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                reply(self, status, {**headers, "Content-Type": "text/plain"}, body)
 
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve(Handler, "scripted-webhook")
         self.url = f"http://127.0.0.1:{self.server.server_port}/services/{HOOK_TOKEN}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
-        self.server.shutdown()
+        stop(self.server)
         self.server.server_close()
 
 
