@@ -52,14 +52,15 @@ class CadenceSettings:
         if self.sprint_days < 1:
             raise ConfigError(f"cadence.sprint_days: expected at least 1 day, found {self.sprint_days}")
         try:
-            ZoneInfo(self.timezone)
+            self.zone
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(f"cadence.timezone: expected an IANA time zone such as 'Europe/London', "
                               f"found {self.timezone!r}") from None
 
     @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+    def zone(self) -> dt.tzinfo:
+        # UTC needs no time zone database (a slim image may have none); any other zone reads it.
+        return dt.timezone.utc if self.timezone == "UTC" else ZoneInfo(self.timezone)
 
 
 @dataclass(frozen=True)
