@@ -42,7 +42,7 @@ def test_restore_drill(env, aws_session, mongo_target, restore_rng, restore_key,
     ])
     drills = [(r.started, r.details["counts"]) for r in reversed(drill_history) if r.details.get("counts")]
     drills.append((clock.now(), result.counts))
-    title = f"{env.name}: restored document counts, last {len(drills)} drills"
+    title = f"{env.name}: restored document counts, last {len(drills)} drill{'s' if len(drills) != 1 else ''}"
     report.trend(f"restore-counts {env.name}", title, trends.restore_counts(drills, title),
                  ["drilled", *settings.collections], [[f"{when:%Y-%m-%d %H:%M}", *(c.get(n) for n in settings.collections)]
                                                       for when, c in reversed(drills)])
