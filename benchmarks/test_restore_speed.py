@@ -82,7 +82,7 @@ def test_builtin_restorer_vs_insert_many(benchmark, client: MongoClient, dump: m
     names: list[str] = []
 
     def timed_insert(seconds: list[float], batch: int) -> None:
-        name = fresh_database_name("bench")
+        name = fresh_database_name()
         started = time.perf_counter()
         for start in range(0, DOCUMENTS, batch):
             client[name][COLLECTION].insert_many(docs[start:start + batch], ordered=False)
@@ -93,7 +93,7 @@ def test_builtin_restorer_vs_insert_many(benchmark, client: MongoClient, dump: m
     def insert_many_round() -> tuple[tuple[Database], dict]:
         timed_insert(single, DOCUMENTS)
         timed_insert(batched, dumpformat.BATCH_DOCS)
-        names.append(fresh_database_name("bench"))
+        names.append(fresh_database_name())
         return (client[names[-1]],), {}
 
     phases: list[dict[str, float]] = []
@@ -113,7 +113,7 @@ def test_builtin_restorer_vs_insert_many(benchmark, client: MongoClient, dump: m
         assert client[names[-1]][COLLECTION].count_documents({}) == DOCUMENTS
         docs.clear()  # the traced pass below should see the restorer's memory only
 
-        traced = fresh_database_name("bench")
+        traced = fresh_database_name()
         names.append(traced)
         tracemalloc.start()
         try:

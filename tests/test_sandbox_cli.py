@@ -88,7 +88,7 @@ def test_sandbox_30_days_later_is_green_run_after_run_and_due_reads_its_ledger(c
         assert "clock shifted 30 days" in out
         header = out.index("test session starts")
         steps = [line for line in out[header:].splitlines() if line.startswith("sandbox: seeding")]
-        assert len(steps) == 3 and all(re.search(r" \.\.\. done \(\d+\.\d+s\)$", s) for s in steps), steps
+        assert len(steps) == 4 and all(re.search(r" \.\.\. done \(\d+\.\d+s\)$", s) for s in steps), steps
         drills = ledger.query(stale, check=DRILL)
         assert len(drills) == 3 and {r.runner for r in drills} != {"old@run"}, "the ledger started empty"
         assert all(r.started > later - dt.timedelta(hours=1) for r in drills), "recorded by the shifted clock"
