@@ -48,7 +48,7 @@ class AlertSettings:
 def message(attention: Attention, where: str, report_link: str | None, redactor: Redactor) -> dict[str, str]:
     """The webhook payload for one run, grouped as the report's Needs attention is (new first), the top
     ``MAX_LISTED`` findings named; ``where`` says who ran it (user@host, run id)."""
-    icon = ":red_circle:" if attention.failed else ":large_green_circle:"
+    icon = ":red_circle:" if attention.alarming else ":large_green_circle:"
     lines = [f"{icon} opschecks: {attention.headline} ({where})"]
     lines += [_short(line) for line in terminal_lines(attention, MAX_LISTED)[1:]]
     if report_link:

@@ -33,11 +33,19 @@ class Attention:
     waivers: list[ExpiringWaiver]
     compared: bool = True  # False: the ledger could not be read, so nothing is known to be new or fixed
     problems: list[str] = field(default_factory=list)  # what could not be worked out, one line each
+    stopped: str | None = None  # the signal that stopped the run (SIGTERM, SIGINT): the checks it did not reach never ran
+
+    @property
+    def alarming(self) -> bool:
+        """Not a green run: a check failed, or the run was stopped before it could run them all."""
+        return bool(self.failed or self.stopped)
 
     @property
     def headline(self) -> str:
         changes = self.changes
-        if not self.failed:
+        if self.stopped:  # never "PASSED": the checks after the stop did not run
+            text = f"STOPPED by {self.stopped} after {_count(self.total, 'check')} ({self.failed} failed)"
+        elif not self.failed:
             text = f"PASSED: all {self.total} checks passed"
             text += f"; fixed since the previous run: {len(changes.fixed)}" if changes.fixed else ""
         else:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 
 
 @contextmanager
@@ -51,6 +53,7 @@ class _Stop:
 
     signum: int | None = None
     delivered: bool = False
+    raises: int = 0  # how often it was raised: a raise already on its way needs no second one (ask_again)
 
 
 _stop = _Stop()
@@ -94,6 +97,8 @@ def pending() -> bool:
 
 
 def stop_exception(signum: int) -> KeyboardInterrupt:
+    """The exception to raise for this stop (counted as raised: see ask_again)."""
+    _stop.raises += 1
     if signum == signal.SIGTERM:
         return Terminated("SIGTERM: stopping as for Ctrl-C, cleaning up first")
     return KeyboardInterrupt()
@@ -103,3 +108,31 @@ def check_stop() -> None:
     """A safe point (between checks, in long waits, before a write): raise a stop whose first raise was lost."""
     if pending():
         raise stop_exception(_stop.signum)  # type: ignore[arg-type] (pending: not None)
+
+
+def in_finaliser(frame: FrameType | None) -> bool:
+    """The signal landed in a Python-level finaliser (a ``__del__``, a ``weakref.finalize`` callback): an exception
+    raised there is dropped with an "Exception ignored in" traceback on stderr. (A C-level finaliser, an io object's,
+    calls no frame to see; it drops the exception silently, and the next safe point raises it again.)"""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "__del__" or (code.co_name == "__call__" and code.co_filename == weakref.__file__):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def ask_again(signum: int, handler: Callable[[int, FrameType | None], None], after_s: float = 0.05) -> None:
+    """Send ``signum`` to the main thread again shortly, once the finaliser has returned, so the stop is raised in
+    the code it interrupts; not when it was raised meanwhile, or ``handler`` is no longer in force (the default
+    action would kill the process)."""
+    stop, raises = _stop, _stop.raises
+
+    def again() -> None:
+        # Not once a safe point has raised it meanwhile: a second raise would cut that raise's clean-up short.
+        if stop is _stop and stop.raises == raises and pending() and signal.getsignal(signum) is handler:
+            signal.pthread_kill(threading.main_thread().ident, signum)  # type: ignore[arg-type] (running: has one)
+
+    timer = threading.Timer(after_s, again)
+    timer.daemon = True
+    timer.start()

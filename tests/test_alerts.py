@@ -160,6 +160,17 @@ def test_a_long_run_names_ten_findings_new_first_and_counts_the_rest() -> None:
     assert all(len(line) <= alerts.MAX_REASON for line in lines)
 
 
+def test_a_run_stopped_by_sigterm_is_red_and_never_reads_as_passed() -> None:
+    """Every check that ran passed, but the stop left the rest unrun: not a green run."""
+    attention = Attention(total=5, failed=0, changes=Changes(new=[], still=[], fixed=[]), tasks=[], waivers=[],
+                          stopped="SIGTERM")
+
+    lines = alerts.message(attention, "ops@ci, run r1", None, Redactor())["text"].splitlines()
+
+    assert lines[0] == ":red_circle: opschecks: STOPPED by SIGTERM after 5 checks (0 failed) (ops@ci, run r1)"
+    assert attention.alarming
+
+
 @pytest.mark.parametrize("url", ["not a url", "hooks.slack.com/services/T0/B0/x", "ftp://hooks.example/x"])
 def test_a_malformed_webhook_url_is_one_warning_and_the_report_is_still_written(
         checklist, monkeypatch: pytest.MonkeyPatch, url: str) -> None:

@@ -101,6 +101,7 @@ def test_sigterm_a_second_into_the_daily_checks_stops_the_run_with_exit_2(tmp_pa
     output = "".join(lines)
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
     assert "Traceback" not in output, output
+    assert "opschecks: PASSED" not in output, output  # the checks after the stop never ran
     assert not list(temp.glob("opschecks-sandbox-*")), "the sandbox removed its temp dir"
 
 
@@ -128,3 +129,49 @@ def test_a_stop_caught_by_the_check_is_raised_again_before_the_next(tmp_path: Pa
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == pytest.ExitCode.INTERRUPTED, result.stdout + result.stderr
     assert "test_next" not in result.stdout, result.stdout
+
+
+FINALISER = """
+import os, signal, time, weakref
+
+
+class Response:
+    def __del__(self):
+        {finaliser}
+
+
+def _close():
+    os.kill(os.getpid(), signal.SIGTERM)  # a real SIGTERM, landing while the finaliser runs
+    time.sleep(0.01)
+
+
+def test_frees_a_response():
+    response = Response()
+    {register}
+    del response  # freed here: its finaliser runs, and the SIGTERM lands in it
+    time.sleep(5)  # the stop interrupts the check it arrived in, here
+    open("slept-on", "w").close()
+
+
+def test_next():
+    pass
+"""
+
+
+@pytest.mark.parametrize("finaliser, register", [("_close()", "pass"), ("pass", "weakref.finalize(response, _close)")],
+                         ids=["__del__", "weakref.finalize"])
+def test_a_stop_landing_in_a_finaliser_interrupts_its_check_without_a_traceback(
+        tmp_path: Path, finaliser: str, register: str) -> None:
+    """Raised inside the finaliser, CPython would drop it ("Exception ignored in ...", a traceback on stderr) and
+    the check would run on to its end; the stop is sent again once the finaliser has returned."""
+    source = FINALISER.format(finaliser=finaliser, register=register)
+    (tmp_path / "test_freed.py").write_text(source)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "fixtures.signals", "-v", "-p", "no:cacheprovider",
+                             "--rootdir", str(tmp_path), str(tmp_path / "test_freed.py")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    output = result.stdout + result.stderr
+    assert result.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "Exception ignored" not in output and "Traceback" not in output, output
+    assert not (tmp_path / "slept-on").exists(), "the check ran on to its end: the stop took effect only after it"
+    assert "test_next" not in output, output

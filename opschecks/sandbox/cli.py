@@ -14,7 +14,6 @@ import os
 import shlex
 import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +30,9 @@ class Stopped(Exception):
 
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# The signal that asked for a stop, recorded before it is raised: CPython drops an exception raised inside an
+# object's finaliser (a freed HTTP response while seeding), so every step checks it again (_check_stop).
+_asked: list[str] = []
 
 
 def run(shift_days: float | None = None) -> int:
@@ -41,14 +43,18 @@ def run(shift_days: float | None = None) -> int:
     except ConfigError as exc:
         print(f"opschecks: {exc}", file=sys.stderr)
         return 2
+    _asked.clear()
     previous = {signum: signal.signal(signum, _raise_stopped) for signum in _SIGNALS}
     try:
         with _announce("starting moto, SecantusDB and the fake Kubernetes API"):
             sandbox = stack.start(seed=False, ledger=project_root() / stack.LEDGER)
         try:
             stack.seed_all(sandbox, _announce)
+            _check_stop()
             print(exports(sandbox), flush=True)
-            threading.Event().wait()  # until a signal interrupts it
+            while not _asked:  # until a signal interrupts it (or its raise was lost: then the flag says so)
+                time.sleep(0.2)
+            _check_stop()
         finally:
             sandbox.stop()
     except Stopped as stop:
@@ -81,6 +87,7 @@ def exports(sandbox: stack.Sandbox) -> str:
 
 @contextmanager
 def _announce(text: str) -> Iterator[None]:
+    _check_stop()  # a safe point between steps
     print(f"sandbox: {text} ...", end="", file=sys.stderr, flush=True)
     started = time.monotonic()
     try:
@@ -94,4 +101,10 @@ def _announce(text: str) -> Iterator[None]:
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:
     for other in _SIGNALS:  # a second Ctrl-C or SIGTERM must not interrupt the clean-up this one starts
         signal.signal(other, signal.SIG_IGN)
-    raise Stopped(signal.Signals(signum).name)
+    _asked.append(signal.Signals(signum).name)
+    raise Stopped(_asked[0])
+
+
+def _check_stop() -> None:
+    if _asked:
+        raise Stopped(_asked[0])
