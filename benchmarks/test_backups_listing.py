@@ -1,6 +1,6 @@
 """How the backup checks' S3 listing scales: 100,000 unrelated objects beside the backups.
 
-The checks list only the date range they judge (opschecks.backups.list_backups),
+The checks list only the date range they judge (opschecks.areas.backups.backups.list_backups),
 so their request count should stay flat however full the bucket is; a plain
 listing of the env prefix is recorded beside it for comparison.
 """
@@ -17,10 +17,10 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import FakeKey, s3_backends
 
-from opschecks import backups
+from opschecks.areas.backups import backups
 from opschecks.config import EnvConfig
 from opschecks.sandbox import stack
-from opschecks.backups import stamp
+from opschecks.areas.backups.backups import stamp
 from opschecks.sandbox.dumps import backup_tarball
 from opschecks.sandbox.seed import BACKUP_DAYS, LIFECYCLE, backup_counts
 

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from opschecks import kube, pods
-from opschecks.pods import PodSettings
+from opschecks import kube
+from opschecks.areas.pods import pods
+from opschecks.areas.pods.pods import PodSettings
 from opschecks.sandbox import kube_objects as k
 from opschecks.sandbox.kubeapi import FakeKubeAPI
 

@@ -31,8 +31,8 @@ from bson.raw_bson import RawBSONDocument
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from opschecks import dumpformat, mongorestore
-from opschecks.mongotarget import fresh_database_name
+from opschecks.areas.restore import dumpformat, mongorestore
+from opschecks.areas.restore.mongotarget import fresh_database_name
 from opschecks.sandbox.dumps import write_dump
 
 DOCUMENTS = 200_000

@@ -1,15 +1,16 @@
 """Monthly: the backup bucket's growth in CloudWatch, and allocated-but-unused AWS resources.
 
 Read-only: nothing here writes to AWS. ``--cleanup-plan PATH`` saves what a
-person could delete; ``python -m opschecks.cleanup PATH`` deletes it.
-See opschecks/usage.py, opschecks/unused.py, opschecks/waivers.py.
+person could delete; ``python -m opschecks cleanup PATH`` deletes it.
+See opschecks/areas/aws_usage/usage.py, opschecks/areas/aws_usage/unused.py, opschecks/waivers.py.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from opschecks import aws, cleanup, clock, costs, unused, usage, waivers
+from opschecks import aws, clock, waivers
+from opschecks.areas.aws_usage import cleanup, costs, unused, usage
 from opschecks.findings import Finding, fail_on
 from opschecks.schema import ConfigError
 

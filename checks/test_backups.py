@@ -1,4 +1,4 @@
-"""Checklist: "Ensure backups are up to date" in every environment (how each rule is judged: opschecks/backups.py)."""
+"""Checklist: "Ensure backups are up to date" in every environment (how each rule is judged: opschecks/areas/backups/backups.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import boto3
 import pytest
 from kubernetes import client as k8s
 
-from opschecks import aws, backups, clock, trends
+from opschecks import aws, clock
+from opschecks.areas.backups import backups
+from opschecks.record import trends
 from opschecks.config import EnvConfig
 from opschecks.findings import fail_on
 

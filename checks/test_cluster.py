@@ -1,7 +1,7 @@
 """The cluster's capacity: nodes healthy and not starved, the database's disk not filling (daily); the control
 plane supported and the nodes' CPU sized right (monthly).
 
-How each is judged: opschecks/nodes.py, opschecks/volumes.py, opschecks/eks.py, opschecks/capacity.py.
+How each is judged: opschecks/areas/cluster/nodes.py, opschecks/areas/cluster/volumes.py, opschecks/areas/cluster/eks.py, opschecks/areas/cluster/capacity.py.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import pytest
 from kubernetes import client as k8s
 
 from fixtures.report import Report
-from opschecks import aws, capacity, clock, eks, nodes, volumes
+from opschecks import aws, clock
+from opschecks.areas.cluster import capacity, eks, nodes, volumes
 from opschecks.config import EnvConfig
 from opschecks.findings import fail_on
-from opschecks.ledger import Record
+from opschecks.record.ledger import Record
 
 
 def _context(env: EnvConfig) -> str:

@@ -1,4 +1,4 @@
-"""Whenever major changes occur: end-to-end checks of the running Ingest service (how each is judged: opschecks/e2e.py).
+"""Whenever major changes occur: end-to-end checks of the running Ingest service (how each is judged: opschecks/areas/e2e/e2e.py).
 
 ``pytest -m e2e``. The smoke reads only and runs in every environment; the round trip writes a test
 submission and deletes it, only where ``[env.<name>.e2e.round_trip]`` is set and never in a protected env.
@@ -14,10 +14,11 @@ import pytest
 from kubernetes import client as k8s
 
 from fixtures.report import Report
-from opschecks import clock, e2e, protection
+from opschecks import clock, protection
+from opschecks.areas.e2e import e2e
 from opschecks.config import Config, EnvConfig
 from opschecks.findings import fail_on
-from opschecks.ledger import Record
+from opschecks.record.ledger import Record
 
 pytestmark = pytest.mark.e2e
 

@@ -2,7 +2,7 @@
 has its replicas.
 
 Replaces ``kubectl get pods`` / ``kubectl get pods -n kube-system`` by eye; how a pod
-is judged, and the finding codes, are in opschecks/pods.py.
+is judged, and the finding codes, are in opschecks/areas/pods/pods.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import pytest
 from kubernetes import client as k8s
 
 from fixtures.report import Report
-from opschecks import clock, pods
+from opschecks import clock
+from opschecks.areas.pods import pods
 from opschecks.config import EnvConfig
 from opschecks.findings import fail_on
 

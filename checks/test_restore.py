@@ -1,13 +1,16 @@
 """Monthly restore drill: a random, not yet drilled backup of each environment restores with sensible counts.
 
-How it is judged: opschecks/restore.py. Options: --restore-seed, --restore-key, --mongo-uri.
+How it is judged: opschecks/areas/restore/restore.py. Options: --restore-seed, --restore-key, --mongo-uri.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from opschecks import aws, backups, clock, restore, trends
+from opschecks import aws, clock
+from opschecks.areas.backups import backups
+from opschecks.areas.restore import restore
+from opschecks.record import trends
 from opschecks.findings import fail_on
 
 pytestmark = pytest.mark.monthly
@@ -20,7 +23,7 @@ def test_restore_drill(env, aws_session, mongo_target, restore_rng, restore_key,
     found = list(backups.list_backups(s3, env.backup_bucket, backups.key_prefix(env), None, clock.now()))
     backup = restore.choose(found, restore.drilled_keys(drill_history), restore_rng,
                             where=f"s3://{env.backup_bucket}/{env.backup_prefix}/", pinned=restore_key)
-    # The subject: a finding about one backup is fixed only by drilling that backup again (opschecks/changes.py).
+    # The subject: a finding about one backup is fixed only by drilling that backup again (opschecks/record/changes.py).
     ledger_details.update(env=env.name, key=backup.key, subject=backup.key)
 
     progress = transfer_progress(f"s3://{env.backup_bucket}/{backup.key}", backup.size)

@@ -2,14 +2,15 @@
 
 Only envs with an ``[env.<name>.upload]`` table are drilled (one row each); a protected env, or credentials
 that reach another account than the env's ``aws_account_id``, are refused even then (opschecks/protection.py).
-How the drill is judged: opschecks/upload.py. How resources are found: opschecks/inventory.py.
+How the drill is judged: opschecks/areas/upload_service/upload.py. How resources are found: opschecks/areas/upload_service/inventory.py.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from opschecks import protection, upload
+from opschecks import protection
+from opschecks.areas.upload_service import upload
 from opschecks.findings import fail_on
 
 # pytest-timeout's last resort, above the default set-up and teardown timeouts (an hour each) and the probe.

@@ -1,10 +1,13 @@
-"""``python -m opschecks due|history|export|sandbox``: the ledger's view, the sheet, the sandbox for a newcomer.
+"""``python -m opschecks due|history|export|sandbox|cleanup|summary``: the ledger's view, the sheet, the sandbox for a
+newcomer, and the two commands that act on a run's output.
 
     python -m opschecks due [--config PATH | --sandbox] [--env NAME] [--fail-on-overdue] [--checks DIR]
     python -m opschecks history CHECK [-n N] [--env NAME] [--config PATH | --sandbox]
     python -m opschecks export [--csv PATH] [--google-sheet ID [--worksheet TAB]] [--env NAME]
                                [--config PATH | --sandbox]
     python -m opschecks sandbox [--shift-days N]
+    python -m opschecks cleanup PLAN [--config PATH] [--yes]    (opschecks/areas/aws_usage/cleanup.py)
+    python -m opschecks summary RUN_JSON                        (opschecks/record/summary.py)
 
 ``due``, ``history`` and ``export`` read the shared ledger (``[ledger] s3_uri``)
 when configured, else the local SQLite file; with ``--sandbox``, the sandbox's
@@ -28,12 +31,15 @@ import sys
 import tempfile
 import traceback
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from opschecks import clock, due, e2e, export, ledger
+from opschecks import clock
+from opschecks.areas.aws_usage import cleanup
+from opschecks.areas.e2e import e2e
+from opschecks.record import due, export, ledger, summary
 from opschecks.config import Config, load, project_root, resolve_path
 from opschecks.errors import describe
 from opschecks.schema import ConfigError
@@ -41,6 +47,9 @@ from opschecks.schema import ConfigError
 
 def main(argv: Sequence[str] | None = None, now: dt.datetime | None = None, sheets_transport: Any = None) -> int:
     """``sheets_transport``: a requests adapter for the Google calls of ``export`` (the tests' stand-in)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] and argv[0] in _OWN_PARSERS:  # a command with its own arguments and exit statuses
+        return _OWN_PARSERS[argv[0]](argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "sandbox":
         from opschecks.sandbox import load_stack
@@ -99,6 +108,9 @@ def _note_skipped(store: ledger.Ledger, shown: int = 3) -> None:
               f"{', '.join(skipped[:shown])}{more}", file=sys.stderr)
 
 
+_OWN_PARSERS: dict[str, Callable[[list[str]], int]] = {"cleanup": cleanup.main, "summary": summary.main}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m opschecks", description="The checklist's ledger.")
     common = argparse.ArgumentParser(add_help=False)
@@ -127,6 +139,9 @@ def _parser() -> argparse.ArgumentParser:
                                                   "Ctrl-C or SIGTERM stops it")
     sandbox.add_argument("--shift-days", type=float, default=None, metavar="N",
                          help="seed and judge the sandbox N days later (sets OPSCHECKS_CLOCK_SHIFT_DAYS)")
+    # Listed for --help only: main() hands their arguments to their own parsers.
+    commands.add_parser("cleanup", help="delete the unused resources of a saved plan that a fresh scan still flags")
+    commands.add_parser("summary", help="a run's JSON as Markdown (for $GITHUB_STEP_SUMMARY)")
     return parser
 
 

@@ -18,17 +18,17 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from opschecks.alerts import AlertSettings
-from opschecks.backups import BackupSettings
-from opschecks.due import CadenceSettings
-from opschecks.e2e import E2ESettings
-from opschecks.ledger import LedgerSettings
-from opschecks.nodes import ClusterSettings
-from opschecks.pods import PodSettings
-from opschecks.restore import RestoreSettings
+from opschecks.record.alerts import AlertSettings
+from opschecks.areas.backups.backups import BackupSettings
+from opschecks.record.due import CadenceSettings
+from opschecks.areas.e2e.e2e import E2ESettings
+from opschecks.record.ledger import LedgerSettings
+from opschecks.areas.cluster.nodes import ClusterSettings
+from opschecks.areas.pods.pods import PodSettings
+from opschecks.areas.restore.restore import RestoreSettings
 from opschecks.schema import ConfigError, build, check_partial, read_toml
-from opschecks.upload import UploadSettings
-from opschecks.usage import UsageSettings
+from opschecks.areas.upload_service.upload import UploadSettings
+from opschecks.areas.aws_usage.usage import UsageSettings
 
 DEFAULT_PATH = "opschecks.toml"
 CONFIG_ENV_VAR = "OPSCHECKS_CONFIG"

@@ -180,7 +180,7 @@ def _protected_urls(config: Config, own: dict[str, str | None],
                     protected_accounts: dict[str, str]) -> tuple[tuple[str, str], ...]:
     """Where every protected env answers (its e2e URLs, configured or default), and production's real hosts
     even when no configured env is production: a config without prod must not make prod writable."""
-    from opschecks import e2e  # e2e uses this module
+    from opschecks.areas.e2e import e2e  # e2e uses this module
 
     protected = [e for e in config.envs.values() if own[e.name] or e.aws_account_id in protected_accounts]
     sites = [(e.name, e2e.endpoints(e.name, e.e2e)) for e in protected]

@@ -17,9 +17,9 @@ IAM = ROOT / "deploy" / "iam"
 # policy -> the modules whose calls it serves. Everything else in opschecks/ is a scheduled check's: read-only.
 # The sandbox is the tests' own infrastructure, and call_sites reads code rather than calling AWS.
 PATHS = {
-    "upload-drill": ["opschecks/upload.py", "opschecks/inventory.py", "examples/upload_service/upload_infra.py"],
-    "cleanup": ["opschecks/cleanup.py"],
-    "ledger-and-reports": ["opschecks/ledger.py", "opschecks/publish.py"],
+    "upload-drill": ["opschecks/areas/upload_service/upload.py", "opschecks/areas/upload_service/inventory.py", "examples/upload_service/upload_infra.py"],
+    "cleanup": ["opschecks/areas/aws_usage/cleanup.py"],
+    "ledger-and-reports": ["opschecks/record/ledger.py", "opschecks/record/publish.py"],
 }
 NOT_AWS = ["opschecks/call_sites.py"]
 # The policies a role attaches besides its own (docs/deploy.md, section 3): the drill's and the cleanup's roles

@@ -25,7 +25,7 @@ import boto3
 import pytest
 from botocore.config import Config as BotoConfig
 
-from opschecks import cleanup
+from opschecks.areas.aws_usage import cleanup
 from opschecks.sandbox import stack
 from opschecks.sandbox.aws_calls import CallRecorder
 
@@ -100,7 +100,7 @@ def _cleanup_recorded(sandbox: stack.Sandbox, tmp: Path) -> Calls:
         raise SystemExit(f"the plan does not list the unused Elastic IP {allocation}:\n{plan.read_text()}")
     sandbox.kube.calls.clear()
     with CallRecorder() as recorder:
-        result = subprocess.run([sys.executable, "-m", "opschecks.cleanup", str(plan), "--yes"], cwd=ROOT,
+        result = subprocess.run([sys.executable, "-m", "opschecks", "cleanup", str(plan), "--yes"], cwd=ROOT,
                                 env=_env(sandbox, recorder), capture_output=True, text=True, timeout=300)
         if result.returncode != 0 or f"deleted elastic-ip {allocation}" not in result.stdout:
             raise SystemExit(f"cleanup must delete the planned Elastic IP:\n{result.stdout}{result.stderr}")

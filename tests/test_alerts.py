@@ -12,9 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from opschecks import alerts
-from opschecks.attention import Attention
-from opschecks.changes import Change, Changes
+from opschecks.record import alerts
+from opschecks.record.attention import Attention
+from opschecks.record.changes import Change, Changes
 from opschecks.findings import Finding
 from opschecks.redact import Redactor
 from opschecks.sandbox.loopback import reply, serve, stop

@@ -20,11 +20,12 @@ import boto3
 from botocore.exceptions import ClientError
 import pytest
 
-from opschecks import aws, cleanup, unused, usage, waivers
+from opschecks import aws, waivers
+from opschecks.areas.aws_usage import cleanup, unused, usage
 from opschecks.config import EnvConfig, load
 from opschecks.sandbox.seed_usage import backup_bucket_series, put_bucket_metrics, put_nat_traffic, seed_account
 from opschecks.schema import ConfigError
-from opschecks.usage import DayUsage, UsageSettings
+from opschecks.areas.aws_usage.usage import DayUsage, UsageSettings
 from opschecks.waivers import Waiver
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""The backup checks (opschecks/backups.py) against the sandbox's moto server and fake Kubernetes API.
+"""The backup checks (opschecks/areas/backups/backups.py) against the sandbox's moto server and fake Kubernetes API.
 
 Each test seeds its own bucket (real tarballs through boto3) or cluster and pins
 "now", so the 00:10-before-tonight's-job case and the 26 h boundary are exact.
@@ -19,12 +19,13 @@ from kubernetes.client.exceptions import ApiException
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 
-from opschecks import backups, kube
-from opschecks.backups import BackupSettings
+from opschecks import kube
+from opschecks.areas.backups import backups
+from opschecks.areas.backups.backups import BackupSettings
 from opschecks.config import EnvConfig
 from opschecks.errors import describe
 from opschecks.sandbox import kube_objects as k
-from opschecks.backups import stamp
+from opschecks.areas.backups.backups import stamp
 from opschecks.sandbox.dumps import backup_tarball
 from opschecks.sandbox.seed import LIFECYCLE, backup_counts, seed_kube
 

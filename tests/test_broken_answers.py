@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from opschecks import archive, aws, kube, silent
+from opschecks import aws, kube, silent
+from opschecks.areas.restore import archive
 from opschecks.config import EnvConfig
 from opschecks.errors import describe, from_kubernetes
 

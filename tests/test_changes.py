@@ -1,13 +1,13 @@
-"""Changes between runs (opschecks/changes.py): a finding's identity is (check, env, code, where)."""
+"""Changes between runs (opschecks/record/changes.py): a finding's identity is (check, env, code, where)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
 
-from opschecks.changes import UNJUDGED, Run, compare, run_findings
+from opschecks.record.changes import UNJUDGED, Run, compare, run_findings
 from opschecks.findings import Finding
-from opschecks.ledger import Record
+from opschecks.record.ledger import Record
 
 UTC = dt.timezone.utc
 FRESH = "checks/test_backups.py::test_backup_is_fresh"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from opschecks import costs
+from opschecks.areas.aws_usage import costs
 from opschecks.sandbox.cost_explorer import FakeCostExplorer
 
 TODAY = dt.date(2026, 11, 25)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from opschecks import due, ledger
+from opschecks.record import due, ledger
 from opschecks.__main__ import main
 from opschecks.config import load
 from opschecks.schema import ConfigError

@@ -21,9 +21,9 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from opschecks import ledger
+from opschecks.record import ledger
 from opschecks.__main__ import main
-from opschecks.export import HEADER
+from opschecks.record.export import HEADER
 from opschecks.findings import Finding
 
 UTC = dt.timezone.utc

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import pytest
 
-from opschecks import cleanup, permissions
+from opschecks import permissions
+from opschecks.areas.aws_usage import cleanup
 from tests import iam_static
 from tests.kustomize import OVERLAYS, render
 
@@ -53,7 +54,7 @@ class Recorded:
 class Runs:
     readonly: Recorded  # pytest -m "not sprint": every cadence but the drill (daily, fortnightly, monthly, e2e)
     drill: Recorded  # pytest -m sprint: the upload drill, with its set-up and teardown scripts
-    cleanup: Recorded  # python -m opschecks.cleanup over a real plan, and every kind of deletion
+    cleanup: Recorded  # python -m opschecks cleanup over a real plan, and every kind of deletion
     bookkeeping: Recorded  # a check that calls no AWS API, with the S3 ledger and --publish; then `due`
 
 

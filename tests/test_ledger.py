@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from opschecks import ledger
+from opschecks.record import ledger
 
 pytest_plugins = ["pytester"]
 T0 = dt.datetime(2025, 3, 3, 9, 0, tzinfo=dt.timezone.utc)

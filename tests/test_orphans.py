@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from opschecks import orphans
+from opschecks.areas.restore import orphans
 
 
 def _dead_owner() -> str:

@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from opschecks import summary
+from opschecks.record import summary
 
 pytest_plugins = ["pytester"]
 
@@ -94,7 +94,7 @@ def test_json_and_metrics_file_hold_every_check_from_the_same_results(suite, cap
         {"code": "BKP005", "where": "prod s3://ingest-db-backup/prod/x", "message": "expected tag auto-delete=true"}]
     assert failed["details"]["age_hours"] == 30.0 and failed["started"] and failed["duration_s"] >= 0
     assert "ingest-eks-dev" in checks[("test_pods_healthy", "dev")]["reason"]
-    # A failure without findings of its own carries one OPS001 with its first line (opschecks/changes.py).
+    # A failure without findings of its own carries one OPS001 with its first line (opschecks/record/changes.py).
     (unjudged,) = checks[("test_pods_healthy", "dev")]["findings"]
     assert (unjudged["code"], unjudged["where"]) == ("OPS001", "dev test_pods_healthy")
     assert unjudged["message"].startswith("Kubernetes context ingest-eks-dev: no context")
@@ -262,7 +262,7 @@ def test_b_slow_one(env):
 
 
 def _run_doc(tmp_path: Path, exit_status: int, checks: list[dict]) -> Path:
-    from opschecks.run_json import RunMeta, document, write
+    from opschecks.record.run_json import RunMeta, document, write
 
     meta = RunMeta(id="r1", started="2026-12-04T00:00:00+00:00", finished="2026-12-04T00:00:01+00:00",
                    duration_s=1.0, runner="ci@host", git_revision="0" * 40, config="opschecks.toml",
@@ -310,7 +310,7 @@ def test_a_passing_run_is_still_green(tmp_path: Path, capsys) -> None:
 
 
 def _textfile(tmp_path: Path, doc: dict) -> str:
-    from opschecks import metrics
+    from opschecks.record import metrics
 
     metrics.write_textfile(tmp_path / "run.prom", metrics.registry(doc))
     return (tmp_path / "run.prom").read_text()

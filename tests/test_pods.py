@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
-from opschecks import kube, pods
+from opschecks import kube
+from opschecks.areas.pods import pods
 from opschecks.config import parse
 from opschecks.errors import describe, from_kubernetes
 from opschecks.findings import ChecksFailed, fail_on
-from opschecks.pods import PodSettings, Waiver
+from opschecks.areas.pods.pods import PodSettings, Waiver
 from opschecks.sandbox import kube_objects as k
 from opschecks.sandbox.seed import seed_kube
 

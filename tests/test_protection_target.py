@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from opschecks import e2e, protection
+from opschecks import protection
+from opschecks.areas.e2e import e2e
 from opschecks.config import Config, EnvConfig
-from opschecks.e2e import E2ESettings, RoundTripSettings
+from opschecks.areas.e2e.e2e import E2ESettings, RoundTripSettings
 from opschecks.sandbox.ingest import FakeIngest
 from tests.conftest import INGEST_TOKEN as TOKEN
 

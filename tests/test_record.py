@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from opschecks import clock, ledger
+from opschecks import clock
+from opschecks.record import ledger
 from opschecks.sandbox import kube_objects as k
 from opschecks.sandbox import stack
 from opschecks.sandbox.seed_usage import WAIVERS_FILE

@@ -165,7 +165,7 @@ def test_known_secrets_come_from_config_env_webhook_tokens_and_uri_passwords() -
 
 
 def test_a_long_table_shows_twenty_rows_and_keeps_the_rest_behind_show_all() -> None:
-    from opschecks import report
+    from opschecks.record import report
 
     long = report.table("Pods", ["pod", "phase"], [[f"pod-{i}", "Running"] for i in range(45)])
     shown, _, rest = long.partition('<details class="opschecks-more">')

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from opschecks import archive
+from opschecks.areas.restore import archive
 from opschecks.sandbox.dumps import backup_tarball
 
 COUNTS = {"project": 3, "submissionEnvelope": 5}

@@ -31,10 +31,11 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from opschecks import ledger, restore
-from opschecks.backups import stamp
-from opschecks.mongotarget import DRILL_LABEL, OWNER_LABEL, docker_reachable, engine_address
-from opschecks.orphans import this_run
+from opschecks.record import ledger
+from opschecks.areas.restore import restore
+from opschecks.areas.backups.backups import stamp
+from opschecks.areas.restore.mongotarget import DRILL_LABEL, OWNER_LABEL, docker_reachable, engine_address
+from opschecks.areas.restore.orphans import this_run
 from opschecks.sandbox.dumps import backup_tarball
 from opschecks.sandbox.seed import backup_counts
 

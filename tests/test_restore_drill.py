@@ -23,9 +23,10 @@ import bson
 import pytest
 from pymongo import MongoClient
 
-from opschecks import ledger, restore
-from opschecks.backups import Backup, stamp
-from opschecks.mongotarget import DRILL_DATABASE
+from opschecks.record import ledger
+from opschecks.areas.restore import restore
+from opschecks.areas.backups.backups import Backup, stamp
+from opschecks.areas.restore.mongotarget import DRILL_DATABASE
 from opschecks.sandbox.dumps import backup_tarball
 from opschecks.sandbox.seed import backup_counts
 

@@ -12,7 +12,7 @@ from bson.raw_bson import RawBSONDocument
 import pytest
 from pymongo import MongoClient
 
-from opschecks import mongorestore, mongotarget
+from opschecks.areas.restore import mongorestore, mongotarget
 from opschecks.errors import Unreachable
 from opschecks.sandbox.dumps import documents, write_archive, write_dump
 

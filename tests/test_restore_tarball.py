@@ -2,7 +2,7 @@
 
 The writer follows POSIX ustar (512-byte headers, octal fields, the checksum summed with its own field as
 8 spaces) and pax extended headers (``"%d %s=%s\\n"``, the length counting itself), so that the archives
-test opschecks.tarscan against the format rather than against tarfile's idea of it.
+test opschecks.areas.restore.tarscan against the format rather than against tarfile's idea of it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import NamedTuple
 import bson
 import pytest
 
-from opschecks import archive
+from opschecks.areas.restore import archive
 from opschecks.sandbox.dumps import documents, metadata
 from opschecks.sandbox.seed import backup_counts
 from tests.test_restore_drill import Drill, drill  # noqa: F401  (the drill fixture)

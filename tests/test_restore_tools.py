@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from opschecks import ledger, mongorestore, restore
-from opschecks.backups import stamp
+from opschecks.record import ledger
+from opschecks.areas.restore import mongorestore, restore
+from opschecks.areas.backups.backups import stamp
 from opschecks.errors import Unreachable
 from opschecks.sandbox.dumps import backup_tarball
 from opschecks.sandbox.seed import backup_counts

@@ -19,9 +19,9 @@ import bson
 import pytest
 from bson import ObjectId, json_util
 
-from opschecks import dumpformat, mongorestore, mongotarget, restore
-from opschecks.backups import Backup
-from opschecks.dumpformat import CorruptArchive, DumpError
+from opschecks.areas.restore import dumpformat, mongorestore, mongotarget, restore
+from opschecks.areas.backups.backups import Backup
+from opschecks.areas.restore.dumpformat import CorruptArchive, DumpError
 from tests.mongodump_spec import (TERMINATOR, Coll, archive_bytes, crc64_go_ecma, file_stem, path_escape,
                                   write_directory)
 

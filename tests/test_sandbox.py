@@ -20,8 +20,8 @@ from kubernetes import client
 
 from opschecks import kube
 from opschecks.config import load
-from opschecks.restore import COLLECTIONS
-from opschecks.backups import stamp
+from opschecks.areas.restore.restore import COLLECTIONS
+from opschecks.areas.backups.backups import stamp
 from opschecks.sandbox import kube_objects as k
 from opschecks.sandbox import seed, stack
 from opschecks.sandbox.kubeapi import FakeKubeAPI

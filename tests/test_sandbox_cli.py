@@ -16,10 +16,11 @@ from pathlib import Path
 import boto3
 import pytest
 
-from opschecks import clock, ledger
-from opschecks.backups import stamp
+from opschecks import clock
+from opschecks.record import ledger
+from opschecks.areas.backups.backups import stamp
 from opschecks.sandbox import seed, stack
-from opschecks.restore import COLLECTIONS
+from opschecks.areas.restore.restore import COLLECTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 DRILL = "checks/test_restore.py::test_restore_drill"

@@ -24,11 +24,13 @@ import pytest
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from opschecks import aws, backups, unused
+from opschecks import aws
+from opschecks.areas.backups import backups
+from opschecks.areas.aws_usage import unused
 from opschecks.config import EnvConfig
 from opschecks.errors import describe
-from opschecks.backups import stamp
-from opschecks.usage import UsageSettings
+from opschecks.areas.backups.backups import stamp
+from opschecks.areas.aws_usage.usage import UsageSettings
 
 S3_SLOWDOWN = (503, "application/xml", b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
                                         b"<Message>Please reduce your request rate.</Message></Error>")

@@ -22,13 +22,14 @@ from pathlib import Path
 import boto3
 import pytest
 
-from opschecks import interrupts, inventory, protection, upload
+from opschecks import interrupts, protection
+from opschecks.areas.upload_service import inventory, upload
 from opschecks.config import Config, EnvConfig, parse
 from opschecks.findings import ChecksFailed, fail_on
-from opschecks.ledger import Record
+from opschecks.record.ledger import Record
 from opschecks.sandbox.upload_config import EXPECTED_TYPES, SCRIPT, upload_table
 from opschecks.schema import ConfigError
-from opschecks.upload import Refused, UploadSettings
+from opschecks.areas.upload_service.upload import Refused, UploadSettings
 
 pytest_plugins = ["pytester"]
 MOTO_ACCOUNT = "123456789012"  # moto's default account
@@ -175,7 +176,7 @@ def test_ctrl_c_during_setup_still_tears_down(sandbox_env, caplog: pytest.LogCap
         "import os, signal, subprocess, time; "
         f"subprocess.run({env.upload.setup_command!r}, check=True); "
         "os.kill(os.getppid(), signal.SIGINT); time.sleep(60)")]
-    caplog.set_level("INFO", logger="opschecks.upload")
+    caplog.set_level("INFO", logger="opschecks.areas.upload_service.upload")
 
     with pytest.raises(KeyboardInterrupt):
         drill(replace(env, upload=replace(env.upload, setup_command=interrupted_setup)))

@@ -10,9 +10,9 @@ from typing import Any
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 
-from opschecks.restore import COLLECTIONS
+from opschecks.areas.restore.restore import COLLECTIONS
 from opschecks.sandbox import kube_objects as k
-from opschecks.backups import stamp
+from opschecks.areas.backups.backups import stamp
 from opschecks.sandbox.dumps import backup_tarball
 from opschecks.sandbox.kubeapi import FakeKubeAPI
 from opschecks.sandbox.seed_cluster import VOLUMES

@@ -6,7 +6,7 @@ The plan's life:
    unwaived flagged resources of every env it scanned, with the account and region each scan ran in and
    when. A run in which a scan failed (or no scan ran) writes the plan marked incomplete, naming why.
 2. reviewed: a person reads it (and may delete entries from it).
-3. applied: ``python -m opschecks.cleanup PLAN.json [--config PATH] [--yes]`` refuses, in one line each and
+3. applied: ``python -m opschecks cleanup PLAN.json [--config PATH] [--yes]`` refuses, in one line each and
    deleting nothing, an incomplete plan, a plan older than ``usage.plan_max_age_days`` (7) or from the
    future, an env the config does not know or the plan has no scan of, a protected env, and credentials
    that STS says reach another account than the env's ``aws_account_id`` or the plan's scan
@@ -30,7 +30,8 @@ from typing import Any, TextIO
 
 import botocore.exceptions
 
-from opschecks import aws, protection, unused, waivers
+from opschecks import aws, protection, waivers
+from opschecks.areas.aws_usage import unused
 from opschecks.config import Config, EnvConfig, load, resolve_path
 from opschecks.errors import describe
 from opschecks.schema import ConfigError
@@ -266,7 +267,7 @@ def _ask(prompt: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m opschecks.cleanup",
+    parser = argparse.ArgumentParser(prog="python -m opschecks cleanup",
                                      description="Delete the unused resources listed in a saved cleanup plan.")
     parser.add_argument("plan", type=Path, help="the JSON plan written by pytest --cleanup-plan PATH")
     parser.add_argument("--config", help="the suite's TOML config (default: $OPSCHECKS_CONFIG, else opschecks.toml)")
@@ -286,6 +287,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {line}", file=sys.stderr)
         return 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

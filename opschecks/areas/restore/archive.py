@@ -8,7 +8,7 @@ absolute paths, ``..`` components, links and device files (the ``data`` filter
 would silently rewrite some of them instead).
 
 tarfile alone is lenient (it stops silently at a corrupt header, as if the archive ended), so the
-decompressed stream is first walked block by block (opschecks.tarscan), which also sizes the extraction
+decompressed stream is first walked block by block (opschecks.areas.restore.tarscan), which also sizes the extraction
 against the temp dir's free space and the expansion cap before anything is written.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 
 from boto3.exceptions import RetriesExceededError
 
-from opschecks import tarscan
+from opschecks.areas.restore import tarscan
 from opschecks.errors import Unreachable
 
 DEFAULT_MAX_EXPANSION_RATIO = 100.0  # gzip reaches at most ~1032x; BSON dumps compress 3-15x

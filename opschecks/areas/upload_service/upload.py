@@ -5,7 +5,7 @@ The drill, Terratest style:
 1. refuse a protected env (``protected = true``, a name not known to be non-production, or a protected env's
    account) and credentials that STS says reach another account than the env's ``aws_account_id``
    (opschecks.protection);
-2. take an inventory of the account (opschecks.inventory) with the env's tag filters and name prefixes;
+2. take an inventory of the account (opschecks.areas.upload_service.inventory) with the env's tag filters and name prefixes;
 3. run the set-up command; probe the health URL; check the set-up created the expected resource types;
 4. run the teardown command, ALWAYS: after a failed set-up, a failed probe, an error, or Ctrl-C
    (a Ctrl-C during the teardown does not stop it; the interrupt is re-raised once it is done);
@@ -41,9 +41,10 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
-from opschecks import aws, inventory
+from opschecks import aws
+from opschecks.areas.upload_service import inventory
 from opschecks.findings import Finding
-from opschecks.ledger import Record
+from opschecks.record.ledger import Record
 from opschecks.protection import Guard, Refused
 
 if TYPE_CHECKING:  # config imports this module for UploadSettings
@@ -66,7 +67,7 @@ class UploadSettings:
     teardown_timeout_s: float = 3600.0
     health_url: str | None = None  # probed after set-up; must answer 2xx
     health_timeout_s: float = 120.0  # keep probing this long after set-up
-    # How the service's resources are found (see opschecks.inventory): every tag filter must match.
+    # How the service's resources are found (see opschecks.areas.upload_service.inventory): every tag filter must match.
     tag_filters: dict[str, str | list[str]] = field(default_factory=dict)  # e.g. {Name = "upload", Env = "dev"}
     name_prefixes: list[str] = field(default_factory=list)  # e.g. ["upload-dev-", "dcp-upload-dev-"]
     expected_types: list[str] = field(default_factory=list)  # types the set-up must create, e.g. "sqs:queue"

@@ -1,8 +1,8 @@
 """The monthly restore drill: pick a backup, fetch it, restore it, judge the counts.
 
 One drill per environment: choose a backup not drilled before (per the
-ledger), download and extract it (opschecks.archive), restore it into a
-MongoDB target (opschecks.mongotarget, opschecks.mongorestore), count the
+ledger), download and extract it (opschecks.areas.restore.archive), restore it into a
+MongoDB target (opschecks.areas.restore.mongotarget, opschecks.areas.restore.mongorestore), count the
 collections and judge them here.
 
 A backup counts as drilled once a drill reached a verdict about it (restored
@@ -43,13 +43,13 @@ from typing import TYPE_CHECKING, Any
 
 from pymongo.database import Database
 
-from opschecks import archive, mongorestore, orphans
-from opschecks.backups import STAMP_FORMAT, Backup
+from opschecks.areas.restore import archive, mongorestore, orphans
+from opschecks.areas.backups.backups import STAMP_FORMAT, Backup
 from opschecks.findings import Finding, fail_on
-from opschecks.ledger import Record
+from opschecks.record.ledger import Record
 
 if TYPE_CHECKING:
-    from opschecks.mongotarget import MongoTarget
+    from opschecks.areas.restore.mongotarget import MongoTarget
 
 COLLECTIONS = ["biomaterial", "bundleManifest", "file", "process", "project", "protocol", "submissionEnvelope"]
 

@@ -13,7 +13,7 @@ extended support): the support facts are AWS's own, never dates or version numbe
           then enters paid extended support; with STANDARD, EKS upgrades it itself).
 
 The table says how many minor versions it is behind the newest version in standard support.
-Kubelet skew against the control plane is judged daily, with the nodes (opschecks/nodes.py).
+Kubelet skew against the control plane is judged daily, with the nodes (opschecks/areas/cluster/nodes.py).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from opschecks.findings import Finding
-from opschecks.nodes import minor
+from opschecks.areas.cluster.nodes import minor
 
 if TYPE_CHECKING:
     from opschecks.config import EnvConfig

@@ -1,6 +1,6 @@
 """A run's Markdown summary, from its JSON (``pytest --json``), for CI job summaries and chat.
 
-    python -m opschecks.summary reports/run.json >> "$GITHUB_STEP_SUMMARY"
+    python -m opschecks summary reports/run.json >> "$GITHUB_STEP_SUMMARY"
 
 Exit status: 0, or 2 when the file is missing or not a version-1 run document
 (a run that never started writes none: the summary says so instead of
@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from opschecks.run_json import NOT_RUN_STATUSES, OUTCOMES, SCHEMA_VERSION, verdict
+from opschecks.record.run_json import NOT_RUN_STATUSES, OUTCOMES, SCHEMA_VERSION, verdict
 
 _ICON = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭️"}
 
@@ -70,7 +69,7 @@ def _one_line(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m opschecks.summary",
+    parser = argparse.ArgumentParser(prog="python -m opschecks summary",
                                      description="Markdown summary of a run's JSON (pytest --json PATH).")
     parser.add_argument("run_json", type=Path)
     args = parser.parse_args(argv)
@@ -84,6 +83,3 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(doc), end="")
     return 2 if verdict(doc["run"]["exit_status"], doc["summary"]) == "not_run" else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

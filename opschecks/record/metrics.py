@@ -1,10 +1,10 @@
-"""Prometheus metrics of a run, from its JSON document (opschecks.run_json): a textfile or a Pushgateway push.
+"""Prometheus metrics of a run, from its JSON document (opschecks.record.run_json): a textfile or a Pushgateway push.
 
 Built from the same per-check results as the JSON, so the two never disagree.
 Backup age and size come from the backup checks' ledger details, the restore
 steps' durations from the restore drill's. A check that was skipped has no
 success sample (it did not run); one that errored counts as not successful.
-``opschecks_run_success`` is the run's verdict (opschecks.run_json.verdict): a
+``opschecks_run_success`` is the run's verdict (opschecks.record.run_json.verdict): a
 run that ran nothing (pytest exit 2-5, or every check skipped) has no check
 samples at all, and is 0 there, never green by absence.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
 
-from opschecks.run_json import verdict
+from opschecks.record.run_json import verdict
 
 JOB = "opschecks"
 

@@ -18,7 +18,7 @@ A check with several cadence markers follows the most frequent one.
 
 ``e2e`` is the checklist's "whenever major changes occur": it has no window. Such a task is ``done``
 once it passed, ``overdue`` when it never did, and ``due`` when ``python -m opschecks due`` sees a
-major change since its last pass (the deployed images differ: opschecks.e2e.image_changes).
+major change since its last pass (the deployed images differ: opschecks.areas.e2e.e2e.image_changes).
 
 The checklist as collected now decides which tasks exist and their cadence (a
 check moved from monthly to daily is due daily from the next run of ``due``);
@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from opschecks.ledger import Latest
+from opschecks.record.ledger import Latest
 from opschecks.schema import ConfigError
 
 CADENCES = ("daily", "fortnightly", "monthly", "sprint", "e2e")  # most frequent first (with sprint_days >= 14)

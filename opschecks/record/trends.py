@@ -1,7 +1,7 @@
 """Trend plots for the report: each environment's backup sizes, and each restored collection's count over past drills.
 
 PNG bytes from matplotlib's object API (no pyplot: no global state, no display);
-the bucket's CloudWatch plot lives with its judgement in opschecks/usage.py.
+the bucket's CloudWatch plot lives with its judgement in opschecks/areas/aws_usage/usage.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
-from opschecks.backups import Backup
+from opschecks.areas.backups.backups import Backup
 
 SIZE = (6.4, 3.0)  # inches at 100 dpi: 640 px wide, the report's figure width
 

@@ -46,7 +46,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from cryptography import x509
 
-from opschecks import ingest_api, interrupts, protection
+from opschecks import interrupts, protection
+from opschecks.areas.e2e import ingest_api
 from opschecks.findings import Finding
 
 if TYPE_CHECKING:  # config imports this module for E2ESettings

@@ -2,7 +2,7 @@
 
 One ``Attention`` is built per run (fixtures/record.py) and rendered three
 ways from the same facts: the HTML block at the top of the report, the
-terminal summary, and the webhook message (opschecks/alerts.py).
+terminal summary, and the webhook message (opschecks/record/alerts.py).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import datetime as dt
 import html
 from dataclasses import dataclass, field
 
-from opschecks.changes import Change, Changes, summary_lines
-from opschecks.due import ON_CHANGE, Task
+from opschecks.record.changes import Change, Changes, summary_lines
+from opschecks.record.due import ON_CHANGE, Task
 from opschecks.waivers import Waiver
 
 WAIVER_HORIZON_DAYS = 14

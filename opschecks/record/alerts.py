@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from opschecks.attention import Attention, terminal_lines
+from opschecks.record.attention import Attention, terminal_lines
 from opschecks.redact import Redactor
 
 WEBHOOK_ENV_VAR = "OPSCHECKS_WEBHOOK_URL"

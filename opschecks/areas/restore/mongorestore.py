@@ -1,6 +1,6 @@
 """Restore a mongodump into MongoDB: the ``mongorestore`` binary when there is one, else a built-in restorer.
 
-The built-in restorer reads the dump with :mod:`opschecks.dumpformat` (directory
+The built-in restorer reads the dump with :mod:`opschecks.areas.restore.dumpformat` (directory
 dumps and ``--archive`` files, gzip'd or not, to mongo-tools' specification)
 and accounts for every namespace: :attr:`Restored.in_dump` holds how many
 documents the dump has for each collection, :attr:`Restored.documents` how many
@@ -37,8 +37,8 @@ from bson.raw_bson import RawBSONDocument
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, InvalidName, OperationFailure
 
-from opschecks import dumpformat
-from opschecks.dumpformat import Batch, Collection, CorruptArchive, DumpError, DumpReader
+from opschecks.areas.restore import dumpformat
+from opschecks.areas.restore.dumpformat import Batch, Collection, CorruptArchive, DumpError, DumpReader
 from opschecks.errors import Unreachable
 
 __all__ = ["CorruptArchive", "Dump", "DumpError", "Restored", "command", "check_exit", "inventory", "locate",

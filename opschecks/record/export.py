@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from opschecks.ledger import Record
+from opschecks.record.ledger import Record
 from opschecks.schema import ConfigError
 
 HEADER = ("date", "task", "env", "outcome", "who", "key facts", "findings", "record id")

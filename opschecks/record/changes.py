@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from opschecks.findings import Finding
-from opschecks.ledger import Record
+from opschecks.record.ledger import Record
 
 UNJUDGED = "OPS001"
 FIRST_LOOK = 10  # previous runs read per task; more only while a streak reaches past them (S3: one GET each)

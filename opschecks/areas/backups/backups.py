@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 import botocore.exceptions
 from kubernetes import client as k8s
 
-from opschecks import clock, lifecycle
+from opschecks import clock
+from opschecks.areas.backups import lifecycle
 from opschecks.findings import Finding
 from opschecks.kube import list_paginated
 
@@ -222,7 +223,7 @@ def lifecycle_problems(s3: Any, env: EnvConfig, backups: list[Backup], found_tag
                        now: dt.datetime) -> list[str]:
     """Why the bucket's lifecycle does not delete the newest backup after exactly retention_days (BKP004).
 
-    The newest backup is judged as S3 would judge it (opschecks/lifecycle.py): its key, its size, and its
+    The newest backup is judged as S3 would judge it (opschecks/areas/backups/lifecycle.py): its key, its size, and its
     tags plus the backup tag (whose absence is BKP005's finding), over every rule of the bucket; with no
     backup yet, a key the CronJob would write, of unknown size. On a versioned bucket its noncurrent
     version and its delete marker must go too.

@@ -9,7 +9,7 @@ container, or on this host for a URI), else the built-in restorer.
 
 SIGKILL gives no chance to clean up, so every drill container also names its
 owner and the next drill on that host removes those whose owner is gone
-(opschecks/orphans.py); ``notes`` says what it removed.
+(opschecks/areas/restore/orphans.py); ``notes`` says what it removed.
 """
 
 from __future__ import annotations
@@ -38,10 +38,11 @@ from pymongo.errors import PyMongoError
 from pymongo.uri_parser import parse_uri
 from testcontainers.community.mongodb import MongoDbContainer
 
-from opschecks import interrupts, mongorestore
+from opschecks import interrupts
+from opschecks.areas.restore import mongorestore
 from opschecks.errors import Unreachable, describe
-from opschecks.mongorestore import Dump, Restored
-from opschecks.orphans import orphaned, this_run
+from opschecks.areas.restore.mongorestore import Dump, Restored
+from opschecks.areas.restore.orphans import orphaned, this_run
 
 TIMEOUT_MS = 10_000
 
@@ -229,7 +230,7 @@ def container_target(image: str, database: str, timeout_s: float = 600.0) -> Ite
 
 
 def sweep_orphans() -> list[str]:
-    """Remove drill containers of this host whose run is gone (see opschecks/orphans.py); returns what it removed."""
+    """Remove drill containers of this host whose run is gone (see opschecks/areas/restore/orphans.py); returns what it removed."""
     engine = docker.from_env()
     try:
         removed = []

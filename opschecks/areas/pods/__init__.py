@@ -1,0 +1,1 @@
+"""Pods: every pod running and ready, every workload at its replicas (docs/pods.md)."""
