@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import copy
+import datetime as dt
 import json
 import os
 import re
@@ -381,10 +382,8 @@ def _recorded(session: boto3.Session) -> _Recorder:
     return recorder
 
 
-def _ledger_requests(env: str, tmp_path: Path) -> list[Request]:
+def _ledger_requests(env: str) -> list[Request]:
     """What the real S3 ledger asks of S3 when a run of ``env`` records itself and `due` reads the ledger."""
-    import datetime as dt
-
     boto3.client("s3").create_bucket(Bucket=LEDGER_BUCKET)
     session = boto3.Session(region_name="us-east-1")
     recorder = _recorded(session)
@@ -397,8 +396,6 @@ def _ledger_requests(env: str, tmp_path: Path) -> list[Request]:
 
 def _publish_requests(env: str, tmp_path: Path) -> list[Request]:
     """What --publish asks of S3 for ``env``'s reports, at the overlay's reports_s3_uri."""
-    import datetime as dt
-
     [settings] = [d for d in render_filled(env) if d["metadata"]["name"].startswith("opschecks-settings-")]
     uri = settings["data"]["reports_s3_uri"]
     assert uri == f"s3://{REPORTS_BUCKET}/{PREFIX}/{env}"
@@ -420,7 +417,7 @@ def _needed(module: str) -> set[str]:
 @pytest.mark.parametrize("environment", list(ACCOUNTS))
 def test_the_bucket_policies_grant_each_role_what_the_ledger_and_publish_request(environment: str, tmp_path: Path,
                                                                                   moto_aws) -> None:
-    ledger_requests, publish_requests = _ledger_requests(environment, tmp_path), _publish_requests(environment, tmp_path)
+    ledger_requests, publish_requests = _ledger_requests(environment), _publish_requests(environment, tmp_path)
     # The recorded run takes every path the code can (call_sites reads them all; multipart parts are PutObject).
     assert {r.action for r in ledger_requests} == _needed("opschecks/ledger.py")
     assert {r.action for r in publish_requests} == _needed("opschecks/publish.py")
