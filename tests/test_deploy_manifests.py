@@ -18,7 +18,8 @@ import yaml
 from kubernetes import config as kube_config
 
 from opschecks.config import load
-from tests.kustomize import KUBERNETES, OVERLAYS, ROOT, render
+from tests.kustomize import KUBERNETES, OVERLAYS, ROOT
+from tests.test_deploy_kit import render_filled  # the overlays' placeholders filled in, as applied
 
 K8S_VERSION = "1.32"
 # cadence -> (schedule, the pytest marker it runs); sprint: weekly, because cron cannot say "every 14 days"
@@ -54,7 +55,7 @@ def test_the_validator_catches_a_wrong_field() -> None:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_overlay_renders_valid_objects(overlay: str) -> None:
-    docs = render(overlay)
+    docs = render_filled(overlay)
     for doc in docs:
         _validate(doc)
         assert doc["metadata"].get("namespace", "opschecks") == "opschecks" or doc["kind"].startswith("Cluster")
@@ -67,7 +68,7 @@ def test_overlay_renders_valid_objects(overlay: str) -> None:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_cronjobs_run_their_cadence_once_at_a_time_within_a_deadline(overlay: str) -> None:
-    docs = render(overlay)
+    docs = render_filled(overlay)
     names = {(d["kind"], d["metadata"]["name"]) for d in docs}
     for cronjob in (d for d in docs if d["kind"] == "CronJob"):
         cadence = cronjob["metadata"]["name"].removeprefix("opschecks-")
@@ -96,7 +97,7 @@ def test_cronjobs_run_their_cadence_once_at_a_time_within_a_deadline(overlay: st
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_service_accounts_assume_their_iam_roles(overlay: str) -> None:
-    accounts = {d["metadata"]["name"]: d for d in render(overlay) if d["kind"] == "ServiceAccount"}
+    accounts = {d["metadata"]["name"]: d for d in render_filled(overlay) if d["kind"] == "ServiceAccount"}
     assert sorted(accounts) == (["opschecks"] if overlay == "prod" else ["opschecks", "opschecks-drill"])
     for name, account in accounts.items():
         arn = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
@@ -104,14 +105,14 @@ def test_service_accounts_assume_their_iam_roles(overlay: str) -> None:
         assert arn.endswith("opschecks-checks" if name == "opschecks" else "opschecks-upload-drill")
     arns = {a["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].split(":")[4] for a in accounts.values()}
     assert len(arns) == 1, "one account per environment"
-    binding = next(d for d in render(overlay) if d["kind"] == "ClusterRoleBinding")
+    binding = next(d for d in render_filled(overlay) if d["kind"] == "ClusterRoleBinding")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "opschecks", "namespace": "opschecks"}], \
         "the drill's account gets no Kubernetes access"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_overlay_config_and_kubeconfig_load(overlay: str, tmp_path: Path) -> None:
-    docs = render(overlay)
+    docs = render_filled(overlay)
     [config_map] = [d for d in docs if d["metadata"]["name"].startswith("opschecks-config-")]
     (tmp_path / "opschecks.toml").write_text(config_map["data"]["opschecks.toml"])
     config = load(tmp_path / "opschecks.toml")
@@ -128,7 +129,7 @@ def test_overlay_config_and_kubeconfig_load(overlay: str, tmp_path: Path) -> Non
 @pytest.mark.parametrize("overlay", ["staging"])
 def test_cronjob_arguments_are_options_this_suite_accepts(overlay: str, tmp_path: Path) -> None:
     """Each CronJob's arguments, given to this checkout's pytest with the overlay's config, select its checks."""
-    docs = render(overlay)
+    docs = render_filled(overlay)
     [config_map] = [d for d in docs if d["metadata"]["name"].startswith("opschecks-config-")]
     (tmp_path / "opschecks.toml").write_text(config_map["data"]["opschecks.toml"])
     for cronjob in (d for d in docs if d["kind"] == "CronJob"):
@@ -150,7 +151,7 @@ def test_each_cronjob_gives_its_clean_up_the_time_it_needs_after_sigterm(overlay
     """Kubernetes kills a pod terminationGracePeriodSeconds after SIGTERM (30 s when unset): the daily run's
     reports, the restore drill's database drop (each answer waits up to server_timeout_s) and the upload drill's
     shielded teardown (teardown_timeout_s) must fit, as the overlay's own config sets them."""
-    docs = render(overlay)
+    docs = render_filled(overlay)
     [config_map] = [d for d in docs if d["metadata"]["name"].startswith("opschecks-config-")]
     (tmp_path / "opschecks.toml").write_text(config_map["data"]["opschecks.toml"])
     env = load(tmp_path / "opschecks.toml").envs[overlay]
@@ -170,7 +171,7 @@ def test_each_cronjob_gives_its_clean_up_the_time_it_needs_after_sigterm(overlay
 def test_an_optional_secret_never_holds_the_pod_in_create_container_config_error(overlay: str) -> None:
     """A secretKeyRef to a missing Secret keeps the pod in CreateContainerConfigError until the deadline; the
     restore target is optional (the drill then fails in one line naming what is missing, the rest runs)."""
-    for cronjob in (d for d in render(overlay) if d["kind"] == "CronJob"):
+    for cronjob in (d for d in render_filled(overlay) if d["kind"] == "CronJob"):
         [container] = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
         for env in container["env"]:
             ref = env.get("valueFrom", {}).get("secretKeyRef")
