@@ -1,4 +1,4 @@
-"""``python -m opschecks due|history|export|sandbox|cleanup|summary``: the ledger's view, the sheet, the sandbox for a
+"""``python -m opschecks due|history|export|sandbox|cleanup|summary|codes``: the ledger's view, the sheet, the sandbox for a
 newcomer, and the two commands that act on a run's output.
 
     python -m opschecks due [--config PATH | --sandbox] [--env NAME] [--fail-on-overdue] [--checks DIR]
@@ -8,6 +8,7 @@ newcomer, and the two commands that act on a run's output.
     python -m opschecks sandbox [--shift-days N]
     python -m opschecks cleanup PLAN [--config PATH] [--yes]    (opschecks/areas/aws_usage/cleanup.py)
     python -m opschecks summary RUN_JSON                        (opschecks/record/summary.py)
+    python -m opschecks codes > docs/codes.md                   (opschecks/codes.py)
 
 ``due``, ``history`` and ``export`` read the shared ledger (``[ledger] s3_uri``)
 when configured, else the local SQLite file; with ``--sandbox``, the sandbox's
@@ -36,7 +37,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from opschecks import clock
+from opschecks import clock, codes
 from opschecks.areas.aws_usage import cleanup
 from opschecks.areas.e2e import e2e
 from opschecks.record import due, export, ledger, summary
@@ -108,7 +109,15 @@ def _note_skipped(store: ledger.Ledger, shown: int = 3) -> None:
               f"{', '.join(skipped[:shown])}{more}", file=sys.stderr)
 
 
-_OWN_PARSERS: dict[str, Callable[[list[str]], int]] = {"cleanup": cleanup.main, "summary": summary.main}
+def _codes(argv: list[str]) -> int:
+    argparse.ArgumentParser(prog="python -m opschecks codes", description="The finding codes' glossary as Markdown "
+                            "(docs/codes.md).").parse_args(argv)
+    print(codes.markdown(), end="")
+    return 0
+
+
+_OWN_PARSERS: dict[str, Callable[[list[str]], int]] = {"cleanup": cleanup.main, "summary": summary.main,
+                                                        "codes": _codes}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -142,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     # Listed for --help only: main() hands their arguments to their own parsers.
     commands.add_parser("cleanup", help="delete the unused resources of a saved plan that a fresh scan still flags")
     commands.add_parser("summary", help="a run's JSON as Markdown (for $GITHUB_STEP_SUMMARY)")
+    commands.add_parser("codes", help="every finding code with its severity and first step, as Markdown")
     return parser
 
 

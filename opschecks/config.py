@@ -26,13 +26,14 @@ from opschecks.record.ledger import LedgerSettings
 from opschecks.areas.cluster.nodes import ClusterSettings
 from opschecks.areas.pods.pods import PodSettings
 from opschecks.areas.restore.restore import RestoreSettings
+from opschecks import areas
 from opschecks.schema import ConfigError, build, check_partial, read_toml
 from opschecks.areas.upload_service.upload import UploadSettings
 from opschecks.areas.aws_usage.usage import UsageSettings
 
 DEFAULT_PATH = "opschecks.toml"
 CONFIG_ENV_VAR = "OPSCHECKS_CONFIG"
-AREAS = ("backups", "restore", "pods", "aws_usage", "upload_service", "e2e", "cluster")
+AREAS = areas.NAMES  # the names `skip` accepts: the areas list
 
 
 @dataclass(frozen=True)

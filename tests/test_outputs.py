@@ -90,8 +90,10 @@ def test_json_and_metrics_file_hold_every_check_from_the_same_results(suite, cap
         ("test_restore_drill", "dev"): "passed", ("test_restore_drill", "prod"): "passed"}
     failed = checks[("test_backup_is_fresh", "prod")]
     assert failed["findings"] == [
-        {"code": "BKP001", "where": "prod s3://ingest-db-backup/prod/", "message": "expected newer than 26 h; 30 h"},
-        {"code": "BKP005", "where": "prod s3://ingest-db-backup/prod/x", "message": "expected tag auto-delete=true"}]
+        {"code": "BKP001", "where": "prod s3://ingest-db-backup/prod/", "message": "expected newer than 26 h; 30 h",
+         "severity": "critical"},
+        {"code": "BKP005", "where": "prod s3://ingest-db-backup/prod/x", "message": "expected tag auto-delete=true",
+         "severity": "warning"}]  # each code's severity, from the glossary (opschecks/codes.py)
     assert failed["details"]["age_hours"] == 30.0 and failed["started"] and failed["duration_s"] >= 0
     assert "ingest-eks-dev" in checks[("test_pods_healthy", "dev")]["reason"]
     # A failure without findings of its own carries one OPS001 with its first line (opschecks/record/changes.py).
@@ -113,8 +115,9 @@ def test_json_and_metrics_file_hold_every_check_from_the_same_results(suite, cap
     assert samples[("opschecks_backup_newest_age_seconds", frozenset({("env", "dev")}))] == 3.5 * 3600
     assert samples[("opschecks_backup_newest_bytes", frozenset({("env", "prod")}))] == 123456
     assert samples[("opschecks_restore_step_seconds", frozenset({("env", "dev"), ("step", "restore")}))] == 2.75
-    assert samples[("opschecks_findings", frozenset({("code", "BKP001"), ("env", "prod")}))] == 1
-    assert samples[("opschecks_findings", frozenset({("code", "OPS001"), ("env", "dev")}))] == 1
+    critical = ("severity", "critical")  # a label from the code's glossary entry
+    assert samples[("opschecks_findings", frozenset({("code", "BKP001"), ("env", "prod"), critical}))] == 1
+    assert samples[("opschecks_findings", frozenset({("code", "OPS001"), ("env", "dev"), critical}))] == 1
     ended = samples[("opschecks_check_last_run_timestamp_seconds", frozenset({("check", fresh), ("env", "prod")}))]
     assert abs(ended - _epoch(failed["started"]) - failed["duration_s"]) < 1
 
@@ -171,7 +174,8 @@ def test_metrics_push_to_a_pushgateway_and_parse_back(suite) -> None:
     [(method, path, body)] = _Receiver.received
     assert (method, path) == ("PUT", "/metrics/job/opschecks/selection/daily")  # one group per selection
     samples = _metrics(body.decode())
-    assert samples[("opschecks_findings", frozenset({("code", "BKP005"), ("env", "prod")}))] == 1
+    assert samples[("opschecks_findings",
+                    frozenset({("code", "BKP005"), ("env", "prod"), ("severity", "warning")}))] == 1
     assert not any(name == "opschecks_restore_step_seconds" for name, _ in samples), "-m daily ran no restore"
 
 

@@ -19,8 +19,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+from opschecks import codes
 from opschecks.record.attention import Attention, terminal_lines
 from opschecks.redact import Redactor
+from opschecks.schema import ConfigError
 
 WEBHOOK_ENV_VAR = "OPSCHECKS_WEBHOOK_URL"
 REPORT_URL_ENV_VAR = "OPSCHECKS_REPORT_URL"
@@ -37,6 +39,12 @@ class AlertSettings:
     notify_on_success: bool = False  # also post when every check passed
     report_url: str | None = None  # where readers find the report (${OPSCHECKS_REPORT_URL} wins); else its path
     timeout_s: float = 5.0
+    min_severity: str = "info"  # post a failing run only when a finding weighs at least this (opschecks/codes.py)
+
+    def __post_init__(self) -> None:
+        if self.min_severity not in codes.SEVERITIES:
+            raise ConfigError(f"alerts.min_severity: expected one of {', '.join(codes.SEVERITIES)}, "
+                              f"found {self.min_severity!r}")
 
     def url(self) -> str | None:
         return os.environ.get(WEBHOOK_ENV_VAR) or self.webhook_url

@@ -11,6 +11,7 @@ import datetime as dt
 import html
 from dataclasses import dataclass, field
 
+from opschecks import codes
 from opschecks.record.changes import Change, Changes, summary_lines
 from opschecks.record.due import ON_CHANGE, Task
 from opschecks.waivers import Waiver
@@ -39,6 +40,15 @@ class Attention:
     def alarming(self) -> bool:
         """Not a green run: a check failed, or the run was stopped before it could run them all."""
         return bool(self.failed or self.stopped)
+
+    def alarming_at(self, min_severity: str) -> bool:
+        """Worth an alert when only findings of ``min_severity`` or heavier count (a stop always is)."""
+        if self.stopped:
+            return True
+        failing = self.changes.failing
+        if self.failed and not failing:  # failed without a finding to weigh: never silenced
+            return True
+        return any(c.rank <= codes.SEVERITIES.index(min_severity) for c in failing)
 
     @property
     def headline(self) -> str:
@@ -101,17 +111,19 @@ body { display: flex; flex-direction: column; }
 #needs-attention .new { color: #c62828; } #needs-attention .still { color: #e65100; }
 #needs-attention .fixed { color: #2e7d32; } #needs-attention .problem { color: #c62828; }
 #needs-attention .note { color: #666; margin: 2px 0; }
+#needs-attention .sev-critical { color: #fff; background: #c62828; } #needs-attention .sev-warning { color: #e65100; }
+#needs-attention .sev-info { color: #666; }
 .opschecks-trends { display: flex; flex-wrap: wrap; gap: 12px; }
 .opschecks-figure { margin: 0; width: 640px; } .opschecks-figure img { width: 640px; border: 1px solid #e6e6e6; }
 .opschecks-more summary { cursor: pointer; color: #1565c0; margin: 2px 0; }
 """
 
-_FINDING_COLUMNS = '<col style="width:70px"><col style="width:70px"><col style="width:30%"><col>'
+_FINDING_COLUMNS = '<col style="width:70px"><col style="width:64px"><col style="width:70px"><col style="width:30%"><col>'
 
 
 def block(attention: Attention) -> str:
     """The HTML block that opens the report (with the style that moves it above pytest-html's Environment)."""
-    passed = not attention.failed
+    passed = not attention.alarming
     parts = [f"<style>{STYLE}</style>", '<section id="needs-attention">',
              f'<h2 class="{"passed" if passed else "failed"}">Needs attention — {_e(attention.headline)}</h2>']
     changes = attention.changes
@@ -145,11 +157,12 @@ def block(attention: Attention) -> str:
 def _findings(kind: str, title: str, changes: list[Change], streak: bool = False) -> str:
     if not changes:
         return ""
-    head = "<th>code</th><th>env</th><th>where</th><th>message</th>" + ("<th>since</th>" if streak else "")
+    head = "<th>code</th><th>severity</th><th>env</th><th>where</th><th>message</th>" + ("<th>since</th>" if streak else "")
     cols = _FINDING_COLUMNS + ('<col style="width:150px">' if streak else "")
     rows = "".join(
-        f'<tr data-finding="{_e(c.check)}|{_e(c.env)}|{_e(c.finding.code)}|{_e(c.finding.where)}">'
-        f'<td class="code {kind}">{_e(c.finding.code)}</td><td>{_e(c.env)}</td>'
+        f'<tr data-finding="{_e(c.check)}|{_e(c.env)}|{_e(c.finding.code)}|{_e(c.finding.where)}"'
+        f' data-severity="{c.severity}"><td class="code {kind}">{_e(c.finding.code)}</td>'
+        f'<td class="sev-{c.severity}">{c.severity}</td><td>{_e(c.env)}</td>'
         f'<td title="{_e(c.finding.where)}">{_e(c.where)}</td>'
         f'<td title="{_e(c.finding.message)}">{_e(c.finding.message)}</td>'
         + (f"<td>{c.since:%Y-%m-%d}, {c.streak}</td>" if streak and c.since else "") + "</tr>"

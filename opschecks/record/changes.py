@@ -23,6 +23,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from opschecks import codes
 from opschecks.findings import Finding
 from opschecks.record.ledger import Record
 
@@ -58,6 +59,14 @@ class Change:
     since: dt.datetime | None = None  # still failing: when the streak started (its first run)
     runs: int = 1  # still failing: consecutive runs with this finding, this one included
     more: bool = False  # the streak reaches past the HISTORY_RUNS runs read
+
+    @property
+    def severity(self) -> str:
+        return codes.severity(self.finding.code)
+
+    @property
+    def rank(self) -> int:
+        return codes.rank(self.finding.code)
 
     @property
     def where(self) -> str:
@@ -112,8 +121,10 @@ def compare(runs: Iterable[Run], history: History) -> Changes:
             now = {identity(run.check, run.env, f) for f in run.findings}
             fixed += [Change(run.check, run.env, f) for f in previous[0].findings
                       if identity(run.check, run.env, f) not in now]
+    # Heaviest first (the code's severity), then by place; still failing: the longest streak first within a severity.
     order = lambda c: (c.env, c.check, c.finding.code, c.finding.where)  # noqa: E731 (one sort key, three lists)
-    return Changes(sorted(new, key=order), sorted(still, key=lambda c: (-c.runs, *order(c))), sorted(fixed, key=order))
+    return Changes(sorted(new, key=lambda c: (c.rank, *order(c))),
+                   sorted(still, key=lambda c: (c.rank, -c.runs, *order(c))), sorted(fixed, key=order))
 
 
 def _previous(run: Run, history: History) -> tuple[list[Record], list[set[tuple[str, str, str, str]]]]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
 
+from opschecks import codes
 from opschecks.record.run_json import verdict
 
 JOB = "opschecks"
@@ -36,7 +37,8 @@ def registry(doc: dict[str, Any]) -> CollectorRegistry:
     size = Gauge("opschecks_backup_newest_bytes", "Size of the newest backup in S3", ["env"], registry=reg)
     step = Gauge("opschecks_restore_step_seconds", "How long each step of the last restore drill took",
                  ["env", "step"], registry=reg)
-    findings = Gauge("opschecks_findings", "Findings of the last run, by code", ["code", "env"], registry=reg)
+    findings = Gauge("opschecks_findings", "Findings of the last run, by code (and its severity)",
+                     ["code", "env", "severity"], registry=reg)
 
     run_success = Gauge("opschecks_run_success", "1 if the run ran its checks and every one passed, else 0",
                         registry=reg)
@@ -63,7 +65,7 @@ def registry(doc: dict[str, Any]) -> CollectorRegistry:
                 step.labels(env=check["env"], step=name).set(seconds)
         counts.update((f["code"], check["env"]) for f in check["findings"])
     for (code, env), count in counts.items():
-        findings.labels(code=code, env=env).set(count)
+        findings.labels(code=code, env=env, severity=codes.severity(code)).set(count)
     return reg
 
 

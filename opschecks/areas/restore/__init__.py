@@ -1,1 +1,6 @@
 """Restore drill: a backup downloaded, read strictly, restored into a throwaway MongoDB, its counts judged (docs/restore.md)."""
+
+from opschecks.areas.area import Area
+from opschecks.areas.restore.codes import CODES
+
+AREA = Area("restore", CODES)

@@ -1,1 +1,6 @@
 """The sprint drill: the legacy upload service stood up and torn down, leaving nothing behind (docs/upload_service.md)."""
+
+from opschecks.areas.area import Area
+from opschecks.areas.upload_service.codes import CODES
+
+AREA = Area("upload_service", CODES)
