@@ -50,6 +50,7 @@ RUN python3 -m venv /tmp/pip \
         'path-exclude /usr/share/man/*' 'path-exclude /usr/share/info/*' 'path-exclude /usr/share/groff/*' \
         'path-exclude /usr/share/lintian/*' 'path-exclude /usr/share/locale/*' \
         'path-include /usr/share/locale/locale.alias' >/etc/dpkg/dpkg.cfg.d/opschecks-slim \
+ && mkdir -p /usr/share/doc /usr/share/locale \
  && find /usr/share/doc -mindepth 1 -not -name copyright -not -type d -delete \
  && find /usr/share/doc -mindepth 1 -depth -type d -empty -delete \
  && find /usr/share/locale -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -r {} + \
