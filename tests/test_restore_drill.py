@@ -184,7 +184,7 @@ def test_shrunken_count_fails_against_the_previous_drill(drill: Drill):
 
     result = drill.run_with_uri("--env", drill.env, "--restore-key", newer)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([f"*[[]RST003[]] s3://{drill.bucket}/{newer} restored into MongoDB *: submissionEnvelope "
+    result.stdout.fnmatch_lines([f"*[[]RST003[]] s3://{drill.bucket}/{newer} : submissionEnvelope "
                                  f"has 200 documents, 33% fewer than the 300 of the drill of {older} on * "
                                  "(at most 10% allowed)*"])
     # CI=true makes pytest repeat the whole message in the short summary, so judge the set of codes, not a count.
@@ -201,11 +201,24 @@ def test_missing_collection_and_too_few_documents_fail_together(drill: Drill):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         f"*[[]{drill.env}[]] 2 findings:*",
-        f"*[[]RST001[]] s3://{drill.bucket}/{key} restored into *: collection admin.project is missing*",
-        f"*[[]RST002[]] s3://{drill.bucket}/{key} restored into *: submissionEnvelope has 42 documents, "
+        f"*[[]RST001[]] s3://{drill.bucket}/{key}: collection admin.project is missing*",
+        f"*[[]RST002[]] s3://{drill.bucket}/{key}: submissionEnvelope has 42 documents, "
         "expected at least 100*",
     ])
     assert drill.leftovers() == []
+
+
+def test_the_same_broken_backup_drilled_twice_on_the_uri_path_is_still_failing(drill: Drill):
+    """Each drill restores into a database of its own; the finding's subject is the backup, so the second drill
+    of the same broken backup continues the first one's streak instead of reading as new."""
+    key = drill.put(0, {c: n for c, n in backup_counts(0).items() if c != "project"})
+    drill.run_with_uri("--env", drill.env, f"--restore-key={key}").assert_outcomes(failed=1)
+    again = drill.run_with_uri("--env", drill.env, f"--restore-key={key}")
+    again.assert_outcomes(failed=1)
+    again.stdout.fnmatch_lines(["Still failing (1):",
+                                f"  • RST001 [[]{drill.env}[]] s3://{drill.bucket}/{key}: collection admin.project is "
+                                "missing (since *, 2 runs)"])
+    assert "New since the previous run" not in again.stdout.str()
 
 
 def test_without_any_mongodb_the_drill_fails_in_one_line(drill: Drill):
@@ -325,7 +338,7 @@ def test_a_dump_of_another_day_under_this_key_is_rst015_naming_its_directory(dri
     key = drill.put(0, body=backup_tarball(old, backup_counts(0)))
     result = drill.run_with_uri("--env", drill.env)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([f"*[[]RST015[]] s3://{drill.bucket}/{key} restored into MongoDB *: the dump "
+    result.stdout.fnmatch_lines([f"*[[]RST015[]] s3://{drill.bucket}/{key}: the dump "
                                  f"directory data/db/dump/{old} is stamped 46,704.0 h from the key's "
                                  "2026-03-01 00:00 UTC (at most 3 h allowed): a dump of another day*"])
     [record] = drill.records()

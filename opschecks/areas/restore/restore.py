@@ -216,7 +216,9 @@ def judge(result: Drill, settings: RestoreSettings, previous: Record | None) -> 
     if result.broken is not None:
         return [result.broken]
     before = previous.details["counts"] if previous else {}
-    where = f"{result.url} restored into {result.target}"
+    # The backup is the finding's subject: the target (a per-run database or container) is not, or the same broken
+    # backup drilled twice could never be "still failing"; the findings about the target name it in their message.
+    where = result.url
     findings = []
     if result.dump_taken is not None:
         apart = abs(result.dump_taken - result.backup.taken)
@@ -229,10 +231,10 @@ def judge(result: Drill, settings: RestoreSettings, previous: Record | None) -> 
         held, restored = result.in_dump[name], result.counts.get(name)
         if restored != held:
             findings.append(Finding("RST013", where, f"{settings.database}.{name}: the dump holds {held:,} documents, "
-                                                     f"{restored or 0:,} were restored"))
+                                                     f"{restored or 0:,} were restored into {result.target}"))
     for name, why in result.restored.unrestorable.items():
         findings.append(Finding("RST014", where, f"{settings.database}.{name}: the drill could not restore its "
-                                                 f"{result.in_dump.get(name, 0):,} documents: {why}"))
+                                                 f"{result.in_dump.get(name, 0):,} documents into {result.target}: {why}"))
     for name in settings.collections:
         restored = result.counts.get(name)
         minimum = settings.min_counts.get(name, settings.default_min_count)
