@@ -184,7 +184,7 @@ def test_shrunken_count_fails_against_the_previous_drill(drill: Drill):
 
     result = drill.run_with_uri("--env", drill.env, "--restore-key", newer)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([f"*[[]RST003[]] s3://{drill.bucket}/{newer} : submissionEnvelope "
+    result.stdout.fnmatch_lines([f"*[[]RST003[]] s3://{drill.bucket}/{newer}: submissionEnvelope "
                                  f"has 200 documents, 33% fewer than the 300 of the drill of {older} on * "
                                  "(at most 10% allowed)*"])
     # CI=true makes pytest repeat the whole message in the short summary, so judge the set of codes, not a count.
