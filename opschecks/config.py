@@ -26,7 +26,7 @@ from opschecks.record.ledger import LedgerSettings
 from opschecks.areas.cluster.nodes import ClusterSettings
 from opschecks.areas.pods.pods import PodSettings
 from opschecks.areas.restore.restore import RestoreSettings
-from opschecks import areas
+from opschecks import areas, waivers
 from opschecks.schema import ConfigError, build, check_partial, read_toml
 from opschecks.areas.upload_service.upload import UploadSettings
 from opschecks.areas.aws_usage.usage import UsageSettings
@@ -71,6 +71,7 @@ class Config:
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
     cadence: CadenceSettings = field(default_factory=CadenceSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    notes: tuple[str, ...] = ()  # what was read but is written the old way: one line each, shown at start
 
     def select(self, names: list[str] | None) -> list[EnvConfig]:
         """The environments named on the command line, or all of them, in config order."""
@@ -122,17 +123,18 @@ def parse(data: dict, path: Path) -> Config:
     envs = data.get("env")
     if not isinstance(envs, dict) or not envs:
         raise ConfigError(f"{path}: no environments configured (add an [env.<name>] table)")
-    parsed = {name: _env(name, defaults, table, path) for name, table in envs.items()}
+    notes: list[str] = []
+    parsed = {name: _env(name, defaults, table, path, notes) for name, table in envs.items()}
     try:
         ledger = build(LedgerSettings, data.get("ledger", {}), f"{path}: ledger")
         cadence = build(CadenceSettings, data.get("cadence", {}), f"{path}: cadence")
         alerts = build(AlertSettings, data.get("alerts", {}), f"{path}: alerts")
     except ConfigError as exc:  # a settings class's own check (__post_init__) does not know the file
         raise ConfigError(str(exc) if str(exc).startswith(f"{path}: ") else f"{path}: {exc}") from None
-    return Config(path=path, envs=parsed, ledger=ledger, cadence=cadence, alerts=alerts)
+    return Config(path=path, envs=parsed, ledger=ledger, cadence=cadence, alerts=alerts, notes=tuple(notes))
 
 
-def _env(name: str, defaults: dict, table: dict, path: Path) -> EnvConfig:
+def _env(name: str, defaults: dict, table: dict, path: Path, notes: list[str]) -> EnvConfig:
     where = f"{path}: env.{name}"
     if not name.strip() or name != name.strip():  # it names S3 prefixes, namespaces and report rows
         raise ConfigError(f"{path}: env.{name!r}: an environment needs a name without surrounding spaces")
@@ -140,7 +142,10 @@ def _env(name: str, defaults: dict, table: dict, path: Path) -> EnvConfig:
         raise ConfigError(f"{where}: expected a table")
     merged = _merge(defaults, table)
     merged["name"] = name
+    _read_old_pod_waivers(merged, where, notes)
     env = build(EnvConfig, merged, where)
+    for i, waiver in enumerate(env.pods.waivers):
+        waivers.checked(waiver, f"{where}.pods.waivers[{i}]")
     if env.aws_account_id is not None and not re.fullmatch(r"\d{12}", env.aws_account_id):
         raise ConfigError(f"{where}.aws_account_id: expected 12 digits, found {env.aws_account_id!r}")
     bad_skip = sorted(set(env.skip) - set(AREAS))
@@ -151,6 +156,16 @@ def _env(name: str, defaults: dict, table: dict, path: Path) -> EnvConfig:
         backup_prefix=env.backup_prefix or name,
         namespaces=env.namespaces or ["default", "kube-system", env.app_namespace],
     )
+
+
+def _read_old_pod_waivers(merged: dict, where: str, notes: list[str]) -> None:
+    """Pod waivers written in the old keys are read in the one model's (opschecks/waivers.py), with a note."""
+    pods = merged.get("pods")
+    if isinstance(pods, dict) and isinstance(pods.get("waivers"), list):
+        converted = [waivers.legacy_pod_waiver(entry, f"{where}.pods.waivers[{i}]")
+                     for i, entry in enumerate(pods["waivers"])]
+        merged["pods"] = {**pods, "waivers": [entry for entry, _ in converted]}
+        notes += [note for _, note in converted if note]
 
 
 def _merge(defaults: dict, table: dict) -> dict:

@@ -1,5 +1,11 @@
 """Waivers: known exceptions a person signed for, each with a justification and an expiry date.
 
+One model for every area (AWS usage, pods): a waiver matches a resource by name
+pattern or by tag, optionally only for some rules (finding codes, or for pods the
+reason kubectl shows: CrashLoopBackOff, Init:*), and says who signed for it. An
+env's waivers file (``usage.waivers_file``, ``pods.waivers_file``) or, for pods,
+inline ``[[env.<name>.pods.waivers]]`` tables, hold them in the same keys.
+
 A waivers file is TOML, one ``[[waiver]]`` table per exception::
 
     [[waiver]]
@@ -9,9 +15,10 @@ A waivers file is TOML, one ``[[waiver]]`` table per exception::
 
     [[waiver]]
     tag = "keep-until=*"                  # fnmatch patterns "key=value" on one of its tags
-    rules = ["USG103"]                    # optional: only these rules (default: every rule)
+    rules = ["USG103"]                    # optional: only these rules (default: every rule); fnmatch patterns
     justification = "snapshots the data team archives by hand"
     expires = 2026-12-31
+    who = "jane@ingest"                   # optional: who signed for it
 
 A waived resource is still shown, marked waived, but does not fail the check;
 an expired waiver waives nothing and fails the check itself, so exceptions are
@@ -25,8 +32,13 @@ import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from opschecks.findings import Finding
 from opschecks.schema import ConfigError, build, read_toml
+
+if TYPE_CHECKING:
+    from opschecks.config import EnvConfig
 
 
 @dataclass(frozen=True)
@@ -36,18 +48,26 @@ class Waiver:
     resource: str = ""
     tag: str = ""
     rules: list[str] = field(default_factory=list)
+    who: str = ""
 
-    def matches(self, rule: str, names: list[str], tags: dict[str, str]) -> bool:
-        if self.rules and rule not in self.rules:
+    def matches(self, rule: str, names: list[str], tags: dict[str, str], reason: str = "") -> bool:
+        """``rule`` is the finding's code; ``reason`` what else a rule pattern may name (a pod's waiting reason)."""
+        if self.rules and not any(fnmatch.fnmatchcase(rule, r) or (reason and fnmatch.fnmatchcase(reason, r))
+                                  for r in self.rules):
             return False
         if self.resource:
             return any(fnmatch.fnmatchcase(n, self.resource) for n in names)
         key, _, value = self.tag.partition("=")
         return any(fnmatch.fnmatchcase(k, key) and fnmatch.fnmatchcase(v, value or "*") for k, v in tags.items())
 
+    @property
+    def subject(self) -> str:
+        return (f"resource {self.resource}" if self.resource else f"tag {self.tag}") + (
+            f" ({', '.join(self.rules)})" if self.rules else "")
+
     def describe(self) -> str:
-        subject = f"resource {self.resource}" if self.resource else f"tag {self.tag}"
-        return f"{subject} ({self.justification}, until {self.expires})"
+        signed = f", signed by {self.who}" if self.who else ""
+        return f"{self.subject} ({self.justification}{signed}, until {self.expires})"
 
 
 def load(path: Path) -> list[Waiver]:
@@ -61,13 +81,31 @@ def load(path: Path) -> list[Waiver]:
         raise ConfigError(f"{path}: 'waiver' must be [[waiver]] tables")
     waivers = []
     for i, entry in enumerate(entries):
-        waiver = build(Waiver, entry, f"{path}: waiver[{i}]")
-        if bool(waiver.resource) == bool(waiver.tag):
-            raise ConfigError(f"{path}: waiver[{i}]: give exactly one of 'resource' or 'tag'")
-        if not waiver.justification.strip():
-            raise ConfigError(f"{path}: waiver[{i}]: 'justification' must say why")
-        waivers.append(waiver)
+        waivers.append(checked(build(Waiver, entry, f"{path}: waiver[{i}]"), f"{path}: waiver[{i}]"))
     return waivers
+
+
+def checked(waiver: Waiver, where: str) -> Waiver:
+    """What every waiver must say, wherever it is written: one subject, and why."""
+    if bool(waiver.resource) == bool(waiver.tag):
+        raise ConfigError(f"{where}: give exactly one of 'resource' or 'tag'")
+    if not waiver.justification.strip():
+        raise ConfigError(f"{where}: 'justification' must say why")
+    return waiver
+
+
+def legacy_pod_waiver(entry: dict, where: str) -> tuple[dict, str | None]:
+    """A ``[[pods.waivers]]`` table in the old keys (``pattern``, ``reason``) in the one model's keys, with a
+    one-line note saying how to write it now; any other table as it is."""
+    if not isinstance(entry, dict) or not {"pattern", "reason"} & set(entry):
+        return entry, None
+    new = {k: v for k, v in entry.items() if k not in ("pattern", "reason")}
+    new["resource"] = entry.get("pattern", "")
+    reason = entry.get("reason", "*")
+    new["rules"] = [] if reason == "*" else [reason]
+    note = (f"{where}: 'pattern'/'reason' are the old waiver keys, read as resource = {new['resource']!r}, "
+            f"rules = {new['rules']!r}; write those instead (docs/pods.md)")
+    return new, note
 
 
 def active(waivers: list[Waiver], today: dt.date) -> list[Waiver]:
@@ -85,6 +123,12 @@ def waiver_for(waivers: list[Waiver], rule: str, names: list[str], tags: dict[st
                today: dt.date) -> Waiver | None:
     """The first unexpired waiver covering a resource flagged by ``rule``, or None."""
     return next((w for w in active(waivers, today) if w.matches(rule, names, tags)), None)
+
+
+def of_env(env: EnvConfig, config_path: Path) -> list[Waiver]:
+    """Every waiver an env holds, of every area: what "waivers expiring" in Needs attention lists."""
+    return [*configured(env.usage.waivers_file, config_path), *env.pods.waivers,
+            *configured(env.pods.waivers_file, config_path)]
 
 
 def configured(waivers_file: str, config_path: Path) -> list[Waiver]:

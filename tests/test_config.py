@@ -89,7 +89,7 @@ def test_waivers_parse_dates(tmp_path: Path) -> None:
 waivers = [{ pattern = "ingest-exporter-*", reason = "CrashLoopBackOff", expires = 2026-12-31, justification = "INGEST-123" }]
 """))
     waiver = config.envs["dev"].pods.waivers[0]
-    assert waiver.expires == dt.date(2026, 12, 31) and waiver.pattern == "ingest-exporter-*"
+    assert waiver.expires == dt.date(2026, 12, 31) and waiver.resource == "ingest-exporter-*"  # the old keys, read
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -14,12 +14,15 @@ from typing import Any
 import pytest
 import yaml
 
-from opschecks import kube
+from opschecks import kube, waivers
 from opschecks.areas.pods import pods
 from opschecks.config import parse
 from opschecks.errors import describe, from_kubernetes
 from opschecks.findings import ChecksFailed, fail_on
-from opschecks.areas.pods.pods import PodSettings, Waiver
+from opschecks.areas.pods.pods import PodSettings
+from opschecks.record.attention import expiring
+from opschecks.schema import ConfigError
+from opschecks.waivers import Waiver
 from opschecks.sandbox import kube_objects as k
 from opschecks.sandbox.seed import seed_kube
 
@@ -393,11 +396,12 @@ def test_waivers_waive_until_they_expire_and_then_say_so(cluster: Cluster) -> No
                          k.evicted_pod("ingest-core-7d4b9c-p5d8r", NS, now=NOW),
                          k.unready_pod("ingest-ui-5f6c8-bq7zt", NS, now=NOW)])
     cluster.set("deployments", [k.deployment("ingest-ui", NS, now=NOW, replicas=0)])
-    settings = PodSettings(waivers=[
-        Waiver("flaky-exporter-*", "CrashLoopBackOff", dt.date(2025, 3, 12), "upstream bug INGEST-812"),
-        Waiver(f"{NS}/ingest-core-*", "POD005", dt.date(2025, 3, 1), "node pool resize, INGEST-790"),
-        Waiver("ingest-ui*", "ImagePullBackOff", dt.date(2026, 1, 1), "reason does not match: waives nothing"),
-        Waiver("ingest-ui", "*", dt.date(2026, 1, 1), "UI switched off until the redesign ships"),
+    settings = PodSettings(waivers=[  # the one model (opschecks/waivers.py), as AWS usage's
+        Waiver("upstream bug INGEST-812", dt.date(2025, 3, 12), resource="flaky-exporter-*", rules=["CrashLoopBackOff"]),
+        Waiver("node pool resize, INGEST-790", dt.date(2025, 3, 1), resource=f"{NS}/ingest-core-*", rules=["POD005"]),
+        Waiver("reason does not match: waives nothing", dt.date(2026, 1, 1), resource="ingest-ui*",
+               rules=["ImagePullBackOff"]),
+        Waiver("UI switched off until the redesign ships", dt.date(2026, 1, 1), resource="ingest-ui"),
     ])
 
     [ns] = cluster.assess(settings)
@@ -407,7 +411,7 @@ def test_waivers_waive_until_they_expire_and_then_say_so(cluster: Cluster) -> No
     assert {(p.name, p.code) for p in ns.problems} == {("ingest-core-7d4b9c-p5d8r", "POD005"),
                                                        ("ingest-ui-5f6c8-bq7zt", "POD002")}
     evicted = next(p for p in ns.problems if p.code == "POD005")
-    assert evicted.message.endswith("[waiver 'dev-environment/ingest-core-*' (POD005) expired 2025-03-01, "
+    assert evicted.message.endswith("[waiver for resource dev-environment/ingest-core-* (POD005) expired 2025-03-01, "
                                     "no longer waived: node pool resize, INGEST-790]")
     assert {row.pod: row.reason for row in ns.pods}["flaky-exporter-7d4b9c-x2x9k"] == "CrashLoopBackOff (waived)"
     # The day after its expiry date, the first waiver stops waiving too.
@@ -415,7 +419,7 @@ def test_waivers_waive_until_they_expire_and_then_say_so(cluster: Cluster) -> No
     assert "expired 2025-03-12" in next(p.message for p in later.problems if p.code == "POD001")
 
 
-def test_waivers_are_read_from_the_config(tmp_path: Path) -> None:
+def test_waivers_are_read_from_the_config_in_the_one_model(tmp_path: Path) -> None:
     import tomllib
     config = parse(tomllib.loads("""
         [env.dev]
@@ -423,16 +427,75 @@ def test_waivers_are_read_from_the_config(tmp_path: Path) -> None:
         [env.dev.pods]
         restart_limit = 3
         [[env.dev.pods.waivers]]
+        resource = "flaky-exporter-*"
+        rules = ["CrashLoopBackOff"]
+        expires = 2025-06-30
+        justification = "upstream bug INGEST-812"
+        who = "jane@ingest"
+    """), tmp_path / "opschecks.toml")
+    dev = config.envs["dev"]
+    assert dev.pods.restart_limit == 3
+    assert dev.pods.waivers == [Waiver("upstream bug INGEST-812", dt.date(2025, 6, 30), resource="flaky-exporter-*",
+                                       rules=["CrashLoopBackOff"], who="jane@ingest")]
+    assert dev.namespaces == ["default", "kube-system", "dev-environment"]
+    assert config.notes == ()
+
+
+def test_old_pod_waiver_keys_are_read_with_a_one_line_note(tmp_path: Path) -> None:
+    import tomllib
+    config = parse(tomllib.loads("""
+        [[env.dev.pods.waivers]]
         pattern = "flaky-exporter-*"
         reason = "CrashLoopBackOff"
         expires = 2025-06-30
         justification = "upstream bug INGEST-812"
+        [[env.dev.pods.waivers]]
+        pattern = "ingest-ui"
+        reason = "*"
+        expires = 2025-06-30
+        justification = "switched off"
     """), tmp_path / "opschecks.toml")
-    dev = config.envs["dev"]
-    assert dev.pods.restart_limit == 3
-    assert dev.pods.waivers == [Waiver("flaky-exporter-*", "CrashLoopBackOff", dt.date(2025, 6, 30),
-                                       "upstream bug INGEST-812")]
-    assert dev.namespaces == ["default", "kube-system", "dev-environment"]
+    assert config.envs["dev"].pods.waivers == [
+        Waiver("upstream bug INGEST-812", dt.date(2025, 6, 30), resource="flaky-exporter-*", rules=["CrashLoopBackOff"]),
+        Waiver("switched off", dt.date(2025, 6, 30), resource="ingest-ui")]
+    [note, _] = config.notes
+    assert note == (f"{tmp_path / 'opschecks.toml'}: env.dev.pods.waivers[0]: 'pattern'/'reason' are the old waiver "
+                    "keys, read as resource = 'flaky-exporter-*', rules = ['CrashLoopBackOff']; write those instead "
+                    "(docs/pods.md)")
+
+
+def test_a_pod_waiver_without_a_justification_is_one_config_line(tmp_path: Path) -> None:
+    import tomllib
+    with pytest.raises(ConfigError, match=r"env.dev.pods.waivers\[0\]: 'justification' must say why"):
+        parse(tomllib.loads("""
+            [[env.dev.pods.waivers]]
+            resource = "x"
+            expires = 2025-06-30
+            justification = " "
+        """), tmp_path / "opschecks.toml")
+
+
+def test_every_areas_waivers_count_for_needs_attention(tmp_path: Path) -> None:
+    """A pod waiver (inline or in the pods' waivers file) is among an env's waivers, as AWS usage's are."""
+    import tomllib
+    (tmp_path / "pod-waivers.toml").write_text(
+        '[[waiver]]\nresource = "mongo-*"\nrules = ["POD003"]\nexpires = 2026-12-14\njustification = "INGEST-9"\n')
+    (tmp_path / "aws-waivers.toml").write_text(
+        '[[waiver]]\nresource = "vol-1"\nexpires = 2027-01-01\njustification = "scratch"\n')
+    config = parse(tomllib.loads("""
+        [env.dev.usage]
+        waivers_file = "aws-waivers.toml"
+        [env.dev.pods]
+        waivers_file = "pod-waivers.toml"
+        [[env.dev.pods.waivers]]
+        resource = "ingest-ui"
+        expires = 2026-12-10
+        justification = "switched off"
+    """), tmp_path / "opschecks.toml")
+    found = waivers.of_env(config.envs["dev"], config.path)
+    assert sorted(w.resource for w in found) == ["ingest-ui", "mongo-*", "vol-1"]
+    soon = expiring(found, dt.date(2026, 12, 4))  # within 14 days: the two pod waivers
+    assert sorted(w.resource for w in soon) == ["ingest-ui", "mongo-*"]
 
 
 # --- listing -------------------------------------------------------------------------------------------

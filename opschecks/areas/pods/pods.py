@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
-from fnmatch import fnmatchcase
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -43,22 +42,10 @@ from kubernetes import client as k8s
 from opschecks import kube
 from opschecks.findings import Finding
 from opschecks.timefmt import age
+from opschecks.waivers import Waiver
 
 # Waiting reasons of a container that is merely starting; every other waiting reason is a problem.
 STARTING = frozenset({"ContainerCreating", "PodInitializing"})
-
-
-@dataclass(frozen=True)
-class Waiver:
-    pattern: str  # fnmatch pattern on the pod or workload name, or on "<namespace>/<name>"
-    reason: str  # the finding code (POD001) or reason (CrashLoopBackOff, Init:*) it waives, or "*"
-    expires: dt.date  # last day it waives
-    justification: str
-
-    def matches(self, problem: Problem) -> bool:
-        target = f"{problem.namespace}/{problem.name}" if "/" in self.pattern else problem.name
-        return fnmatchcase(target, self.pattern) and (
-            self.reason in ("*", problem.code) or fnmatchcase(problem.reason, self.reason))
 
 
 @dataclass(frozen=True)
@@ -71,7 +58,10 @@ class PodSettings:
     partial_completion_grace_minutes: float = 60.0  # a Job pod with some containers done, others still running
     rollout_grace_minutes: float = 10.0  # a rolling update within maxUnavailable (progressDeadlineSeconds' default)
     page_size: int = 500
+    # The one waiver model (opschecks/waivers.py): `resource` is a pattern on the pod or workload name or on
+    # "<namespace>/<name>"; `rules` are finding codes (POD001) or reasons (CrashLoopBackOff, Init:*).
     waivers: list[Waiver] = field(default_factory=list)
+    waivers_file: str = ""  # more of them, in a waivers file (relative to the config file), as usage's
 
 
 @dataclass(frozen=True)
@@ -521,14 +511,15 @@ def apply_waivers(problems: list[Problem], waivers: list[Waiver],
     """(problems still failing, problems waived with their waiver); an expired waiver's problem says so."""
     active, waived = [], []
     for problem in problems:
-        matching = [w for w in waivers if w.matches(problem)]
+        matching = [w for w in waivers if w.matches(problem.code, [problem.name, f"{problem.namespace}/{problem.name}"],
+                                                    {}, problem.reason)]
         current = next((w for w in matching if w.expires >= today), None)
         if current is not None:
             waived.append((problem, current))
             continue
         if matching:
             w = max(matching, key=lambda w: w.expires)
-            problem = replace(problem, message=f"{problem.message} [waiver {w.pattern!r} ({w.reason}) expired "
+            problem = replace(problem, message=f"{problem.message} [waiver for {w.subject} expired "
                                                 f"{w.expires.isoformat()}, no longer waived: {w.justification}]")
         active.append(problem)
     return active, waived
