@@ -1,0 +1,142 @@
+"""What SIGKILL leaves is swept by the next run (issue 25 item 7), and a terminal's Ctrl-C stops a sandbox run
+through the suite, not by killing its SecantusDB: real processes, really killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+
+from opschecks.areas.restore import orphans
+from opschecks.areas.restore.mongotarget import OWNER_COLLECTION, uri_target
+from opschecks.sandbox import stack
+
+ROOT = Path(__file__).resolve().parent.parent
+CHILD_ENV = {"PYTHONPATH": str(ROOT)}
+
+
+def _spawn(code: str, temp: Path) -> subprocess.Popen:
+    """A child running ``code`` (which prints one line once what it made exists, then sleeps)."""
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, text=True,
+                            env={**os.environ, **CHILD_ENV, "TMPDIR": str(temp)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _first_line(proc: subprocess.Popen) -> str:
+    line = proc.stdout.readline().strip()
+    assert line, f"the child ended before it was ready: {proc.stderr.read()[-2000:]}"
+    return line
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+SANDBOX_CHILD = """
+    import time
+    from opschecks.sandbox import stack
+    sandbox = stack.start(seed=False)
+    print(sandbox.root, flush=True)
+    time.sleep(600)
+"""
+
+LIVE_DIR_CHILD = """
+    import tempfile, time
+    from pathlib import Path
+    from opschecks.areas.restore import orphans
+    from opschecks.sandbox import stack
+    root = Path(tempfile.mkdtemp(prefix=stack.TEMP_PREFIX))
+    (root / orphans.OWNER_FILE).write_text(orphans.this_run())
+    print(root, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_the_next_sandbox_removes_the_temp_dir_a_sigkilled_one_left_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    killed, live = _spawn(SANDBOX_CHILD, temp), _spawn(LIVE_DIR_CHILD, temp)
+    try:
+        killed_root, live_root = Path(_first_line(killed)), Path(_first_line(live))
+        owner = (killed_root / orphans.OWNER_FILE).read_text()
+        assert owner == orphans.owner(killed.pid), "the sandbox's temp dir names its owner"
+        _kill(killed)
+        assert (killed_root / "mongo").is_dir(), "SIGKILL ran no clean-up"
+        unowned = Path(tempfile.mkdtemp(prefix=stack.TEMP_PREFIX, dir=temp))  # an older version's: no owner named
+
+        monkeypatch.setattr(tempfile, "tempdir", str(temp))
+        with stack.running(seed=False) as sandbox:
+            assert sandbox.swept == [f"temp dir {killed_root} ({owner})"]
+            assert sandbox.swept_line() == (f"sandbox: removed what 1 killed sandbox run(s) left: "
+                                            f"temp dir {killed_root} ({owner})")
+            assert not killed_root.exists()
+            assert live_root.is_dir() and unowned.is_dir(), "a live owner's, and one naming no owner, are kept"
+            assert (sandbox.root / orphans.OWNER_FILE).read_text() == orphans.this_run()
+        with stack.running(seed=False) as again:
+            assert again.swept == [] and again.swept_line() is None
+    finally:
+        for proc in (killed, live):
+            if proc.poll() is None:
+                _kill(proc)
+
+
+DRILL_CHILD = """
+    import sys, time
+    from opschecks.areas.restore.mongotarget import fresh_database_name, uri_target
+    with uri_target(sys.argv[1], fresh_database_name()) as target:
+        target.client[target.database]["submission"].insert_one({"n": 1})
+        print(target.database, flush=True)
+        time.sleep(600)
+"""
+
+
+def _drill_child(uri: str, temp: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(DRILL_CHILD), uri], cwd=ROOT, text=True,
+                            env={**os.environ, **CHILD_ENV, "TMPDIR": str(temp)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_the_next_uri_drill_drops_the_database_a_sigkilled_drill_left_and_nothing_else(
+        sandbox: stack.Sandbox, tmp_path: Path) -> None:
+    uri = sandbox.mongo_uri
+    killed, live = _drill_child(uri, tmp_path), _drill_child(uri, tmp_path)
+    try:
+        killed_db, live_db = _first_line(killed), _first_line(live)
+        owner = orphans.owner(killed.pid)
+        _kill(killed)
+        with MongoClient(uri) as client:
+            assert client[killed_db][OWNER_COLLECTION].find_one({"_id": "owner"})["owner"] == owner
+            assert "submission" in client[killed_db].list_collection_names(), "SIGKILL ran no clean-up"
+            # Not the drill's own, though a dead owner of this host is named: other names, no marker, another host.
+            client["restore_drill_dev_abc"][OWNER_COLLECTION].insert_one({"_id": "owner", "owner": owner})
+            client["rdzz1"]["submission"].insert_one({"n": 1})
+            client["rdzz2"][OWNER_COLLECTION].insert_one({"_id": "owner", "owner": f"another-host:{killed.pid}:1"})
+            try:
+                with uri_target(uri, "rdzz3") as target:
+                    assert target.notes == [f"removed database {killed_db} ({owner}), left by a killed run"]
+                    names = client.list_database_names()
+                    assert killed_db not in names
+                    assert {live_db, "restore_drill_dev_abc", "rdzz1", "rdzz2"} <= set(names)
+                with uri_target(uri, "rdzz3") as target:
+                    assert target.notes == []
+            finally:
+                for name in ("restore_drill_dev_abc", "rdzz1", "rdzz2"):
+                    client.drop_database(name)
+    finally:
+        _kill(killed)
+        live.send_signal(signal.SIGINT)  # a Ctrl-C: the live drill drops its database
+        try:
+            live.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            _kill(live)
