@@ -19,6 +19,7 @@ from opschecks.areas.restore import orphans
 from opschecks.areas.restore.mongotarget import OWNER_COLLECTION, uri_target
 from opschecks.sandbox import stack
 
+pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parent.parent
 CHILD_ENV = {"PYTHONPATH": str(ROOT)}
 
@@ -140,3 +141,82 @@ def test_the_next_uri_drill_drops_the_database_a_sigkilled_drill_left_and_nothin
             live.wait(timeout=30)
         except subprocess.TimeoutExpired:
             _kill(live)
+
+
+HOLDS_THE_DATABASE = '''
+import os
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+
+MARKS = Path(os.environ["SWEEP_MARKS"])
+pytestmark = pytest.mark.daily
+
+
+@pytest.fixture
+def database():
+    """What a drill does: a database on the sandbox's SecantusDB, used again and dropped in the teardown."""
+    client = MongoClient(os.environ["OPSCHECKS_MONGO_URI"], serverSelectionTimeoutMS=5000)
+    client["rdzzc"]["t"].insert_one({"n": 1})
+    yield client
+    client["rdzzc"]["t"].insert_one({"n": 2})
+    (MARKS / "teardown").write_text(str(client["rdzzc"]["t"].count_documents({})))
+    client.drop_database("rdzzc")
+    client.close()
+
+
+def test_waits_for_ctrl_c(database):
+    (MARKS / "ready").write_text("")
+    import time
+    time.sleep(300)
+'''
+
+
+def _secantus_pids(root: Path) -> list[int]:
+    found = []
+    for path in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (path / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended while we looked
+            continue
+        if "secantus" in cmdline and str(root) in cmdline:
+            found.append(int(path.name))
+    return found
+
+
+@pytest.mark.whole_stack
+def test_ctrl_c_to_a_sandbox_runs_process_group_stops_it_through_the_suite_exit_2(checklist, tmp_path: Path) -> None:
+    """A terminal's Ctrl-C signals the whole foreground process group; SecantusDB, in its own session, serves the
+    teardown and the suite stops it after. Also: the run sweeps (in one line) what a SIGKILLed sandbox left."""
+    checklist.check("holds", HOLDS_THE_DATABASE)
+    temp, marks = tmp_path / "tmp", tmp_path / "marks"
+    temp.mkdir()
+    marks.mkdir()
+    killed = _spawn(LIVE_DIR_CHILD, temp)  # a dead owner's temp dir, as a killed sandbox leaves it
+    left = Path(_first_line(killed))
+    _kill(killed)
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "--sandbox", "checks/test_holds.py"],
+                            cwd=checklist.path, env={**os.environ, "TMPDIR": str(temp), "SWEEP_MARKS": str(marks)},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (marks / "ready").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()[-3000:]
+            time.sleep(0.1)
+        [root] = [p for p in temp.glob(f"{stack.TEMP_PREFIX}*") if (p / "kubeconfig").exists()]
+        servers = _secantus_pids(root)
+        assert servers, "SecantusDB runs"
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    assert (marks / "teardown").read_text() == "2", "the teardown still reached SecantusDB after the Ctrl-C"
+    assert not root.exists() and not _secantus_pids(root), "then the suite stopped it and removed its temp dir"
+    assert not left.exists()
+    [line] = [line for line in output.splitlines() if line.startswith("sandbox: removed")]
+    assert line.endswith(f"left: temp dir {left} ({line.rsplit('(', 1)[1]}")
