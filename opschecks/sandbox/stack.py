@@ -60,8 +60,8 @@ INGEST_TOKEN = "sandbox-ingest-token"  # what the sandbox's Ingest API takes as 
 INGEST_TIME_SCALE = 0.5  # the sandbox's validator: Valid about 0.5 s after a submission is created
 SEEDED_SUBMISSIONS = 3  # each env's Ingest lists these before any check runs
 MOTO_ACCOUNT = "123456789012"  # what moto answers STS GetCallerIdentity with by default
-LEDGER = Path("reports") / "sandbox-ledger.sqlite"
-TEMP_PREFIX = "opschecks-sandbox-"  # the sandbox's temp dir under $TMPDIR (it names its owner: orphans.OWNER_FILE)  # under the project root: python -m opschecks due --sandbox
+LEDGER = Path("reports") / "sandbox-ledger.sqlite"  # under the project root: python -m opschecks due --sandbox
+TEMP_PREFIX = "opschecks-sandbox-"  # the sandbox's temp dir under $TMPDIR (it names its owner: orphans.OWNER_FILE)
 
 Step = Callable[[str], AbstractContextManager[object]]  # announces a step, and its end when the block exits
 
