@@ -220,3 +220,25 @@ def test_ctrl_c_to_a_sandbox_runs_process_group_stops_it_through_the_suite_exit_
     assert not left.exists()
     [line] = [line for line in output.splitlines() if line.startswith("sandbox: removed")]
     assert line.endswith(f"left: temp dir {left} ({line.rsplit('(', 1)[1]}")
+
+
+def test_python_m_opschecks_sandbox_says_in_one_line_what_a_killed_sandbox_left(tmp_path: Path) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    killed = _spawn(LIVE_DIR_CHILD, temp)
+    left = Path(_first_line(killed))
+    owner = (left / orphans.OWNER_FILE).read_text()
+    _kill(killed)
+    proc = subprocess.Popen([sys.executable, "-m", "opschecks", "sandbox"], cwd=tmp_path, text=True,
+                            env={**os.environ, **CHILD_ENV, "TMPDIR": str(temp)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        started = proc.stderr.readline()  # "sandbox: starting moto, ... done (2.1s)"
+        line = proc.stderr.readline()  # then, before seeding, the sweep's line
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=60)[1]
+    finally:
+        _kill(proc)
+    assert started.startswith("sandbox: starting"), started + line + rest
+    assert line == f"sandbox: removed what 1 killed sandbox run(s) left: temp dir {left} ({owner})\n", line + rest
+    assert not left.exists()
