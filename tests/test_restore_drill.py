@@ -390,3 +390,33 @@ def test_a_truncated_oplog_is_a_warning_row(drill: Drill):
     html = (drill.pytester.path / "reports/report.html").read_text()
     assert "oplog.bson" in html and "a point-in-time restore (mongorestore --oplogReplay) of this backup would fail" \
         in html
+
+
+KILLED_DRILL = """
+import sys, time
+from opschecks.areas.restore.mongotarget import fresh_database_name, uri_target
+with uri_target(sys.argv[1], fresh_database_name()) as target:
+    target.client[target.database]["submission"].insert_one({"n": 1})
+    print(target.database, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_drill_drops_the_database_a_sigkilled_drill_left_and_its_report_says_so(drill: Drill):
+    child = subprocess.Popen([sys.executable, "-c", KILLED_DRILL, drill.sandbox.mongo_uri], text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        left = child.stdout.readline().strip()
+        assert left, child.stderr.read()
+    finally:
+        child.kill()  # SIGKILL: it drops nothing
+        child.wait()
+    drill.before.discard(left)
+    assert drill.databases() == [left]
+    drill.put(0)
+
+    drill.run_with_uri("--env", drill.env).assert_outcomes(passed=1)
+
+    assert drill.leftovers() == []
+    html = (drill.pytester.path / "reports/report.html").read_text()
+    assert f"removed database {left} (" in html and "left by a killed run" in html

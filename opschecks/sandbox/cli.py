@@ -48,6 +48,8 @@ def run(shift_days: float | None = None) -> int:
     try:
         with _announce("starting moto, SecantusDB and the fake Kubernetes API"):
             sandbox = stack.start(seed=False, ledger=project_root() / stack.LEDGER)
+        if sandbox.swept_line():
+            print(sandbox.swept_line(), file=sys.stderr, flush=True)
         try:
             stack.seed_all(sandbox, _announce)
             _check_stop()

@@ -7,6 +7,12 @@
 
 Every server binds 127.0.0.1 on a free port; ``stop`` shuts them all down and
 removes the temp dir, and ``running`` guarantees that on error and Ctrl-C.
+SIGKILL runs no clean-up, so the temp dir names its owner (the host, PID and
+PID start time: opschecks/areas/restore/orphans.py) and the next start removes
+those whose owner is gone; ``Sandbox.swept`` says what it removed. SecantusDB,
+the one server in a process of its own, runs in its own session: a terminal's
+Ctrl-C reaches the foreground process group only, and the suite, not the
+signal, stops the database its teardown still uses.
 Each part of the seed data is announced through ``step`` so ``pytest --sandbox``
 and ``python -m opschecks sandbox`` can say what they are doing (the servers
 start in a second or two).
@@ -38,6 +44,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from opschecks import clock
+from opschecks.areas.restore import orphans
 from opschecks.sandbox.ingest import FakeIngest, make_certificates
 from opschecks.sandbox.kubeapi import FakeKubeAPI
 from opschecks.sandbox.seed import BACKUP_DAYS, BUCKET, seed_backups, seed_kube
@@ -54,6 +61,7 @@ INGEST_TIME_SCALE = 0.5  # the sandbox's validator: Valid about 0.5 s after a su
 SEEDED_SUBMISSIONS = 3  # each env's Ingest lists these before any check runs
 MOTO_ACCOUNT = "123456789012"  # what moto answers STS GetCallerIdentity with by default
 LEDGER = Path("reports") / "sandbox-ledger.sqlite"  # under the project root: python -m opschecks due --sandbox
+TEMP_PREFIX = "opschecks-sandbox-"  # the sandbox's temp dir under $TMPDIR (it names its owner: orphans.OWNER_FILE)
 
 Step = Callable[[str], AbstractContextManager[object]]  # announces a step, and its end when the block exits
 
@@ -77,6 +85,13 @@ class Sandbox:
     ingest: dict[str, FakeIngest] = field(default_factory=dict)  # per env
     cost_explorer: FakeCostExplorer | None = None  # moto serves no GetCostForecast
     eks: FakeEKS | None = None  # moto serves no DescribeClusterVersions (nor upgradePolicy)
+    swept: list[str] = field(default_factory=list)  # temp dirs of killed sandboxes this start removed
+
+    def swept_line(self) -> str | None:
+        """One line naming what a killed sandbox left and this start removed (None: nothing)."""
+        if not self.swept:
+            return None
+        return f"sandbox: removed what {len(self.swept)} killed sandbox run(s) left: {'; '.join(self.swept)}"
 
     @property
     def env_vars(self) -> dict[str, str | None]:
@@ -117,8 +132,10 @@ def start(seed: bool = True, now: dt.datetime | None = None, ledger: Path | None
     now = now or clock.now()
     stack = ExitStack()
     try:
-        root = Path(tempfile.mkdtemp(prefix="opschecks-sandbox-"))
+        swept = orphans.sweep_temp_dirs(TEMP_PREFIX)  # what killed sandboxes left (their owner is gone)
+        root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
         stack.callback(shutil.rmtree, root, ignore_errors=True)
+        (root / orphans.OWNER_FILE).write_text(orphans.this_run())
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -136,7 +153,7 @@ def start(seed: bool = True, now: dt.datetime | None = None, ledger: Path | None
         ledger = reset_ledger(ledger) if ledger is not None else root / "ledger.sqlite"
         sandbox = Sandbox(root=root, aws_endpoint=f"http://{host}:{port}", mongo_uri=mongo_uri, kube=kube,
                           kubeconfig=kubeconfig, config_path=root / "opschecks.toml", ledger=ledger, now=now,
-                          _stack=stack)
+                          _stack=stack, swept=swept)
         sandbox.cost_explorer = FakeCostExplorer(*monthly_costs(now))
         sandbox.cost_explorer.start()
         stack.callback(sandbox.cost_explorer.stop)
@@ -192,6 +209,9 @@ def _start_secantus(root: Path, stack: ExitStack) -> str:
     Its own process, so a restore drill's inserts use the second core and a stop
     frees the port at once (the in-process server's accept thread holds it). It dies
     with this process even when that is killed outright (opschecks.sandbox.child).
+    Its own session too: a terminal's Ctrl-C goes to the whole foreground process
+    group, and would kill it while the run's teardown (a drill dropping its
+    database) still needs it; the stack's ``stop`` ends it on every other path.
     """
     log = root / "secantusdb.log"
     with log.open("w") as out:
@@ -199,7 +219,7 @@ def _start_secantus(root: Path, stack: ExitStack) -> str:
             [sys.executable, "-m", "opschecks.sandbox.child", str(os.getpid()), "--",
              sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", "0",
              "--storage-path", str(root / "mongo"), "--log-level", "INFO"],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     stack.callback(_terminate, proc)
     deadline = time.monotonic() + 30

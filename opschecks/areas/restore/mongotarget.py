@@ -7,9 +7,13 @@ made (container; database) on success, failure, Ctrl-C and SIGTERM. ``restore``
 returns which restorer ran: ``mongorestore`` when there is one (inside the
 container, or on this host for a URI), else the built-in restorer.
 
-SIGKILL gives no chance to clean up, so every drill container also names its
-owner and the next drill on that host removes those whose owner is gone
-(opschecks/areas/restore/orphans.py); ``notes`` says what it removed.
+SIGKILL gives no chance to clean up, so every drill container, and every
+database a URI drill makes (in its OWNER_COLLECTION), also names its owner, and
+the next drill on that host removes those whose owner is gone
+(opschecks/areas/restore/orphans.py): containers on the engine, databases on the
+MongoDB it drills into; ``notes`` says what it removed. A database is dropped
+only when its name is a drill's (DRILL_DATABASE) *and* its marker names a dead
+owner of this host: never a live drill's, another host's, or one without a marker.
 """
 
 from __future__ import annotations
@@ -84,6 +88,26 @@ def fresh_database_name() -> str:
     return "rd" + "".join(secrets.choice(string.digits + string.ascii_lowercase) for _ in range(3))
 
 
+OWNER_COLLECTION = "opschecks_drill_owner"  # in a URI drill's database: {_id: "owner", owner: <host>:<pid>:<start>}
+
+
+def sweep_databases(client: MongoClient) -> list[str]:
+    """Drop the drill databases on this server whose owner (a drill of this host) is gone; returns what it dropped."""
+    removed = []
+    for name in client.list_database_names():
+        if not DRILL_DATABASE.fullmatch(name):
+            continue  # not a drill's database: never ours to judge
+        try:
+            marker = client[name][OWNER_COLLECTION].find_one({"_id": "owner"})
+        except PyMongoError:
+            continue  # dropped meanwhile, or not ours to read
+        label = marker.get("owner") if marker else None
+        if isinstance(label, str) and orphaned(label):
+            client.drop_database(name)
+            removed.append(f"database {name} ({label})")
+    return removed
+
+
 @dataclass
 class UriTarget:
     """A MongoDB given by URI; the drill restores into a fresh database of its own."""
@@ -113,7 +137,8 @@ class UriTarget:
 
 @contextmanager
 def uri_target(uri: str, database: str, timeout_s: float = 600.0) -> Iterator[UriTarget]:
-    """Connect to ``uri``; refuse ``database`` if it holds data; drop it at the end.
+    """Connect to ``uri``; refuse ``database`` if it holds data; mark it as this run's; drop what killed drills
+    left (sweep_databases); drop ``database`` at the end.
 
     ``timeout_s``: the longest wait for one answer ([restore] server_timeout_s).
     """
@@ -121,12 +146,18 @@ def uri_target(uri: str, database: str, timeout_s: float = 600.0) -> Iterator[Ur
     where = f"MongoDB {hosts} database {database}"
     client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=TIMEOUT_MS, socketTimeoutMS=timeout_s * 1000)
     try:
+        try:  # first, so a name a killed drill left is free again
+            notes = [f"removed {name}, left by a killed run" for name in sweep_databases(client)]
+        except PyMongoError as exc:  # e.g. a user not allowed to list databases: the drill itself can still run
+            notes = [f"could not look for databases left by killed drills: {describe(exc) or exc}"]
         existing = client[database].list_collection_names()
         if existing:
             raise Unreachable(f"refusing to restore into {where}: it already holds data "
                               f"({len(existing)} collections, e.g. {sorted(existing)[0]})")
         try:
-            yield UriTarget(client=client, database=database, where=where, uri=uri)
+            # The marker first: from here on, should this run be killed, the next drill drops the database.
+            client[database][OWNER_COLLECTION].insert_one({"_id": "owner", "owner": this_run()})
+            yield UriTarget(client=client, database=database, where=where, uri=uri, notes=notes)
         finally:
             try:
                 client.drop_database(database)
