@@ -23,6 +23,7 @@ pytest_plugins = [
     "fixtures.restore",
     "fixtures.usage",
     "fixtures.alerts",
+    "fixtures.interrupted",
     "fixtures.outputs",
 ]
 

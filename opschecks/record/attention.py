@@ -34,6 +34,7 @@ class Attention:
     compared: bool = True  # False: the ledger could not be read, so nothing is known to be new or fixed
     problems: list[str] = field(default_factory=list)  # what could not be worked out, one line each
     stopped: str | None = None  # the signal that stopped the run (SIGTERM, SIGINT): the checks it did not reach never ran
+    cut_short: tuple[str, ...] = ()  # the checks the stop interrupted in their middle (node ids)
 
     @property
     def alarming(self) -> bool:
@@ -45,6 +46,7 @@ class Attention:
         changes = self.changes
         if self.stopped:  # never "PASSED": the checks after the stop did not run
             text = f"STOPPED by {self.stopped} after {_count(self.total, 'check')} ({self.failed} failed)"
+            text += f"; cut short: {', '.join(self.cut_short)}" if self.cut_short else ""
         elif not self.failed:
             text = f"PASSED: all {self.total} checks passed"
             text += f"; fixed since the previous run: {len(changes.fixed)}" if changes.fixed else ""
@@ -111,7 +113,7 @@ _FINDING_COLUMNS = '<col style="width:70px"><col style="width:70px"><col style="
 
 def block(attention: Attention) -> str:
     """The HTML block that opens the report (with the style that moves it above pytest-html's Environment)."""
-    passed = not attention.failed
+    passed = not attention.alarming
     parts = [f"<style>{STYLE}</style>", '<section id="needs-attention">',
              f'<h2 class="{"passed" if passed else "failed"}">Needs attention — {_e(attention.headline)}</h2>']
     changes = attention.changes
