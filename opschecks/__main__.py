@@ -12,7 +12,7 @@ newcomer, and the two commands that act on a run's output.
 ``due``, ``history`` and ``export`` read the shared ledger (``[ledger] s3_uri``)
 when configured, else the local SQLite file; with ``--sandbox``, the sandbox's
 config and its ledger (``reports/sandbox-ledger.sqlite``, what the last
-``pytest --sandbox`` recorded). Exit status: 0, 1 when ``--fail-on-overdue``
+finished ``pytest --sandbox`` recorded). Exit status: 0, 1 when ``--fail-on-overdue``
 finds an overdue task, 2 for a bad config, an unknown check, an unreachable
 ledger or sheet, and for an internal error (a bug: its traceback, then one
 line), so an error never reads as the verdict "overdue". Objects under the S3
@@ -119,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="the suite's TOML config (default: $OPSCHECKS_CONFIG, else opschecks.toml)")
     where.add_argument("--sandbox", action="store_true",
                        help="the sandbox's config and ledger (reports/sandbox-ledger.sqlite: what the last "
-                            "pytest --sandbox recorded)")
+                            "finished pytest --sandbox recorded)")
     common.add_argument("--env", action="append", default=[], metavar="NAME",
                         help="only this environment (repeatable)")
     commands = parser.add_subparsers(dest="command", required=True)
