@@ -27,6 +27,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 import traceback
@@ -69,6 +70,7 @@ def main(argv: Sequence[str] | None = None, now: dt.datetime | None = None, shee
 
 def _read_ledger(args: argparse.Namespace, root: Path, scope: contextlib.ExitStack, now: dt.datetime | None,
                  sheets_transport: Any) -> int:
+    config = None
     try:
         clock.refuse_outside_sandbox(args.sandbox)
         config = load(_sandbox_config(root, scope) if args.sandbox else resolve_path(args.config, root), root)
@@ -86,6 +88,10 @@ def _read_ledger(args: argparse.Namespace, root: Path, scope: contextlib.ExitSta
     except ConfigError as exc:
         print(f"opschecks: {exc}", file=sys.stderr)
         return 2
+    except (sqlite3.Error, OSError) as exc:  # the local ledger: corrupt, truncated, not SQLite, or not readable
+        where = f"ledger {ledger.shared_location(config.ledger)}" if config is not None else "reading the config"
+        print(f"opschecks: {where}: {ledger_problem(exc)}", file=sys.stderr)
+        return 2
     except Exception as exc:
         sheet_line = export.describe_sheet_error(exc) if args.command == "export" and args.google_sheet else None
         if sheet_line is not None:
@@ -98,6 +104,17 @@ def _read_ledger(args: argparse.Namespace, root: Path, scope: contextlib.ExitSta
             return 2
         print(f"opschecks: ledger {ledger.shared_location(config.ledger)}: {line}", file=sys.stderr)
         return 2
+
+
+def ledger_problem(exc: sqlite3.Error | OSError) -> str:
+    """One line for a local ledger that cannot be read or written."""
+    if isinstance(exc, OSError):
+        return f"cannot read or write it: {exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+    text = str(exc)
+    if isinstance(exc, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text):
+        return (f"not a readable SQLite ledger ({text}): truncated, corrupt or another kind of file; move it "
+                "aside or restore it from a copy")
+    return f"SQLite: {text}"
 
 
 def _note_skipped(store: ledger.Ledger, shown: int = 3) -> None:

@@ -315,3 +315,38 @@ def test_an_unknown_cadence_timezone_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"cadence.timezone: expected an IANA time zone such as 'Europe/London', "
                                           r"found 'Europe/Londn'"):
         load(path)
+
+
+def _truncated(path: Path) -> None:
+    whole = path.with_name("whole.sqlite")
+    for n in range(3):
+        ledger.append(whole, ledger.Record(check=f"checks/test_a.py::test_{n}", env="dev", outcome="passed",
+                                           started=NOW, duration_s=1, runner="r", cadences=("daily",),
+                                           details={"pad": "x" * 3000}))
+    path.write_bytes(whole.read_bytes()[:5000])
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not sqlite", "garbage after the header", "a directory"])
+@pytest.mark.parametrize("command", [["due"], ["history", "test_0"]], ids=["due", "history"])
+def test_due_and_history_on_a_broken_ledger_file_are_one_line_and_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str, command: list[str]) -> None:
+    store = tmp_path / "ledger.sqlite"
+    if damage == "truncated":
+        _truncated(store)
+    elif damage == "not sqlite":
+        store.write_text("CHECK,ENV,OUTCOME\n" * 200)
+    elif damage == "garbage after the header":
+        store.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 40)
+    else:
+        store.mkdir()
+    path = tmp_path / "opschecks.toml"
+    path.write_text(f'[env.dev]\n[ledger]\npath = "{store}"\n')
+
+    checks = ["--checks", str(tmp_path / "none")] if command == ["due"] else []
+    status = main([*command, "--config", str(path), *checks], now=NOW)
+
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "Traceback" not in err and "internal error" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith(f"opschecks: ledger {store}")]
+    assert len(lines) == 1, err
