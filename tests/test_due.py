@@ -204,6 +204,9 @@ def test_due_lists_checklist_tasks_that_never_ran_as_overdue(checklist, capsys: 
         ("checks/test_upload_service.py::test_upload_drill", "-"): ("sprint", "OVERDUE"),
     }
     assert rows[("checks/test_restore.py::test_never_run", "dev")][3:5] == ["never", "never"]
+    # Never run: overdue now, never "due by" the end of a window still to come next to OVERDUE.
+    assert rows[("checks/test_restore.py::test_never_run", "dev")][5:] == ["now", "OVERDUE"]
+    assert rows[("checks/test_area.py::test_daily_today", "prod")][5:] == ["now", "OVERDUE"]
 
 
 def test_cadence_is_the_checks_current_marker_not_the_last_records(tmp_path: Path) -> None:
@@ -350,3 +353,30 @@ def test_due_and_history_on_a_broken_ledger_file_are_one_line_and_exit_2(
     assert "Traceback" not in err and "internal error" not in err, err
     lines = [line for line in err.splitlines() if line.startswith(f"opschecks: ledger {store}")]
     assert len(lines) == 1, err
+
+
+E2E = "checks/test_e2e.py::test_service_smoke"
+
+
+def test_due_sandbox_after_a_green_run_keeps_the_passed_e2e_tasks_ok(checklist, capsys: pytest.CaptureFixture[str],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sandbox (and its cluster) stopped with the run: due --sandbox does not try ~/.kube/config for the
+    deployed images and list every e2e task as due with that error."""
+    from opschecks.sandbox import stack
+
+    checklist.check("e2e", "import pytest\npytestmark = pytest.mark.e2e\ndef test_service_smoke(env):\n    pass\n")
+    store = checklist.path / stack.LEDGER
+    store.parent.mkdir(parents=True, exist_ok=True)
+    for env in stack.ENVS:
+        ledger.append(store, ledger.Record(check=E2E, env=env, outcome="passed", started=NOW, duration_s=1.0,
+                                           runner="me@laptop", cadences=("e2e",),
+                                           details={"images": {"deployment/ingest-core": ["ingest-core:2.14.0"]}}))
+    monkeypatch.chdir(checklist.path)
+    monkeypatch.setenv("KUBECONFIG", str(checklist.path / "no-such-kubeconfig"))
+
+    assert main(["due", "--sandbox", "--env", "dev"], now=NOW + dt.timedelta(minutes=5)) == 0
+
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith(E2E))
+    assert row.split()[-1] == "OK", out
+    assert "is due" not in out and "kube" not in out.lower(), out

@@ -160,7 +160,9 @@ def _findings(kind: str, title: str, changes: list[Change], streak: bool = False
 
 
 def _due_by(task: Task) -> str:
-    return "now" if task.cadence == ON_CHANGE else _when(task.window.end)  # on-change tasks have no deadline
+    if task.last_run is None or task.cadence == ON_CHANGE:  # never run (already overdue), or no deadline
+        return "now"
+    return _when(task.window.end)  # on-change tasks have no deadline
 
 
 def _task_name(task: Task) -> str:
