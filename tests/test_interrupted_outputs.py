@@ -125,3 +125,41 @@ def test_a_stop_before_any_check_ran_replaces_the_previous_green_report(checklis
     assert suite.find("testcase/error").get("message") == "interrupted by SIGTERM before any check ran"
     lines = [line for line in output.splitlines() if "before any check ran" in line]
     assert len(lines) == 1 and "replaced" in lines[0], output
+
+
+BETWEEN_CHECKS = """
+import os, signal, time
+import pytest
+
+pytestmark = pytest.mark.daily
+
+
+def test_catches_the_stop(env):
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)
+    except KeyboardInterrupt:
+        pass  # as a library's over-broad except would: the stop takes effect before the next check
+
+
+def test_next(env):
+    pass
+"""
+
+
+def test_a_stop_between_checks_is_a_junit_testcase_naming_the_interruption(checklist) -> None:
+    path = checklist.lay_out("[env.dev]\n", {"backups": BETWEEN_CHECKS})
+
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--json", "reports/run.json"],
+                            cwd=path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                            timeout=120)
+
+    assert result.returncode == pytest.ExitCode.INTERRUPTED, result.stdout + result.stderr
+    suite = ET.parse(path / "reports" / "junit.xml").getroot().find("testsuite")
+    assert suite.get("errors") == "1", ET.tostring(suite).decode()
+    [case] = [case for case in suite.iter("testcase") if case.find("error") is not None]
+    assert (case.get("classname"), case.get("name")) == ("opschecks", "interrupted")
+    assert "interrupted by SIGTERM between checks" in case.find("error").get("message")
+    doc = json.loads((path / "reports" / "run.json").read_text())
+    assert doc["interrupted"] == {"signal": "SIGTERM", "cut_short": []}
+    assert "STOPPED by SIGTERM after 1 check" in (path / "reports" / "report.html").read_text()
