@@ -162,7 +162,7 @@ def _findings(kind: str, title: str, changes: list[Change], streak: bool = False
 def _due_by(task: Task) -> str:
     if task.last_run is None or task.cadence == ON_CHANGE:  # never run (already overdue), or no deadline
         return "now"
-    return _when(task.window.end)  # on-change tasks have no deadline
+    return _when(task.window.end)
 
 
 def _task_name(task: Task) -> str:
