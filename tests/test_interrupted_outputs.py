@@ -62,10 +62,11 @@ def _run_and_stop(path: Path, *args: str, started: Path) -> tuple[int, str]:
     return proc.returncode, (path / "output.txt").read_text()
 
 
-def test_a_run_stopped_mid_check_says_so_in_junit_html_json_and_metrics(checklist) -> None:
+@pytest.mark.parametrize("xdist", [[], ["-p", "xdist", "-n", "2"]], ids=["serial", "xdist"])
+def test_a_run_stopped_mid_check_says_so_in_junit_html_json_and_metrics(checklist, xdist: list[str]) -> None:
     path = checklist.lay_out("[env.dev]\n", {"backups": CHECKS})
 
-    status, output = _run_and_stop(path, "--json", "reports/run.json", "--metrics-file", "reports/run.prom",
+    status, output = _run_and_stop(path, *xdist, "--json", "reports/run.json", "--metrics-file", "reports/run.prom",
                                    started=path / "slow-started")
 
     assert status == pytest.ExitCode.INTERRUPTED, output
