@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,7 @@ pytest_plugins = [
     "fixtures.restore",
     "fixtures.usage",
     "fixtures.alerts",
+    "fixtures.interrupted",
     "fixtures.outputs",
 ]
 
@@ -44,6 +46,24 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.self_contained_html = True
     if config.option.xmlpath is None:
         config.option.xmlpath = str(reports / f"{'junit' if name == 'report' else 'tests-junit'}.xml")
+    _refuse_unwritable_outputs(config)
+
+
+def _refuse_unwritable_outputs(config: pytest.Config) -> None:
+    """A report folder that cannot be written (read-only, or a file in its place) is one line and exit 2 before
+    any check runs, not a traceback from the report writers at the end."""
+    paths = [config.option.htmlpath, config.option.xmlpath, getattr(config.option, "opschecks_json", None),
+             getattr(config.option, "metrics_file", None)]
+    for folder in dict.fromkeys(Path(config.invocation_params.dir, p).parent for p in paths if p):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".opschecks-write-test-"):
+                pass
+        except OSError as exc:
+            why = "not a folder" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror or exc
+            pytest.exit(f"opschecks: cannot write the run's reports in {folder}: {why}; "
+                        "make it writable or give other paths (--html, --junitxml, --json, --metrics-file)",
+                        returncode=pytest.ExitCode.INTERRUPTED)
 
 
 def _runs_only_checks(config: pytest.Config) -> bool:

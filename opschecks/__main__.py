@@ -13,7 +13,7 @@ newcomer, and the two commands that act on a run's output.
 ``due``, ``history`` and ``export`` read the shared ledger (``[ledger] s3_uri``)
 when configured, else the local SQLite file; with ``--sandbox``, the sandbox's
 config and its ledger (``reports/sandbox-ledger.sqlite``, what the last
-``pytest --sandbox`` recorded). Exit status: 0, 1 when ``--fail-on-overdue``
+finished ``pytest --sandbox`` recorded). Exit status: 0, 1 when ``--fail-on-overdue``
 finds an overdue task, 2 for a bad config, an unknown check, an unreachable
 ledger or sheet, and for an internal error (a bug: its traceback, then one
 line), so an error never reads as the verdict "overdue". Objects under the S3
@@ -28,6 +28,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 import traceback
@@ -70,6 +71,7 @@ def main(argv: Sequence[str] | None = None, now: dt.datetime | None = None, shee
 
 def _read_ledger(args: argparse.Namespace, root: Path, scope: contextlib.ExitStack, now: dt.datetime | None,
                  sheets_transport: Any) -> int:
+    config = None
     try:
         clock.refuse_outside_sandbox(args.sandbox)
         config = load(_sandbox_config(root, scope) if args.sandbox else resolve_path(args.config, root), root)
@@ -78,7 +80,7 @@ def _read_ledger(args: argparse.Namespace, root: Path, scope: contextlib.ExitSta
         try:
             if args.command == "due":
                 checks = Path(args.checks) if args.checks else Path(os.path.relpath(root / "checks"))
-                return _due(store, config, envs, now or clock.now(), args.fail_on_overdue, checks, root)
+                return _due(store, config, envs, now or clock.now(), args.fail_on_overdue, checks, root, args.sandbox)
             if args.command == "export":
                 return _export(store, envs if args.env else None, args, sheets_transport)
             return _history(store, args.check, envs if args.env else None, args.n)
@@ -86,6 +88,10 @@ def _read_ledger(args: argparse.Namespace, root: Path, scope: contextlib.ExitSta
             _note_skipped(store)
     except ConfigError as exc:
         print(f"opschecks: {exc}", file=sys.stderr)
+        return 2
+    except (sqlite3.Error, OSError) as exc:  # the local ledger: corrupt, truncated, not SQLite, or not readable
+        where = f"ledger {ledger.shared_location(config.ledger)}" if config is not None else "reading the config"
+        print(f"opschecks: {where}: {ledger_problem(exc)}", file=sys.stderr)
         return 2
     except Exception as exc:
         sheet_line = export.describe_sheet_error(exc) if args.command == "export" and args.google_sheet else None
@@ -99,6 +105,17 @@ def _read_ledger(args: argparse.Namespace, root: Path, scope: contextlib.ExitSta
             return 2
         print(f"opschecks: ledger {ledger.shared_location(config.ledger)}: {line}", file=sys.stderr)
         return 2
+
+
+def ledger_problem(exc: sqlite3.Error | OSError) -> str:
+    """One line for a local ledger that cannot be read or written."""
+    if isinstance(exc, OSError):
+        return f"cannot read or write it: {exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+    text = str(exc)
+    if isinstance(exc, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text):
+        return (f"not a readable SQLite ledger ({text}): truncated, corrupt or another kind of file; move it "
+                "aside or restore it from a copy")
+    return f"SQLite: {text}"
 
 
 def _note_skipped(store: ledger.Ledger, shown: int = 3) -> None:
@@ -128,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="the suite's TOML config (default: $OPSCHECKS_CONFIG, else opschecks.toml)")
     where.add_argument("--sandbox", action="store_true",
                        help="the sandbox's config and ledger (reports/sandbox-ledger.sqlite: what the last "
-                            "pytest --sandbox recorded)")
+                            "finished pytest --sandbox recorded)")
     common.add_argument("--env", action="append", default=[], metavar="NAME",
                         help="only this environment (repeatable)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -171,7 +188,7 @@ def _sandbox_config(root: Path, scope: contextlib.ExitStack) -> Path:
 
 
 def _due(store: ledger.Ledger, config: Config, envs: list[str], now: dt.datetime, fail_on_overdue: bool,
-         checks: Path, root: Path) -> int:
+         checks: Path, root: Path, sandbox: bool = False) -> int:
     if checks.is_dir():
         if str(root) not in sys.path:  # the checkout's pytest plugins (fixtures/), as pytest's pythonpath has them
             sys.path.insert(0, str(root))
@@ -183,7 +200,7 @@ def _due(store: ledger.Ledger, config: Config, envs: list[str], now: dt.datetime
         print(f"opschecks: no checklist at {checks}/: listing the tasks in the ledger, with the cadence of their "
               "last record", file=sys.stderr)
     latest = store.latest(until=now)
-    tasks, notes = _on_change(due.tasks(latest, now, config.cadence, envs, checklist), latest, config)
+    tasks, notes = _on_change(due.tasks(latest, now, config.cadence, envs, checklist), latest, config, sandbox)
     rows = [(t.check, t.env, t.cadence, _when(t.last_pass), f"{_when(t.last_run)} {t.last_outcome}".rstrip(),
              _due_by(t, config), t.state.upper() if t.failing_since is None else t.state.replace("failing", "FAILING", 1))
             for t in tasks]
@@ -201,6 +218,8 @@ def _due(store: ledger.Ledger, config: Config, envs: list[str], now: dt.datetime
 
 
 def _due_by(task: due.Task, config: Config) -> str:
+    if task.last_run is None:  # never run: overdue already, not by the end of a window still to come
+        return "now"
     if task.cadence == due.ON_CHANGE:
         return "now" if task.status != "done" else "on a change"
     end = task.window.end if task.status != "done" else due.window(task.cadence, task.window.end, config.cadence).end
@@ -208,10 +227,17 @@ def _due_by(task: due.Task, config: Config) -> str:
 
 
 def _on_change(tasks: list[due.Task], latest: list[ledger.Latest],
-               config: Config) -> tuple[list[due.Task], list[str]]:
-    """Passed e2e tasks become due where a major change (new images) happened since their pass; one note each."""
+               config: Config, sandbox: bool = False) -> tuple[list[due.Task], list[str]]:
+    """Passed e2e tasks become due where a major change (new images) happened since their pass; one note each.
+    With ``--sandbox`` nothing is compared: the sandbox that ran them has stopped (there is no cluster to read),
+    and every sandbox run deploys the same images."""
     passes = {(item.any.check, item.any.env): item.last_pass for item in latest}
     result, notes = [], []
+    if sandbox:
+        if any(t.cadence == due.ON_CHANGE and t.status == "done" for t in tasks):
+            notes.append("opschecks: --sandbox: passed e2e tasks stay ok (the sandbox's images are the same every "
+                         "run, and its cluster has stopped)")
+        return due.ordered(tasks), notes
     for task in tasks:
         if task.cadence == due.ON_CHANGE and task.status == "done":
             last_pass = passes.get((task.check, task.env))

@@ -80,6 +80,12 @@ def recorded() -> int | None:
     return _stop.signum
 
 
+def recorded_name() -> str | None:
+    """The stop's signal by name (SIGTERM, SIGINT), None when none was asked for."""
+    signum = _stop.signum
+    return signal.Signals(signum).name if signum is not None else None
+
+
 def forget() -> None:
     """The stop was caught on purpose (the suite's own tests of Ctrl-C handling, in process): nothing to raise again."""
     _stop.signum, _stop.delivered = None, False

@@ -204,6 +204,9 @@ def test_due_lists_checklist_tasks_that_never_ran_as_overdue(checklist, capsys: 
         ("checks/test_upload_service.py::test_upload_drill", "-"): ("sprint", "OVERDUE"),
     }
     assert rows[("checks/test_restore.py::test_never_run", "dev")][3:5] == ["never", "never"]
+    # Never run: overdue now, never "due by" the end of a window still to come next to OVERDUE.
+    assert rows[("checks/test_restore.py::test_never_run", "dev")][5:] == ["now", "OVERDUE"]
+    assert rows[("checks/test_area.py::test_daily_today", "prod")][5:] == ["now", "OVERDUE"]
 
 
 def test_cadence_is_the_checks_current_marker_not_the_last_records(tmp_path: Path) -> None:
@@ -315,3 +318,65 @@ def test_an_unknown_cadence_timezone_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"cadence.timezone: expected an IANA time zone such as 'Europe/London', "
                                           r"found 'Europe/Londn'"):
         load(path)
+
+
+def _truncated(path: Path) -> None:
+    whole = path.with_name("whole.sqlite")
+    for n in range(3):
+        ledger.append(whole, ledger.Record(check=f"checks/test_a.py::test_{n}", env="dev", outcome="passed",
+                                           started=NOW, duration_s=1, runner="r", cadences=("daily",),
+                                           details={"pad": "x" * 3000}))
+    path.write_bytes(whole.read_bytes()[:5000])
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not sqlite", "garbage after the header", "a directory"])
+@pytest.mark.parametrize("command", [["due"], ["history", "test_0"]], ids=["due", "history"])
+def test_due_and_history_on_a_broken_ledger_file_are_one_line_and_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str, command: list[str]) -> None:
+    store = tmp_path / "ledger.sqlite"
+    if damage == "truncated":
+        _truncated(store)
+    elif damage == "not sqlite":
+        store.write_text("CHECK,ENV,OUTCOME\n" * 200)
+    elif damage == "garbage after the header":
+        store.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 40)
+    else:
+        store.mkdir()
+    path = tmp_path / "opschecks.toml"
+    path.write_text(f'[env.dev]\n[ledger]\npath = "{store}"\n')
+
+    checks = ["--checks", str(tmp_path / "none")] if command == ["due"] else []
+    status = main([*command, "--config", str(path), *checks], now=NOW)
+
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "Traceback" not in err and "internal error" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith(f"opschecks: ledger {store}")]
+    assert len(lines) == 1, err
+
+
+E2E = "checks/test_e2e.py::test_service_smoke"
+
+
+def test_due_sandbox_after_a_green_run_keeps_the_passed_e2e_tasks_ok(checklist, capsys: pytest.CaptureFixture[str],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sandbox (and its cluster) stopped with the run: due --sandbox does not try ~/.kube/config for the
+    deployed images and list every e2e task as due with that error."""
+    from opschecks.sandbox import stack
+
+    checklist.check("e2e", "import pytest\npytestmark = pytest.mark.e2e\ndef test_service_smoke(env):\n    pass\n")
+    store = checklist.path / stack.LEDGER
+    store.parent.mkdir(parents=True, exist_ok=True)
+    for env in stack.ENVS:
+        ledger.append(store, ledger.Record(check=E2E, env=env, outcome="passed", started=NOW, duration_s=1.0,
+                                           runner="me@laptop", cadences=("e2e",),
+                                           details={"images": {"deployment/ingest-core": ["ingest-core:2.14.0"]}}))
+    monkeypatch.chdir(checklist.path)
+    monkeypatch.setenv("KUBECONFIG", str(checklist.path / "no-such-kubeconfig"))
+
+    assert main(["due", "--sandbox", "--env", "dev"], now=NOW + dt.timedelta(minutes=5)) == 0
+
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith(E2E))
+    assert row.split()[-1] == "OK", out
+    assert "is due" not in out and "kube" not in out.lower(), out

@@ -441,3 +441,23 @@ def test_a_run_that_selects_nothing_leaves_the_last_report(suite, selection: lis
     assert result.ret in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED)
     assert (report.read_bytes(), junit.read_bytes()) == before, "an empty run replaced the last real report"
     assert "Generated html report" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("where", ["reports is a file", "--html under a file"])
+def test_a_run_whose_reports_cannot_be_written_is_one_line_and_exit_2(checklist, where: str) -> None:
+    checklist.lay_out("[env.dev]\n", {"backups": "import pytest\npytestmark = pytest.mark.daily\n\n"
+                                                 "def test_a(env):\n    pass\n"})
+    args = []
+    if where == "reports is a file":
+        (checklist.path / "reports").write_text("")
+    else:
+        (checklist.path / "out").write_text("")
+        args = ["--html", "out/r.html"]
+
+    result = checklist.run("-p", "no:cacheprovider", *args, subprocess=True)
+
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == 2, output
+    assert "Traceback" not in output and "INTERNALERROR" not in output, output
+    assert len([line for line in output.splitlines() if "cannot write the run's reports in" in line]) == 1, output
+    assert "not a folder" in output

@@ -35,6 +35,7 @@ class Attention:
     compared: bool = True  # False: the ledger could not be read, so nothing is known to be new or fixed
     problems: list[str] = field(default_factory=list)  # what could not be worked out, one line each
     stopped: str | None = None  # the signal that stopped the run (SIGTERM, SIGINT): the checks it did not reach never ran
+    cut_short: tuple[str, ...] = ()  # the checks the stop interrupted in their middle (node ids)
 
     @property
     def alarming(self) -> bool:
@@ -55,6 +56,7 @@ class Attention:
         changes = self.changes
         if self.stopped:  # never "PASSED": the checks after the stop did not run
             text = f"STOPPED by {self.stopped} after {_count(self.total, 'check')} ({self.failed} failed)"
+            text += f"; cut short: {', '.join(self.cut_short)}" if self.cut_short else ""
         elif not self.failed:
             text = f"PASSED: all {self.total} checks passed"
             text += f"; fixed since the previous run: {len(changes.fixed)}" if changes.fixed else ""
@@ -171,7 +173,9 @@ def _findings(kind: str, title: str, changes: list[Change], streak: bool = False
 
 
 def _due_by(task: Task) -> str:
-    return "now" if task.cadence == ON_CHANGE else _when(task.window.end)  # on-change tasks have no deadline
+    if task.last_run is None or task.cadence == ON_CHANGE:  # never run (already overdue), or no deadline
+        return "now"
+    return _when(task.window.end)
 
 
 def _task_name(task: Task) -> str:

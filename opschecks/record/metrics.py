@@ -44,6 +44,10 @@ def registry(doc: dict[str, Any]) -> CollectorRegistry:
                         registry=reg)
     exit_status = Gauge("opschecks_run_exit_status", "pytest's exit status of the run (docs/outputs.md)",
                         registry=reg)
+    interrupted = Gauge("opschecks_run_interrupted", "1 if a stop (SIGTERM, SIGINT) cut the run short, else 0",
+                        ["signal"], registry=reg)
+    stop = doc.get("interrupted")
+    interrupted.labels(signal=stop["signal"] if stop else "").set(1 if stop else 0)
     run_success.set(1 if verdict(doc["run"]["exit_status"], doc["summary"]) == "passed" else 0)
     exit_status.set(doc["run"]["exit_status"])
 

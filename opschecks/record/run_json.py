@@ -46,9 +46,9 @@ def verdict(exit_status: int, summary: dict[str, int]) -> str:
     return "passed" if exit_status == 0 else "failed"
 
 
-def document(run: RunMeta, checks: list[dict[str, Any]]) -> dict[str, Any]:
-    """The JSON document: the run, its verdict, a count per outcome, and each check run (dicts of
-    fixtures.results.Result)."""
+def document(run: RunMeta, checks: list[dict[str, Any]], interrupted: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON document: the run, its verdict, a count per outcome, each check run (dicts of
+    fixtures.results.Result), and ``interrupted``: None, or the stop's ``signal`` and the checks it ``cut_short``."""
     counts = Counter(c["outcome"] for c in checks)
     summary = {**{o: counts[o] for o in OUTCOMES}, "total": len(checks),
                "findings": sum(len(c["findings"]) for c in checks)}
@@ -57,6 +57,7 @@ def document(run: RunMeta, checks: list[dict[str, Any]]) -> dict[str, Any]:
         "run": run.__dict__,
         "verdict": verdict(run.exit_status, summary),
         "summary": summary,
+        "interrupted": interrupted,
         "checks": checks,
     }
 

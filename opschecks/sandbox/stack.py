@@ -25,12 +25,14 @@ the backups to drill or compare with a previous sandbox's drills.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -62,6 +64,10 @@ SEEDED_SUBMISSIONS = 3  # each env's Ingest lists these before any check runs
 MOTO_ACCOUNT = "123456789012"  # what moto answers STS GetCallerIdentity with by default
 LEDGER = Path("reports") / "sandbox-ledger.sqlite"  # under the project root: python -m opschecks due --sandbox
 TEMP_PREFIX = "opschecks-sandbox-"  # the sandbox's temp dir under $TMPDIR (it names its owner: orphans.OWNER_FILE)
+# Each pytest --sandbox run records in its own file here, so two runs in one clone never empty each other's
+# ledger; a finished run's is then published as LEDGER (the latest finished run's, what due --sandbox reads).
+RUN_LEDGERS = Path("reports") / "sandbox-ledgers"
+STALE_RUN_LEDGER_S = 7 * 24 * 3600  # a run ledger left by a killed run is removed by a run this much later
 
 Step = Callable[[str], AbstractContextManager[object]]  # announces a step, and its end when the block exits
 
@@ -201,6 +207,42 @@ def reset_ledger(path: Path) -> Path:
                   path.with_name(path.name + "-journal")):
         stale.unlink(missing_ok=True)
     return path
+
+
+def run_ledger(project: Path) -> Path:
+    """A new, empty ledger of this run's own under the project root (reports/sandbox-ledgers/<UTC time>-<pid>.sqlite);
+    run ledgers a killed run left over a week ago are removed."""
+    folder = (project / RUN_LEDGERS).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - STALE_RUN_LEDGER_S
+    for old in folder.glob("*.sqlite*"):
+        with contextlib.suppress(OSError):
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    return reset_ledger(folder / f"{stamp}-{os.getpid()}.sqlite")
+
+
+def publish_ledger(run: Path, project: Path) -> Path | None:
+    """The run is over: its ledger becomes LEDGER (a consistent copy, renamed into place, so a reader never sees
+    half of it and a run still writing its own file is not touched), and its own file is removed. None when the
+    run recorded nothing (stopped before any check): LEDGER stays the previous finished run's."""
+    target = (project / LEDGER).resolve()
+    if not run.exists():
+        return None
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    source, copy = sqlite3.connect(run), sqlite3.connect(tmp)
+    try:
+        source.backup(copy)
+        copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file: no -wal for the rename to orphan
+    finally:
+        source.close()
+        copy.close()
+    reset_ledger(target)  # the previous one's side files go with it
+    tmp.replace(target)
+    reset_ledger(run)
+    return target
 
 
 def _start_secantus(root: Path, stack: ExitStack) -> str:
