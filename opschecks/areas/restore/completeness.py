@@ -106,9 +106,11 @@ def where_live(settings: RestoreSettings) -> str:
 
 @contextmanager
 def live_database(settings: RestoreSettings, api_timeout_s: float) -> Iterator[Database]:
+    """The live database, every wait (server selection, connect, each answer) bounded by the env's
+    ``api_timeout_s``: its queries answer from the ``_id`` index, so a longer wait is a hung server."""
     timeout_ms = int(api_timeout_s * 1000)
     client: MongoClient = MongoClient(live_uri(settings), serverSelectionTimeoutMS=timeout_ms,
-                                      connectTimeoutMS=timeout_ms, socketTimeoutMS=settings.server_timeout_s * 1000,
+                                      connectTimeoutMS=timeout_ms, socketTimeoutMS=timeout_ms,
                                       appname="opschecks-restore-completeness")
     try:
         yield client[settings.live_database or settings.database]
@@ -132,7 +134,9 @@ def check(result: Drill, restored: Database, settings: RestoreSettings, api_time
                 found.collections[name] = judge_collection(restored[name], live[name] if name in present else None,
                                                            cut, start, settings.completeness_sample)
     except PyMongoError as exc:
-        found.state, found.error = "unreachable", " ".join(str(exc).split(", Timeout:")[0].split())
+        detail = " ".join(str(exc).split(", Timeout:")[0].split(" (configured timeouts:")[0].split())
+        found.state = "unreachable"
+        found.error = f"{detail} (waited up to {api_timeout_s:g} s per answer: the env's api_timeout_s sets the wait)"
     return found
 
 
