@@ -23,7 +23,7 @@ from pathlib import Path
 
 import bson
 import pytest
-from pymongo import MongoClient
+from pymongo import MongoClient, monitoring
 
 from opschecks.record import ledger
 from opschecks.areas.restore import completeness, restore
@@ -537,3 +537,44 @@ def test_the_live_password_comes_from_the_environment(monkeypatch: pytest.Monkey
     assert completeness.live_uri(settings) == "mongodb://reader:p%40ss%2Fword@db.example:27017/?authSource=admin"
     given = restore.RestoreSettings(live_uri="mongodb://reader:inline@db.example/")
     assert completeness.live_uri(given) == "mongodb://reader:inline@db.example/"
+
+
+class CommandRecorder(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.stages: set[str] = set()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.names.append(event.command_name)
+        for stage in event.command.get("pipeline", []):
+            self.stages |= set(stage)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def test_the_live_database_gets_only_read_commands(sandbox, monkeypatch: pytest.MonkeyPatch):
+    recorder, real = CommandRecorder(), completeness.MongoClient
+    monkeypatch.setattr(completeness, "MongoClient", lambda *a, **k: real(*a, event_listeners=[recorder], **k))
+    names = {"live": f"live_{uuid.uuid4().hex[:6]}", "restored": f"rst_{uuid.uuid4().hex[:6]}"}
+    docs = {c: list(documents(c, n)) for c, n in backup_counts(0).items() if c in ("file", "process")}
+    with MongoClient(sandbox.mongo_uri) as client:
+        try:
+            for db in names.values():
+                for collection, stream in docs.items():
+                    client[db][collection].insert_many([dict(d) for d in stream])
+            settings = restore.RestoreSettings(live_uri=sandbox.mongo_uri, live_database=names["live"],
+                                               collections=list(docs))
+            result = restore.Drill(bucket="b", backup=Backup(f"dev/{stamp(DAY0)}.tar.gz", DAY0, DAY0, 1),
+                                   counts={c: len(d) for c, d in docs.items()}, dump_taken=DAY0)
+            found = completeness.check(result, client[names["restored"]], settings, 5)
+        finally:
+            for db in names.values():
+                client.drop_database(db)
+    assert found.state == "judged" and found.collections["file"].sampled == 90 and not completeness.findings(
+        found, "w", "dev", settings)
+    assert "aggregate" in recorder.names and set(recorder.names) - {"endSessions"} <= {"aggregate", "find"}
+    assert recorder.stages <= {"$match", "$sample", "$project", "$group", "$skip", "$limit"}, recorder.stages

@@ -50,7 +50,7 @@ class Judged:
     """One collection held against the live database."""
 
     restored_below: int = 0  # restored documents with an ObjectId _id below the cut
-    live_below: int | None = None  # None: the collection is not in the live database
+    live_below: int | None = None
     sampled: int = 0
     sample_missing: list[str] = field(default_factory=list)  # the first MISSING_SHOWN
     sample_missing_count: int = 0
@@ -127,12 +127,12 @@ def check(result: Drill, restored: Database, settings: RestoreSettings, api_time
     cut = ObjectId.from_datetime(start)
     try:
         with live_database(settings, api_timeout_s) as live:
-            present = set(live.list_collection_names())
+            # No listCollections: a custom role granting only ``find`` on the Ingest collections suffices.
             for name in settings.collections:
                 if result.counts.get(name) is None:
                     continue  # not restored: RST001 says so
-                found.collections[name] = judge_collection(restored[name], live[name] if name in present else None,
-                                                           cut, start, settings.completeness_sample)
+                found.collections[name] = judge_collection(restored[name], live[name], cut, start,
+                                                           settings.completeness_sample)
     except PyMongoError as exc:
         detail = " ".join(str(exc).split(", Timeout:")[0].split(" (configured timeouts:")[0].split())
         found.state = "unreachable"
@@ -140,7 +140,7 @@ def check(result: Drill, restored: Database, settings: RestoreSettings, api_time
     return found
 
 
-def judge_collection(restored: Collection, live: Collection | None, cut: ObjectId, start: dt.datetime,
+def judge_collection(restored: Collection, live: Collection, cut: ObjectId, start: dt.datetime,
                      sample: int) -> Judged:
     below = {"_id": {"$lt": cut}}  # compares with ObjectIds only (BSON type bracketing)
     judged = Judged(restored_below=restored.count_documents(below),
@@ -149,8 +149,6 @@ def judge_collection(restored: Collection, live: Collection | None, cut: ObjectI
     if newest is not None:
         judged.newest_restored = newest.generation_time.isoformat()
         judged.content_age_h = round((start - newest.generation_time).total_seconds() / 3600, 2)
-    if live is None:
-        return judged
     judged.live_below = live.count_documents(below)
     judged.not_judged_live = live.count_documents({"_id": {"$not": {"$type": "objectId"}}})
     if sample > 0 and judged.live_below:
@@ -211,8 +209,8 @@ def rows(found: Completeness, settings: RestoreSettings) -> list[list[Any]]:
     out = []
     for name, j in found.collections.items():
         notes = []
-        if j.live_below is None:
-            notes.append("not in the live database")
+        if not j.live_below and j.restored_below:
+            notes.append("the live database holds none before the cut (a wrong live_database?)")
         if j.not_judged or j.not_judged_live:
             notes.append(f"not judged for completeness: {j.not_judged:,} restored and {j.not_judged_live:,} live "
                          "documents whose _id is not an ObjectId")
