@@ -57,6 +57,14 @@ def test_restore_drill(env, aws_session, mongo_target, restore_rng, restore_key,
     report.trend(f"restore-counts {env.name}", title, trends.restore_counts(drills, title),
                  ["drilled", *settings.collections], [[f"{when:%Y-%m-%d %H:%M}", *(c.get(n) for n in settings.collections)]
                                                       for when, c in reversed(drills)])
+    ages = [(r.started, r.details["content_age_h"]) for r in reversed(drill_history) if r.details.get("content_age_h")]
+    if complete and complete.state == "judged":
+        ages.append((clock.now(), ledger_details["content_age_h"]))
+    if ages:
+        title = f"{env.name}: content age of the restored collections at the dump start, last {len(ages)} judged"
+        report.trend(f"restore-content-age {env.name}", title, trends.content_ages(ages, title),
+                     ["drilled", *settings.collections],
+                     [[f"{when:%Y-%m-%d %H:%M}", *(a.get(n) for n in settings.collections)] for when, a in reversed(ages)])
     if complete:
         report.table(f"{env.name}: the backup held against the live database", completeness.COLUMNS,
                      completeness.rows(complete, settings))

@@ -441,6 +441,7 @@ def test_a_complete_backup_passes_despite_deletions_and_newer_documents_since_th
     html = (drill.pytester.path / "reports/report.html").read_text()
     assert "the backup held against the live database" in html and "live before the cut" in html
     assert f"s stamp (data/db/dump/{stamp(DAY0)})" in html and "content age (h)" in html
+    assert "content age of the restored collections at the dump start, last 1 judged" in html
 
 
 def test_without_live_uri_completeness_is_a_not_configured_row(drill: Drill):
