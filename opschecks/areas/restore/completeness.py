@@ -7,7 +7,7 @@ created before the dump started existed when the dump ran, so it must be in the 
 - RST016 completeness: ``restored.count({_id: {$lt: cut}}) < live.count({_id: {$lt: cut}})``: the backup lacks
   documents (both counts come from the ``_id`` index). Deletions after the dump only lower the live count, so
   they never cause a false red.
-- RST017 containment: a random sample (``completeness_sample``) of live ``_id``s below the cut is not all in the
+- RST017 containment: a random sample (``completeness_sample``) of live ``_id``s, those below the cut, is not all in the
   restored database (a loss offset by deletions, which counts hide); up to ten missing ids are named.
 - RST018 content age: live holds documents created between the restored collection's newest ``_id`` and the
   dump start, more than ``content_age_tolerance_hours`` apart: the backup is stale by that gap.
@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 PASSWORD_ENV_VAR = "OPSCHECKS_LIVE_MONGO_PASSWORD"  # default of [restore] live_password_env
 MISSING_SHOWN = 10
 _ANY_OBJECT_ID = {"$gte": ObjectId("0" * 24), "$lte": ObjectId("f" * 24)}  # type bracketing: ObjectIds only
+# Every BSON type an _id can have but an ObjectId: a $type list the _id index answers (``$not`` would scan).
+_NOT_OBJECT_ID = {"_id": {"$type": ["double", "string", "object", "binData", "bool", "date", "null", "regex", "int",
+                                    "timestamp", "long", "decimal", "minKey", "maxKey", "javascript", "symbol"]}}
 
 
 @dataclass
@@ -144,15 +147,16 @@ def judge_collection(restored: Collection, live: Collection, cut: ObjectId, star
                      sample: int) -> Judged:
     below = {"_id": {"$lt": cut}}  # compares with ObjectIds only (BSON type bracketing)
     judged = Judged(restored_below=restored.count_documents(below),
-                    not_judged=restored.count_documents({"_id": {"$not": {"$type": "objectId"}}}))
+                    not_judged=restored.count_documents(_NOT_OBJECT_ID))
     newest = _newest(restored, _ANY_OBJECT_ID)
     if newest is not None:
         judged.newest_restored = newest.generation_time.isoformat()
         judged.content_age_h = round((start - newest.generation_time).total_seconds() / 3600, 2)
     judged.live_below = live.count_documents(below)
-    judged.not_judged_live = live.count_documents({"_id": {"$not": {"$type": "objectId"}}})
+    judged.not_judged_live = live.count_documents(_NOT_OBJECT_ID)
     if sample > 0 and judged.live_below:
-        ids = [d["_id"] for d in live.aggregate([{"$match": below}, {"$sample": {"size": sample}},
+        # $sample first: MongoDB's random cursor, cheap on any size; those at or past the cut are then dropped.
+        ids = [d["_id"] for d in live.aggregate([{"$sample": {"size": sample}}, {"$match": below},
                                                  {"$project": {"_id": 1}}])]
         held = set(restored.distinct("_id", {"_id": {"$in": ids}})) if ids else set()
         missing = sorted(i for i in ids if i not in held)
