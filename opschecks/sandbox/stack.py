@@ -161,9 +161,9 @@ def start(seed: bool = True, now: dt.datetime | None = None, ledger: Path | None
 
 def seed_all(sandbox: Sandbox, step: Step = silent) -> None:
     """The whole healthy picture: backups in S3, three clusters, the account's usage."""
-    with step(f"seeding {len(ENVS) * BACKUP_DAYS} backups (real mongodump tarballs) into s3://{BUCKET}/"):
+    with step(f"seeding {len(ENVS) * BACKUP_DAYS} backups (real mongodump tarballs) into s3://{BUCKET}/ "
+              "and the live databases they were dumped from"):
         seed_backups(sandbox.s3(), list(ENVS), sandbox.now)
-    with step(f"seeding {len(ENVS)} live databases the backups were dumped from (SecantusDB)"):
         seed_live(sandbox.mongo_uri, list(ENVS), sandbox.now)
     with step(f"seeding {len(ENVS)} clusters: pods, workloads, backup CronJobs, nodes, volumes"):
         for env in ENVS:
