@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import random
 import re
@@ -16,18 +17,19 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import bson
 import pytest
-from pymongo import MongoClient
+from pymongo import MongoClient, monitoring
 
 from opschecks.record import ledger
-from opschecks.areas.restore import restore
+from opschecks.areas.restore import completeness, restore
 from opschecks.areas.backups.backups import Backup, stamp
 from opschecks.areas.restore.mongotarget import DRILL_DATABASE
-from opschecks.sandbox.dumps import backup_tarball
+from opschecks.sandbox.dumps import backup_tarball, backup_tarball_of, documents
 from opschecks.sandbox.seed import backup_counts
 
 pytest_plugins = ["pytester"]
@@ -420,3 +422,203 @@ def test_a_drill_drops_the_database_a_sigkilled_drill_left_and_its_report_says_s
     assert drill.leftovers() == []
     html = (drill.pytester.path / "reports/report.html").read_text()
     assert f"removed database {left} (" in html and "left by a killed run" in html
+
+
+# Issue 27: the backup held against the live database. The live database is a database of the sandbox's
+# SecantusDB; its documents' ObjectIds hold their creation times (2019-2024 unless made at a given moment).
+
+def made_at(collection: str, *moments: dt.datetime) -> list[dict]:
+    """Documents of ``collection`` created at ``moments`` (their ObjectIds say so)."""
+    return list(documents(collection, len(moments), seed=27, created_at=lambda i: moments[i]))
+
+
+def healthy_docs() -> dict[str, list[dict]]:
+    return {c: list(documents(c, n)) for c, n in backup_counts(0).items()}
+
+
+@pytest.fixture
+def live(drill: Drill) -> Iterator[Callable[[dict[str, list[dict]]], None]]:
+    """Seed this test's live database and point the env's [restore] live_uri at it; dropped afterwards."""
+    name = f"live_{drill.env}"
+
+    def seed(docs: dict[str, list[dict]]) -> None:
+        with MongoClient(drill.sandbox.mongo_uri) as client:
+            for collection, stream in docs.items():
+                if stream:
+                    client[name][collection].insert_many([dict(d) for d in stream])
+        restore_table(drill, live_uri=drill.sandbox.mongo_uri, live_database=name)
+
+    yield seed
+    with MongoClient(drill.sandbox.mongo_uri) as client:
+        client.drop_database(name)
+
+
+def restore_table(drill: Drill, **settings: str) -> None:
+    config = drill.pytester.path / "opschecks.toml"
+    lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
+    config.write_text(config.read_text() + f"[env.{drill.env}.restore]\n{lines}")
+
+
+def put_docs(drill: Drill, docs: dict[str, list[dict]]) -> str:
+    return drill.put(0, body=backup_tarball_of(stamp(DAY0), docs))
+
+
+def codes(result: pytest.RunResult) -> set[str]:
+    return set(re.findall(r"\bRST\d{3}\b", result.stdout.str()))
+
+
+def test_a_complete_backup_passes_despite_deletions_and_newer_documents_since_the_dump(drill: Drill, live):
+    docs = healthy_docs()
+    put_docs(drill, docs)
+    later = made_at("file", DAY0 + dt.timedelta(hours=1), DAY0 + dt.timedelta(hours=5))  # after the dump started
+    live({**docs, "file": docs["file"][1:] + later})  # one deleted since the dump, two created since
+    result = drill.run_with_uri("--env", drill.env)
+    result.assert_outcomes(passed=1)
+    [record] = drill.records()
+    judged = record.details["completeness"]
+    assert judged["state"] == "judged" and judged["dump_start_from"] == f"the dump directory's stamp (data/db/dump/{stamp(DAY0)})"
+    assert judged["collections"]["file"] | {"newest_restored": None} == judged["collections"]["file"] | {
+        "restored_below": 90, "live_below": 89, "missing": 0, "sampled": 89, "sample_missing_count": 0,
+        "live_between": 0, "stale_h": None, "not_judged": 0, "newest_restored": None}
+    assert set(record.details["content_age_h"]) == set(backup_counts(0))
+    html = (drill.pytester.path / "reports/report.html").read_text()
+    assert "the backup held against the live database" in html and "live before the cut" in html
+    assert f"s stamp (data/db/dump/{stamp(DAY0)})" in html and "content age (h)" in html
+    assert "content age of the restored collections at the dump start, last 1 judged" in html
+
+
+def test_without_live_uri_completeness_is_a_not_configured_row(drill: Drill):
+    drill.put(0)
+    drill.run_with_uri("--env", drill.env).assert_outcomes(passed=1)
+    assert drill.records()[0].details["completeness"]["state"] == "not configured"
+    assert "not configured: set [restore] live_uri" in (drill.pytester.path / "reports/report.html").read_text()
+
+
+def test_a_backup_missing_three_documents_live_has_is_rst016_with_the_count(drill: Drill, live):
+    docs = healthy_docs()
+    key = put_docs(drill, {**docs, "file": docs["file"][3:]})
+    live(docs)
+    result = drill.run_with_uri("--env", drill.env)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*[[]RST016[]] s3://{drill.bucket}/{key}: {drill.env} "
+                                 "admin.file: the backup lacks 3 documents: the live database holds 90 created before "
+                                 "the dump start (2026-03-01 00:00 UTC), the backup 87*"])
+    assert codes(result) == {"RST016", "RST017"}  # the sample (all 90) names the same 3
+    assert drill.records()[0].details["verdict"] == "restored"
+
+
+def test_a_loss_offset_by_a_deletion_is_caught_by_the_sample(drill: Drill, live):
+    docs = healthy_docs()
+    lost, deleted = docs["process"][5], docs["process"][6]
+    put_docs(drill, {**docs, "process": [d for d in docs["process"] if d is not lost]})
+    live({**docs, "process": [d for d in docs["process"] if d is not deleted]})  # same count as the backup
+    result = drill.run_with_uri("--env", drill.env)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*[[]RST017[]] *: {drill.env} admin.process: 1 of 39 sampled live documents "
+                                 f"created before the dump start are not in the backup: {lost['_id']}*"])
+    assert codes(result) == {"RST017"}
+
+
+def test_a_stale_backup_is_rst018_with_the_gap_in_hours(drill: Drill, live):
+    docs = healthy_docs()
+    dumped = made_at("submissionEnvelope", DAY0 - dt.timedelta(hours=30))
+    since = made_at("submissionEnvelope", DAY0 - dt.timedelta(hours=6), DAY0 - dt.timedelta(hours=2))
+    put_docs(drill, {**docs, "submissionEnvelope": docs["submissionEnvelope"] + dumped})
+    live({**docs, "submissionEnvelope": docs["submissionEnvelope"] + dumped + since})
+    result = drill.run_with_uri("--env", drill.env)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*[[]RST018[]] *: {drill.env} admin.submissionEnvelope: the backup is stale by "
+                                 "28.0 h: its newest document was created 2026-02-27T18:00:00+00:00, the live database "
+                                 "holds 2 created after it and before the dump start (at most 1 h allowed)*"])
+    assert codes(result) == {"RST016", "RST017", "RST018"}
+    assert drill.records()[0].details["content_age_h"]["submissionEnvelope"] == 30.0
+
+
+def test_collections_with_non_objectid_ids_are_listed_as_not_judged(drill: Drill, live):
+    docs = healthy_docs()
+    docs["protocol"] = [d | {"_id": f"protocol-{i}"} for i, d in enumerate(docs["protocol"])]
+    put_docs(drill, docs)
+    live({**docs, "protocol": docs["protocol"][:20]})  # would be "fine" by any count: it is not judged
+    drill.run_with_uri("--env", drill.env).assert_outcomes(passed=1)
+    html = (drill.pytester.path / "reports/report.html").read_text()
+    assert "not judged for completeness: 25 restored and 20 live documents whose _id is not an ObjectId" in html
+    assert "protocol: 25 restored / 20 live documents (_id not an ObjectId)" in html
+    judged = drill.records()[0].details["completeness"]["collections"]["protocol"]
+    assert judged["not_judged"] == 25 and judged["restored_below"] == 0
+
+
+@pytest.mark.parametrize("hung", [False, True], ids=["refused", "hung"])
+def test_an_unreachable_live_database_is_one_line_naming_the_host_and_the_verdict_stands(drill: Drill, hung: bool):
+    drill.put(0)
+    config = drill.pytester.path / "opschecks.toml"
+    config.write_text(config.read_text().replace(f"[env.{drill.env}]\n", f"[env.{drill.env}]\napi_timeout_s = 2\n"))
+    proxy = None
+    if hung:
+        host, port = drill.sandbox.mongo_uri.removeprefix("mongodb://").split("/")[0].split(":")
+        proxy = FreezingProxy((host, int(port)), freeze_after=0)
+    port = proxy.port if proxy else 9
+    restore_table(drill, live_uri=f"mongodb://127.0.0.1:{port}/?directConnection=true", live_database="admin")
+    try:
+        started = time.monotonic()
+        result = drill.run_with_uri("--env", drill.env)
+        took = time.monotonic() - started
+    finally:
+        if proxy:
+            proxy.close()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*[[]RST019[]] *: {drill.env}: the live database MongoDB 127.0.0.1:{port} database "
+                                 f"admin did not answer the completeness check: * (waited up to 2 s per answer: the env's "
+                                 "api_timeout_s sets the wait)"])
+    out = result.stdout.str()
+    assert "Traceback" not in out and took < 20 and codes(result) == {"RST019"}, (took, out[-3000:])
+    [record] = drill.records()
+    assert record.details["verdict"] == "restored" and record.details["completeness"]["state"] == "unreachable"
+
+
+def test_the_live_password_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+    settings = restore.RestoreSettings(live_uri="mongodb://reader@db.example:27017/?authSource=admin")
+    monkeypatch.setenv("OPSCHECKS_LIVE_MONGO_PASSWORD", "p@ss/word")
+    assert completeness.live_uri(settings) == "mongodb://reader:p%40ss%2Fword@db.example:27017/?authSource=admin"
+    given = restore.RestoreSettings(live_uri="mongodb://reader:inline@db.example/")
+    assert completeness.live_uri(given) == "mongodb://reader:inline@db.example/"
+
+
+class CommandRecorder(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.stages: set[str] = set()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.names.append(event.command_name)
+        for stage in event.command.get("pipeline", []):
+            self.stages |= set(stage)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def test_the_live_database_gets_only_read_commands(sandbox, monkeypatch: pytest.MonkeyPatch):
+    recorder, real = CommandRecorder(), completeness.MongoClient
+    monkeypatch.setattr(completeness, "MongoClient", lambda *a, **k: real(*a, event_listeners=[recorder], **k))
+    names = {"live": f"live_{uuid.uuid4().hex[:6]}", "restored": f"rst_{uuid.uuid4().hex[:6]}"}
+    docs = {c: list(documents(c, n)) for c, n in backup_counts(0).items() if c in ("file", "process")}
+    with MongoClient(sandbox.mongo_uri) as client:
+        try:
+            for db in names.values():
+                for collection, stream in docs.items():
+                    client[db][collection].insert_many([dict(d) for d in stream])
+            settings = restore.RestoreSettings(live_uri=sandbox.mongo_uri, live_database=names["live"],
+                                               collections=list(docs))
+            result = restore.Drill(bucket="b", backup=Backup(f"dev/{stamp(DAY0)}.tar.gz", DAY0, DAY0, 1),
+                                   counts={c: len(d) for c, d in docs.items()}, dump_taken=DAY0)
+            found = completeness.check(result, client[names["restored"]], settings, 5)
+        finally:
+            for db in names.values():
+                client.drop_database(db)
+    assert found.state == "judged" and found.collections["file"].sampled == 90 and not completeness.findings(
+        found, "w", "dev", settings)
+    assert "aggregate" in recorder.names and set(recorder.names) - {"endSessions"} <= {"aggregate", "find"}
+    assert recorder.stages <= {"$match", "$sample", "$project", "$group", "$skip", "$limit"}, recorder.stages

@@ -33,13 +33,23 @@ def backup_sizes(backups: Sequence[Backup], title: str) -> bytes:
 
 def restore_counts(drills: Sequence[tuple[dt.datetime, Mapping[str, int | None]]], title: str) -> bytes:
     """One line per collection: its restored document count at each drill (oldest first)."""
+    return _per_collection(drills, title, "documents")
+
+
+def content_ages(drills: Sequence[tuple[dt.datetime, Mapping[str, float | None]]], title: str) -> bytes:
+    """One line per collection: the age of its newest restored document at the dump start, per drill (issue 27)."""
+    return _per_collection(drills, title, "content age at the dump start (h)")
+
+
+def _per_collection(drills: Sequence[tuple[dt.datetime, Mapping[str, float | None]]], title: str,
+                    ylabel: str) -> bytes:
     fig = Figure(figsize=SIZE, dpi=100)
     ax = fig.subplots()
     names = sorted({name for _, counts in drills for name in counts})
     for name in names:
         points = [(when, counts[name]) for when, counts in drills if counts.get(name) is not None]
         ax.plot([w for w, _ in points], [c for _, c in points], marker="o", label=name)
-    ax.set_ylabel("documents")
+    ax.set_ylabel(ylabel)
     ax.set_ylim(bottom=0)
     ax.set_title(title, fontsize=10)
     if names:  # beside the plot, not over the lines

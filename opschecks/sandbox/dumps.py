@@ -14,7 +14,7 @@ import json
 import random
 import tarfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -35,14 +35,23 @@ _CLASSES = {
 }
 
 
-def documents(collection: str, count: int, seed: int = 0) -> Iterator[dict[str, Any]]:
-    """Documents shaped like Ingest's Spring Data entities."""
+CreatedAt = Callable[[int], "dt.datetime | None"]
+
+
+def documents(collection: str, count: int, seed: int = 0,
+              created_at: CreatedAt | None = None) -> Iterator[dict[str, Any]]:
+    """Documents shaped like Ingest's Spring Data entities.
+
+    Their ObjectId ``_id``s hold their creation time, as the driver makes them: a random moment of 2019-2024,
+    or ``created_at(i)`` for the i-th document when it returns one (the sandbox's weekly growth)."""
     rng = random.Random(f"{collection}/{seed}")
     base = dt.datetime(2019, 1, 1, tzinfo=dt.timezone.utc)
     for i in range(count):
         created = base + dt.timedelta(minutes=rng.randrange(3_000_000))
+        created = (created_at(i) if created_at else None) or created
+        raw = rng.randbytes(12)
         doc: dict[str, Any] = {
-            "_id": ObjectId(rng.randbytes(12)),
+            "_id": ObjectId(int(created.timestamp()).to_bytes(4, "big") + raw[4:]),
             "_class": _CLASSES.get(collection, "org.humancellatlas.ingest.core.MetadataDocument"),
             # Spring Data writes UUIDs in the Java legacy binary representation (subtype 3).
             "uuid": {"uuid": Binary.from_uuid(uuid.UUID(int=rng.getrandbits(128), version=4),
@@ -168,8 +177,16 @@ def _crc64(crc: int, data: bytes) -> int:
     return crc ^ 0xFFFFFFFFFFFFFFFF
 
 
-def backup_tarball(backup_stamp: str, counts: dict[str, int], database: str = "admin", seed: int = 0) -> bytes:
-    """The bytes of ``<stamp>.tar.gz`` as the ingest-backup CronJob uploads it."""
+def backup_tarball(backup_stamp: str, counts: dict[str, int], database: str = "admin", seed: int = 0,
+                   created_at: Callable[[str], CreatedAt | None] | None = None) -> bytes:
+    """The bytes of ``<stamp>.tar.gz`` as the ingest-backup CronJob uploads it (``created_at(collection)``: see
+    ``documents``)."""
+    return backup_tarball_of(backup_stamp, {c: documents(c, n, seed, created_at(c) if created_at else None)
+                                            for c, n in counts.items()}, database)
+
+
+def backup_tarball_of(backup_stamp: str, docs: dict[str, Iterable[dict[str, Any]]], database: str = "admin") -> bytes:
+    """``backup_tarball`` of the given documents per collection."""
     buf = io.BytesIO()
     prefix = f"data/db/dump/{backup_stamp}"
     with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=6) as tar:  # gzip's default, as tar -z
@@ -177,8 +194,8 @@ def backup_tarball(backup_stamp: str, counts: dict[str, int], database: str = "a
             info = tarfile.TarInfo(name)
             info.type, info.mode = tarfile.DIRTYPE, 0o755
             tar.addfile(info)
-        for collection, count in counts.items():
-            payload = b"".join(bson.encode(d) for d in documents(collection, count, seed))
+        for collection, stream in docs.items():
+            payload = b"".join(bson.encode(d) for d in stream)
             meta = json.dumps(metadata(database, collection)).encode()
             for name, data in ((f"{collection}.bson", payload), (f"{collection}.metadata.json", meta)):
                 info = tarfile.TarInfo(f"{prefix}/{database}/{name}")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from typing import Any
+
+from pymongo import MongoClient
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
@@ -13,7 +16,7 @@ from moto.s3.models import s3_backends
 from opschecks.areas.restore.restore import COLLECTIONS
 from opschecks.sandbox import kube_objects as k
 from opschecks.areas.backups.backups import stamp
-from opschecks.sandbox.dumps import backup_tarball
+from opschecks.sandbox.dumps import backup_tarball, documents
 from opschecks.sandbox.kubeapi import FakeKubeAPI
 from opschecks.sandbox.seed_cluster import VOLUMES
 
@@ -49,6 +52,37 @@ def backup_counts(step: int) -> dict[str, int]:
     return {c: _BASE_COUNTS[c] + step * (2 if c == "file" else 1) for c in COLLECTIONS}
 
 
+def created_on(collection: str) -> Callable[[int], dt.datetime | None]:
+    """When the sandbox's i-th document of ``collection`` was created: the base documents before GROWTH_START,
+    each later one at noon before the first backup day whose count includes it (so every backup holds exactly the
+    documents created before it was taken, and the live database agrees with each; issue 27)."""
+    base, rate = _BASE_COUNTS[collection], 2 if collection == "file" else 1
+    start = dt.datetime.combine(GROWTH_START, dt.time(), tzinfo=dt.timezone.utc)
+
+    def created(i: int) -> dt.datetime | None:
+        if i < base:
+            return None  # dumps.documents' own moment in 2019-2024
+        return start + dt.timedelta(days=GROWTH_DAYS * ((i - base) // rate + 1), hours=-12)
+
+    return created
+
+
+def live_database(env: str) -> str:
+    """The sandbox database standing in for ``env``'s live Ingest database ([restore] live_database)."""
+    return f"live_{env}"
+
+
+def seed_live(mongo_uri: str, envs: list[str], now: dt.datetime) -> None:
+    """Each env's live database: the documents its backups were dumped from, as of ``now``."""
+    with MongoClient(mongo_uri) as client:
+        for env in envs:
+            db = client[live_database(env)]
+            for collection, n in counts_on(now.date()).items():
+                docs = list(documents(collection, n, env_seed(env), created_on(collection)))
+                db[collection].drop()
+                db[collection].insert_many(docs)
+
+
 def counts_on(day: dt.date) -> dict[str, int]:
     """Collection counts of the backup taken on ``day``: non-decreasing in ``day``, the same whenever seeded."""
     return backup_counts(max(0, (day - GROWTH_START).days // GROWTH_DAYS))
@@ -75,7 +109,8 @@ def seed_backups(s3: Any, envs: list[str], now: dt.datetime, days: int = BACKUP_
         for day in range(days):
             taken = newest - dt.timedelta(days=days - 1 - day)
             uploads.append((f"{env}/{stamp(taken)}.tar.gz", taken,
-                            backup_tarball(stamp(taken), counts_on(taken.date()), seed=env_seed(env))))
+                            backup_tarball(stamp(taken), counts_on(taken.date()), seed=env_seed(env),
+                                           created_at=created_on)))
 
     def put(item: tuple[str, dt.datetime, bytes]) -> None:
         s3.put_object(Bucket=bucket, Key=item[0], Body=item[2], Tagging="auto-delete=true")

@@ -49,7 +49,7 @@ from opschecks import clock
 from opschecks.areas.restore import orphans
 from opschecks.sandbox.ingest import FakeIngest, make_certificates
 from opschecks.sandbox.kubeapi import FakeKubeAPI
-from opschecks.sandbox.seed import BACKUP_DAYS, BUCKET, seed_backups, seed_kube
+from opschecks.sandbox.seed import BACKUP_DAYS, BUCKET, live_database, seed_backups, seed_kube, seed_live
 from opschecks.sandbox.cost_explorer import FakeCostExplorer
 from opschecks.sandbox.eks_api import FakeEKS, catalog
 from opschecks.sandbox.seed_cluster import eks_name, monthly_costs, seed_cluster_aws, seed_cluster_kube
@@ -173,7 +173,7 @@ def start(seed: bool = True, now: dt.datetime | None = None, ledger: Path | None
             sandbox.ingest[env] = FakeIngest(certs, INGEST_TOKEN, time_scale=INGEST_TIME_SCALE)
             sandbox.ingest[env].start()
             stack.callback(sandbox.ingest[env].stop)
-        sandbox.config_path.write_text(config_text(sandbox.aws_endpoint, ledger, sandbox.ingest, root))
+        sandbox.config_path.write_text(config_text(sandbox.aws_endpoint, ledger, sandbox.ingest, root, mongo_uri))
         if seed:
             seed_all(sandbox, step)
         return sandbox
@@ -184,8 +184,10 @@ def start(seed: bool = True, now: dt.datetime | None = None, ledger: Path | None
 
 def seed_all(sandbox: Sandbox, step: Step = silent) -> None:
     """The whole healthy picture: backups in S3, three clusters, the account's usage."""
-    with step(f"seeding {len(ENVS) * BACKUP_DAYS} backups (real mongodump tarballs) into s3://{BUCKET}/"):
+    with step(f"seeding {len(ENVS) * BACKUP_DAYS} backups (real mongodump tarballs) into s3://{BUCKET}/ "
+              "and the live databases they were dumped from"):
         seed_backups(sandbox.s3(), list(ENVS), sandbox.now)
+        seed_live(sandbox.mongo_uri, list(ENVS), sandbox.now)
     with step(f"seeding {len(ENVS)} clusters: pods, workloads, backup CronJobs, nodes, volumes"):
         for env in ENVS:
             seed_kube(sandbox.kube, env, env, sandbox.now)
@@ -309,7 +311,7 @@ def e2e_table(env: str, ingest: FakeIngest | None, root: Path, round_trip: bool)
 
 
 def config_text(aws_endpoint: str, ledger: Path, ingest: dict[str, FakeIngest] | None = None,
-                root: Path | None = None) -> str:
+                root: Path | None = None, mongo_uri: str | None = None) -> str:
     """The suite's config for the sandbox: the three environments, each its own kube context and EKS cluster
     (``ingest``: each env's loopback Ingest, for the e2e tables; without it, as ``due --sandbox`` reads it,
     with the same tasks but no server behind them)."""
@@ -332,4 +334,7 @@ def config_text(aws_endpoint: str, ledger: Path, ingest: dict[str, FakeIngest] |
             lines += upload_table(env, env, aws_endpoint)
         lines += e2e_table(env, (ingest or {}).get(env), root or ledger.parent, round_trip=env != "prod")
         lines += [f"[env.{env}.cluster]", f'eks_cluster = "{eks_name(env)}"']
+        if mongo_uri:  # the live database the seeded backups were dumped from (seed_live)
+            lines += [f"[env.{env}.restore]", f"live_uri = {json.dumps(mongo_uri)}",
+                      f'live_database = "{live_database(env)}"']
     return "\n".join(lines) + "\n"

@@ -23,4 +23,12 @@ CODES = codes([
      "Check whether the part named matters (users/roles, time-series); restore it on a full MongoDB if so."),
     ("RST015", "critical", "the dump directory's stamp is far from the key's",
      "The backup holds another day's dump: check the backup job's dump path and clean-up."),
+    ("RST016", "critical", "the backup lacks documents the live database held when the dump started",
+     "Compare the backup job's mongodump (a --query, an interrupted dump, a stepped-down primary) with the database."),
+    ("RST017", "critical", "sampled live documents older than the dump are not in the backup",
+     "A loss hidden by deletions: the ids named are the place to start; check the dump of that collection."),
+    ("RST018", "critical", "the backup is stale: it lacks the live documents of the hours before the dump",
+     "mongodump read a lagging secondary, a stale volume or another database: check its --host and its source."),
+    ("RST019", "warning", "the live database did not answer the completeness check",
+     "Check live_uri, its read-only user and the network path; the restore itself was judged."),
 ])

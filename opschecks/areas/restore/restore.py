@@ -25,6 +25,8 @@ Finding codes:
 - RST014 part of the dump could not be restored on this target (e.g. time-series collections)
 - RST015 the dump directory's stamp is more than ``dump_stamp_tolerance_hours`` from the backup key's:
   a dump of another day under this key's name
+- RST016-RST019 the backup held against the live database: documents it lacks, sampled ids it lacks, stale
+  content, live database unreachable (opschecks.areas.restore.completeness)
 
 Every namespace of the dump is accounted for: its documents in the dump,
 what the server holds after the restore, or why it was not restored.
@@ -75,6 +77,13 @@ class RestoreSettings:
     # backup.sh names the dump directory and the key after the same moment; a dump directory stamped further
     # than this from the key is a dump of another day under this key's name (RST015).
     dump_stamp_tolerance_hours: float = 3.0
+    # Completeness against the live database (opschecks.areas.restore.completeness, RST016-RST019): a read-only
+    # user's URI; unset, the report says "not configured". Its password may come from $<live_password_env>.
+    live_uri: str = ""
+    live_database: str = ""  # default: ``database``
+    live_password_env: str = "OPSCHECKS_LIVE_MONGO_PASSWORD"
+    completeness_sample: int = 1000  # live _ids below the cut required in the backup, per collection
+    content_age_tolerance_hours: float = 1.0  # RST018: live documents this much newer than the backup's newest
 
 
 @dataclass
