@@ -9,12 +9,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
+from tests.signalled_run import run_and_signal
 
 pytest_plugins = ["pytester"]
 
@@ -173,32 +174,9 @@ def test_sigterm_during_the_sandboxs_seeding_replaces_the_previous_green_report(
     html, junit = tmp_path / "report.html", tmp_path / "junit.xml"
     html.write_text("<html>Needs attention — PASSED: all 3 checks passed</html>")
     junit.write_text('<testsuites><testsuite errors="0" failures="0" tests="3"/></testsuites>')
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", "--sandbox", "-p", "no:cacheprovider",
-                             f"--html={html}", f"--junitxml={junit}", "checks/test_pods.py"],
-                            cwd=ROOT, env={**os.environ, "TMPDIR": str(temp)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    seeding = threading.Event()
-
-    def read() -> None:
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("sandbox: seeding"):
-                seeding.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        assert seeding.wait(timeout=300), "".join(lines)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=300)
-        reader.join(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    output = "".join(lines)
-    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    status, output = run_and_signal(["--sandbox", "-p", "no:cacheprovider", f"--html={html}", f"--junitxml={junit}",
+                                     "checks/test_pods.py"], temp, lambda line: line.startswith("sandbox: seeding"))
+    assert status == pytest.ExitCode.INTERRUPTED, output
     assert "Traceback" not in output, output
     assert "interrupted by SIGTERM before any check ran" in html.read_text()
     assert ET.parse(junit).getroot().find("testsuite").get("errors") == "1"

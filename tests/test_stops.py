@@ -8,11 +8,12 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.signalled_run import run_and_signal
 
 ROOT = Path(__file__).parent.parent
 ROUNDS = 300
@@ -73,33 +74,11 @@ def test_sigterm_in_the_sandbox_teardown_is_one_line_and_exit_2(tmp_path: Path, 
 def test_sigterm_a_second_into_the_daily_checks_stops_the_run_with_exit_2(tmp_path: Path) -> None:
     temp = tmp_path / "tmp"
     temp.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-m", "daily", "--sandbox", "-v",
-                             f"--html={tmp_path}/report.html", f"--junitxml={tmp_path}/junit.xml"],
-                            cwd=ROOT, env={**os.environ, "TMPDIR": str(temp)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    started = threading.Event()
-
-    def read() -> None:
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("checks/") and "::" in line:  # -v: the first check has started
-                started.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        assert started.wait(timeout=300), "".join(lines)
-        time.sleep(1)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=300)
-        reader.join(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    output = "".join(lines)
-    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    status, output = run_and_signal(["-m", "daily", "--sandbox", "-v", f"--html={tmp_path}/report.html",
+                                     f"--junitxml={tmp_path}/junit.xml"], temp,
+                                    lambda line: line.startswith("checks/") and "::" in line,  # -v: a check started
+                                    after_s=1)
+    assert status == pytest.ExitCode.INTERRUPTED, output
     assert "Traceback" not in output, output
     assert "opschecks: PASSED" not in output, output  # the checks after the stop never ran
     assert not list(temp.glob("opschecks-sandbox-*")), "the sandbox removed its temp dir"
