@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -221,3 +222,15 @@ def test_due_reads_the_sandbox_config_with_the_same_e2e_tasks_as_a_run(tmp_path:
     envs = load(path, tmp_path).envs
     assert {name: (env.e2e is not None, env.e2e is not None and env.e2e.round_trip is not None)
             for name, env in envs.items()} == {"dev": (True, True), "staging": (True, True), "prod": (True, False)}
+
+
+def test_collect_only_with_the_sandbox_lists_the_checks_without_seeding(tmp_path: Path) -> None:
+    """Listing the checks needs the sandbox's config, not its data: no seeding step runs (about 40 s saved)."""
+    root = Path(__file__).parent.parent
+    result = subprocess.run([sys.executable, "-m", "pytest", "--sandbox", "--collect-only", "-q", "checks/test_pods.py"],
+                            cwd=root, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TMPDIR": str(tmp_path)})
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "checks/test_pods.py::test_pods_healthy[dev]" in output
+    assert "sandbox: seeding" not in output and "sandbox: not seeded (--collect-only runs no check)" in output
