@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from opschecks import aws, clock, waivers
+from opschecks import aws, clock, sizes, waivers
 from opschecks.areas.aws_usage import cleanup, costs, unused, usage
 from opschecks.findings import Finding, fail_on
 from opschecks.schema import ConfigError
@@ -28,7 +28,7 @@ def test_backup_bucket_usage(env, aws_session, report, ledger_details):
         report.trend(f"bucket {env.aws_region} {env.backup_bucket}", title,
                      usage.plot(history, f"s3://{env.backup_bucket} daily (CloudWatch AWS/S3)"),
                      ["day", "size", "bytes", "objects", "no datapoint (size not judged)"],
-                     [[d.day, None if d.size_bytes is None else usage.human_bytes(d.size_bytes), d.size_bytes,
+                     [[d.day, None if d.size_bytes is None else sizes.human_bytes(d.size_bytes), d.size_bytes,
                        d.objects, ", ".join(d.missing) or None] for d in reversed(history)])
         ledger_details.update(days=len(history), size_bytes=history[-1].size_bytes, objects=history[-1].objects)
     fail_on(usage.judge(history, env.usage, where, now))

@@ -39,6 +39,7 @@ from typing import Any
 from matplotlib.figure import Figure  # not pyplot: no global state, no display needed
 
 from opschecks.findings import Finding
+from opschecks.sizes import human_bytes
 
 DAY = dt.timedelta(days=1)
 # BucketSizeBytes' StorageType values as S3 documents them (Amazon S3 User Guide, "Metrics and dimensions").
@@ -197,14 +198,6 @@ def _gaps(days: list[DayUsage]) -> str:
 def _at_or_before(history: list[DayUsage], day: dt.date) -> DayUsage | None:
     earlier = [d for d in history if d.day <= day]
     return earlier[-1] if earlier else None
-
-
-def human_bytes(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(size) < 1024 or unit == "TiB":
-            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
-        size /= 1024
-    raise AssertionError("unreachable")
 
 
 def plot(history: list[DayUsage], title: str) -> bytes:

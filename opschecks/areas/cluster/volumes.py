@@ -38,7 +38,7 @@ from kubernetes import client as k8s
 from opschecks import kube
 from opschecks.findings import Finding
 from opschecks.areas.cluster.nodes import ClusterSettings
-from opschecks.areas.aws_usage.usage import human_bytes as human
+from opschecks.sizes import human_bytes as human
 
 VOLUME_COLUMNS = ("claim", "pod", "node", "used", "capacity", "used %", "full in")
 DB_FIRST = ("mongo", "db")  # claims whose names contain these are listed first
