@@ -9,7 +9,7 @@ import pytest
 
 from opschecks import kube
 from opschecks.areas.pods import pods
-from opschecks.areas.pods.pods import PodSettings
+from opschecks.areas.pods.settings import PodSettings
 from opschecks.sandbox import kube_objects as k
 from opschecks.sandbox.kubeapi import FakeKubeAPI
 

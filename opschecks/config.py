@@ -18,18 +18,17 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from opschecks.record.alerts import AlertSettings
-from opschecks.areas.backups.backups import BackupSettings
-from opschecks.record.due import CadenceSettings
-from opschecks.areas.e2e.e2e import E2ESettings
-from opschecks.record.ledger import LedgerSettings
-from opschecks.areas.cluster.nodes import ClusterSettings
-from opschecks.areas.pods.pods import PodSettings
-from opschecks.areas.restore.restore import RestoreSettings
+# Only the areas' and the record's settings modules, leaves: no area's logic, so no import circle (tests/test_imports.py).
 from opschecks import areas, waivers
+from opschecks.areas.aws_usage.settings import UsageSettings
+from opschecks.areas.backups.settings import BackupSettings
+from opschecks.areas.cluster.settings import ClusterSettings
+from opschecks.areas.e2e.settings import E2ESettings
+from opschecks.areas.pods.settings import PodSettings
+from opschecks.areas.restore.settings import RestoreSettings
+from opschecks.areas.upload_service.settings import UploadSettings
+from opschecks.record.settings import AlertSettings, CadenceSettings, LedgerSettings
 from opschecks.schema import ConfigError, build, check_partial, read_toml
-from opschecks.areas.upload_service.upload import UploadSettings
-from opschecks.areas.aws_usage.usage import UsageSettings
 
 DEFAULT_PATH = "opschecks.toml"
 CONFIG_ENV_VAR = "OPSCHECKS_CONFIG"
@@ -58,6 +57,12 @@ class EnvConfig:
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     upload: UploadSettings | None = None  # the drill runs only where configured
     e2e: E2ESettings = field(default_factory=E2ESettings)  # the smoke runs everywhere; the round trip where set
+
+    def all_waivers(self, config_path: Path) -> list[waivers.Waiver]:
+        """Every waiver this env holds, of every area (AWS usage's file, the pods' tables and file): what
+        "waivers expiring" in Needs attention lists."""
+        return [*waivers.configured(self.usage.waivers_file, config_path), *self.pods.waivers,
+                *waivers.configured(self.pods.waivers_file, config_path)]
 
     @property
     def app_namespace(self) -> str:

@@ -32,6 +32,7 @@ from urllib.parse import SplitResult, urlsplit
 import boto3
 
 from opschecks import aws
+from opschecks.areas.e2e.settings import E2ESettings, endpoints
 from opschecks.errors import Unreachable
 from opschecks.findings import ChecksFailed
 
@@ -180,11 +181,9 @@ def _protected_urls(config: Config, own: dict[str, str | None],
                     protected_accounts: dict[str, str]) -> tuple[tuple[str, str], ...]:
     """Where every protected env answers (its e2e URLs, configured or default), and production's real hosts
     even when no configured env is production: a config without prod must not make prod writable."""
-    from opschecks.areas.e2e import e2e  # e2e uses this module
-
     protected = [e for e in config.envs.values() if own[e.name] or e.aws_account_id in protected_accounts]
-    sites = [(e.name, e2e.endpoints(e.name, e.e2e)) for e in protected]
-    sites.append(("prod", e2e.endpoints("prod", e2e.E2ESettings())))
+    sites = [(e.name, endpoints(e.name, e.e2e)) for e in protected]
+    sites.append(("prod", endpoints("prod", E2ESettings())))
     return tuple(dict.fromkeys((name, url) for name, ends in sites for url in (ends.ui, ends.broker, ends.api)))
 
 

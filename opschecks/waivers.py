@@ -32,13 +32,8 @@ import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from typing import TYPE_CHECKING
-
 from opschecks.findings import Finding
 from opschecks.schema import ConfigError, build, read_toml
-
-if TYPE_CHECKING:
-    from opschecks.config import EnvConfig
 
 
 @dataclass(frozen=True)
@@ -123,12 +118,6 @@ def waiver_for(waivers: list[Waiver], rule: str, names: list[str], tags: dict[st
                today: dt.date) -> Waiver | None:
     """The first unexpired waiver covering a resource flagged by ``rule``, or None."""
     return next((w for w in active(waivers, today) if w.matches(rule, names, tags)), None)
-
-
-def of_env(env: EnvConfig, config_path: Path) -> list[Waiver]:
-    """Every waiver an env holds, of every area: what "waivers expiring" in Needs attention lists."""
-    return [*configured(env.usage.waivers_file, config_path), *env.pods.waivers,
-            *configured(env.pods.waivers_file, config_path)]
 
 
 def configured(waivers_file: str, config_path: Path) -> list[Waiver]:

@@ -25,7 +25,8 @@ from opschecks.areas.aws_usage import cleanup, unused, usage
 from opschecks.config import EnvConfig, load
 from opschecks.sandbox.seed_usage import backup_bucket_series, put_bucket_metrics, put_nat_traffic, seed_account
 from opschecks.schema import ConfigError
-from opschecks.areas.aws_usage.usage import DayUsage, UsageSettings
+from opschecks.areas.aws_usage.usage import DayUsage
+from opschecks.areas.aws_usage.settings import UsageSettings
 from opschecks.waivers import Waiver
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,7 +21,7 @@ from moto.s3.models import s3_backends
 
 from opschecks import kube
 from opschecks.areas.backups import backups
-from opschecks.areas.backups.backups import BackupSettings
+from opschecks.areas.backups.settings import BackupSettings
 from opschecks.config import EnvConfig
 from opschecks.errors import describe
 from opschecks.sandbox import kube_objects as k

@@ -13,7 +13,7 @@ from opschecks import clock, kube
 from opschecks.areas.cluster import capacity, eks, nodes, volumes
 from opschecks.config import EnvConfig
 from opschecks.record.ledger import Record
-from opschecks.areas.cluster.nodes import ClusterSettings
+from opschecks.areas.cluster.settings import ClusterSettings
 from opschecks.sandbox import kube_objects as k
 from opschecks.sandbox.seed_cluster import put_node_cpu, seed_cluster_kube
 

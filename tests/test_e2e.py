@@ -25,7 +25,7 @@ from opschecks.areas.e2e import e2e, ingest_api
 from opschecks.record import ledger
 from opschecks.__main__ import main
 from opschecks.config import Config, EnvConfig
-from opschecks.areas.e2e.e2e import E2ESettings, RoundTripSettings
+from opschecks.areas.e2e.settings import E2ESettings, RoundTripSettings
 from opschecks.sandbox import kube_objects as k
 from opschecks.sandbox.ingest import FakeIngest, make_certificates
 from tests.conftest import INGEST_TOKEN as TOKEN

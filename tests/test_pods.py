@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
-from opschecks import kube, waivers
+from opschecks import kube
 from opschecks.areas.pods import pods
 from opschecks.config import parse
 from opschecks.errors import describe, from_kubernetes
 from opschecks.findings import ChecksFailed, fail_on
-from opschecks.areas.pods.pods import PodSettings
+from opschecks.areas.pods.settings import PodSettings
 from opschecks.record.attention import expiring
 from opschecks.schema import ConfigError
 from opschecks.waivers import Waiver
@@ -492,7 +492,7 @@ def test_every_areas_waivers_count_for_needs_attention(tmp_path: Path) -> None:
         expires = 2026-12-10
         justification = "switched off"
     """), tmp_path / "opschecks.toml")
-    found = waivers.of_env(config.envs["dev"], config.path)
+    found = config.envs["dev"].all_waivers(config.path)
     assert sorted(w.resource for w in found) == ["ingest-ui", "mongo-*", "vol-1"]
     soon = expiring(found, dt.date(2026, 12, 4))  # within 14 days: the two pod waivers
     assert sorted(w.resource for w in soon) == ["ingest-ui", "mongo-*"]

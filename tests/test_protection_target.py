@@ -11,7 +11,7 @@ import pytest
 from opschecks import protection
 from opschecks.areas.e2e import e2e
 from opschecks.config import Config, EnvConfig
-from opschecks.areas.e2e.e2e import E2ESettings, RoundTripSettings
+from opschecks.areas.e2e.settings import E2ESettings, RoundTripSettings
 from opschecks.sandbox.ingest import FakeIngest
 from tests.conftest import INGEST_TOKEN as TOKEN
 

@@ -21,7 +21,7 @@ from kubernetes import client
 
 from opschecks import kube
 from opschecks.config import load
-from opschecks.areas.restore.restore import COLLECTIONS
+from opschecks.areas.restore.settings import COLLECTIONS
 from opschecks.areas.backups.backups import stamp
 from opschecks.sandbox import kube_objects as k
 from opschecks.sandbox import seed, stack

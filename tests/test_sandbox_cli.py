@@ -20,7 +20,7 @@ from opschecks import clock
 from opschecks.record import ledger
 from opschecks.areas.backups.backups import stamp
 from opschecks.sandbox import seed, stack
-from opschecks.areas.restore.restore import COLLECTIONS
+from opschecks.areas.restore.settings import COLLECTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 DRILL = "checks/test_restore.py::test_restore_drill"

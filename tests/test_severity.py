@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from opschecks.findings import Finding
-from opschecks.record import alerts
+from opschecks.record.settings import AlertSettings
 from opschecks.record.attention import Attention, block
 from opschecks.record.changes import Changes, Run, compare
 from opschecks.record.ledger import Record
@@ -66,4 +66,4 @@ def test_a_stop_and_a_failure_without_findings_always_alert() -> None:
 
 def test_an_unknown_min_severity_is_one_config_line() -> None:
     with pytest.raises(ConfigError, match="alerts.min_severity: expected one of critical, warning, info, found 'high'"):
-        alerts.AlertSettings(min_severity="high")
+        AlertSettings(min_severity="high")

@@ -30,7 +30,7 @@ from opschecks.areas.aws_usage import unused
 from opschecks.config import EnvConfig
 from opschecks.errors import describe
 from opschecks.areas.backups.backups import stamp
-from opschecks.areas.aws_usage.usage import UsageSettings
+from opschecks.areas.aws_usage.settings import UsageSettings
 
 S3_SLOWDOWN = (503, "application/xml", b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
                                         b"<Message>Please reduce your request rate.</Message></Error>")

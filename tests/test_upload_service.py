@@ -29,7 +29,8 @@ from opschecks.findings import ChecksFailed, fail_on
 from opschecks.record.ledger import Record
 from opschecks.sandbox.upload_config import EXPECTED_TYPES, SCRIPT, upload_table
 from opschecks.schema import ConfigError
-from opschecks.areas.upload_service.upload import Refused, UploadSettings
+from opschecks.areas.upload_service.upload import Refused
+from opschecks.areas.upload_service.settings import UploadSettings
 
 pytest_plugins = ["pytester"]
 MOTO_ACCOUNT = "123456789012"  # moto's default account

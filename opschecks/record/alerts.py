@@ -13,44 +13,19 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 
-from opschecks import codes
 from opschecks.record.attention import Attention, terminal_lines
 from opschecks.redact import Redactor
-from opschecks.schema import ConfigError
+from opschecks.record.settings import WEBHOOK_ENV_VAR
 
-WEBHOOK_ENV_VAR = "OPSCHECKS_WEBHOOK_URL"
-REPORT_URL_ENV_VAR = "OPSCHECKS_REPORT_URL"
 MAX_LISTED = 10  # failures listed by name; the rest are counted
 MAX_REASON = 300  # characters of each line
 MAX_ATTEMPTS = 4  # posts of one alert: the first and up to 3 retries of a 429 or 5xx
 FIRST_BACKOFF_S = 0.25  # doubled after each retry without Retry-After
 MAX_BODY = 200  # characters of the webhook's error body quoted in the line
-
-
-@dataclass(frozen=True)
-class AlertSettings:
-    webhook_url: str | None = None  # ${OPSCHECKS_WEBHOOK_URL} wins, so CI can inject it as a secret
-    notify_on_success: bool = False  # also post when every check passed
-    report_url: str | None = None  # where readers find the report (${OPSCHECKS_REPORT_URL} wins); else its path
-    timeout_s: float = 5.0
-    min_severity: str = "info"  # post a failing run only when a finding weighs at least this (opschecks/codes.py)
-
-    def __post_init__(self) -> None:
-        if self.min_severity not in codes.SEVERITIES:
-            raise ConfigError(f"alerts.min_severity: expected one of {', '.join(codes.SEVERITIES)}, "
-                              f"found {self.min_severity!r}")
-
-    def url(self) -> str | None:
-        return os.environ.get(WEBHOOK_ENV_VAR) or self.webhook_url
-
-    def report_link(self, report_path: str | None) -> str | None:
-        return os.environ.get(REPORT_URL_ENV_VAR) or self.report_url or report_path
 
 
 def message(attention: Attention, where: str, report_link: str | None, redactor: Redactor) -> dict[str, str]:

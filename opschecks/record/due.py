@@ -32,35 +32,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from opschecks.record.ledger import Latest
-from opschecks.schema import ConfigError
+from opschecks.record.settings import CadenceSettings
 
 CADENCES = ("daily", "fortnightly", "monthly", "sprint", "e2e")  # most frequent first (with sprint_days >= 14)
 ON_CHANGE = "e2e"  # due on a major change, not on a calendar
 ANY_ENV = "-"  # the env of a checklist task tied to no environment (a drill no selected env is configured for)
-
-
-@dataclass(frozen=True)
-class CadenceSettings:
-    sprint_days: int = 14
-    sprint_start: dt.date = dt.date(2024, 1, 1)  # the first day of any sprint (a Monday, for the team)
-    timezone: str = "UTC"  # where days, months and sprints begin: the zone the team's schedules run in
-
-    def __post_init__(self) -> None:
-        if self.sprint_days < 1:
-            raise ConfigError(f"cadence.sprint_days: expected at least 1 day, found {self.sprint_days}")
-        try:
-            self.zone
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"cadence.timezone: expected an IANA time zone such as 'Europe/London', "
-                              f"found {self.timezone!r}") from None
-
-    @property
-    def zone(self) -> dt.tzinfo:
-        # UTC needs no time zone database (a slim image may have none); any other zone reads it.
-        return dt.timezone.utc if self.timezone == "UTC" else ZoneInfo(self.timezone)
 
 
 @dataclass(frozen=True)

@@ -36,19 +36,7 @@ from botocore.config import Config as BotoConfig
 
 from opschecks import aws
 from opschecks.findings import Finding
-from opschecks.schema import ConfigError
-
-
-@dataclass(frozen=True)
-class LedgerSettings:
-    path: str = "reports/ledger.sqlite"  # always written: the local history, and the fallback when S3 fails
-    s3_uri: str | None = None  # s3://bucket/prefix: the shared store that CI and laptops write to
-    aws_profile: str | None = None  # for the shared store; None: the default credential chain
-    aws_region: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.s3_uri is not None and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?", self.s3_uri):
-            raise ConfigError(f"ledger.s3_uri: expected s3://bucket/prefix, found {self.s3_uri!r}")
+from opschecks.record.settings import LedgerSettings
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pymongo import MongoClient
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 
-from opschecks.areas.restore.restore import COLLECTIONS
+from opschecks.areas.restore.settings import COLLECTIONS
 from opschecks.sandbox import kube_objects as k
 from opschecks.areas.backups.backups import stamp
 from opschecks.sandbox.dumps import backup_tarball, documents

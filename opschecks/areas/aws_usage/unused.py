@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from opschecks import aws
 from opschecks.findings import Finding
-from opschecks.areas.aws_usage.usage import UsageSettings
+from opschecks.areas.aws_usage.settings import UsageSettings
 from opschecks.waivers import Waiver, waiver_for
 
 DAY = dt.timedelta(days=1)

@@ -26,7 +26,7 @@ import os.path
 import re
 import statistics
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
@@ -36,6 +36,7 @@ from opschecks import clock
 from opschecks.areas.backups import lifecycle
 from opschecks.findings import Finding
 from opschecks.kube import list_paginated
+from opschecks.areas.backups.settings import BackupSettings
 
 if TYPE_CHECKING:  # opschecks.config imports this module for BackupSettings
     from opschecks.config import EnvConfig
@@ -45,35 +46,6 @@ _STAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}_\d{2})\.tar\.gz")
 KUBE_PAGE_SIZE = 200
 BACKUP_COLUMNS = ("env", "newest key", "age", "size (bytes)", "tag")
 CRONJOB_COLUMNS = ("env", "namespace", "cronjob", "suspended", "last success", "age", "latest job", "job result")
-
-
-@dataclass(frozen=True)
-class BackupSettings:
-    period_hours: float = 24.0  # the ingest-backup CronJob runs "0 0 * * *"
-    grace_hours: float = 2.0
-    min_size_fraction: float = 0.5  # of the median of the previous backups
-    size_baseline: int = 7  # how many previous backups form that median
-    retention_days: int = 90
-    retention_slack_days: int = 7  # S3 lifecycle expiry is asynchronous
-    max_noncurrent_days: int = 30  # on a versioned bucket: how long an expired backup may stay as a noncurrent version
-    tag_key: str = "auto-delete"
-    tag_value: str = "true"
-    cronjobs: list[str] = field(default_factory=lambda: ["ingest-backup", "ingest-backup-verify"])
-    cronjob_namespace: str | None = None  # default: the env's app namespace
-
-    @property
-    def window(self) -> dt.timedelta:
-        """How old the newest backup (or last successful run) may be."""
-        return dt.timedelta(hours=self.period_hours + self.grace_hours)
-
-    @property
-    def lookback(self) -> dt.timedelta:
-        """How far back to list: the size baseline twice over, so missed nights still leave a baseline."""
-        return dt.timedelta(hours=self.period_hours * 2 * (self.size_baseline + 1))
-
-    @property
-    def stale_after(self) -> dt.timedelta:
-        return dt.timedelta(days=self.retention_days + self.retention_slack_days)
 
 
 @dataclass(frozen=True)

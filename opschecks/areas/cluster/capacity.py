@@ -27,7 +27,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from opschecks.findings import Finding
-from opschecks.areas.cluster.nodes import ClusterSettings
+from opschecks.areas.cluster.settings import ClusterSettings
 
 COLUMNS = ("day", "nodes", "average CPU", "p95 CPU")
 HOUR = 3600

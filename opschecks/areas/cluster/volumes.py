@@ -37,7 +37,7 @@ from kubernetes import client as k8s
 
 from opschecks import kube
 from opschecks.findings import Finding
-from opschecks.areas.cluster.nodes import ClusterSettings
+from opschecks.areas.cluster.settings import ClusterSettings
 from opschecks.sizes import human_bytes as human
 
 VOLUME_COLUMNS = ("claim", "pod", "node", "used", "capacity", "used %", "full in")

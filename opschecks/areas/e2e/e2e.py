@@ -49,6 +49,7 @@ from cryptography import x509
 from opschecks import interrupts, protection
 from opschecks.areas.e2e import ingest_api
 from opschecks.findings import Finding
+from opschecks.areas.e2e.settings import E2ESettings, Endpoints, RoundTripSettings, endpoints
 
 if TYPE_CHECKING:  # config imports this module for E2ESettings
     from kubernetes import client as k8s
@@ -57,58 +58,12 @@ if TYPE_CHECKING:  # config imports this module for E2ESettings
 
 FAILED_STATES = ("Invalid",)
 MAX_REDIRECTS = 5
-HOST = "archive.data.humancellatlas.org"
 API_PATH_PROJECT = {  # the smallest project the API path creates (schema from the Ingest walkthrough)
     "describedBy": "https://schema.humancellatlas.org/type/project/14.2.0/project",
     "schema_type": "project",
     "project_core": {"project_short_name": "opschecks-e2e", "project_title": "opschecks end-to-end test",
                      "project_description": "Created and deleted by the opschecks e2e round trip."},
 }
-
-
-@dataclass(frozen=True)
-class RoundTripSettings:
-    spreadsheet: str | None = None  # uploaded through the broker; else an envelope + project through the API
-    expected_state: str = "Valid"
-    deadline_s: float = 600.0  # the real validator takes minutes for a small spreadsheet
-    poll_s: float = 5.0
-    # Entities the submission must hold, by the envelope's link name; default for the API path: one project.
-    expected_entities: dict[str, int] = field(default_factory=dict)
-    token_file: str | None = None  # else GOOGLE_APPLICATION_CREDENTIALS
-    audience: str | None = None  # the JWT audience the deployment expects; default: the API URL
-
-
-@dataclass(frozen=True)
-class E2ESettings:
-    ui_url: str | None = None  # default: https://ingest.<env>.archive.data.humancellatlas.org (prod: no <env>.)
-    broker_url: str | None = None  # default: the UI's host (it serves /api_upload)
-    api_url: str | None = None  # default: https://api.ingest.<env>.archive.data.humancellatlas.org
-    health_path: str | None = "/health"  # on the API; None: the API exposes none
-    latency_budget_ms: float = 3000.0
-    cert_min_days: int = 21
-    connect_timeout_s: float = 5.0
-    read_timeout_s: float = 20.0
-    ca_bundle: str | None = None  # a PEM file to trust instead of the system's store (private CA, sandbox)
-    # The fewest submissions the API may list; None: 1 in a protected env (prod has thousands: an empty
-    # listing there is a lost database or a wrong one), 0 elsewhere (a fresh dev may be empty).
-    min_submissions: int | None = None
-    # A listing smaller than the last passing run's by more than this share is E2E006 (deletes are rare).
-    max_drop_share: float = 0.5
-    round_trip: RoundTripSettings | None = None
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    ui: str
-    broker: str
-    api: str
-
-
-def endpoints(env_name: str, settings: E2ESettings) -> Endpoints:
-    middle = "" if env_name in ("prod", "production") else f"{env_name}."
-    ui = (settings.ui_url or f"https://ingest.{middle}{HOST}").rstrip("/")
-    return Endpoints(ui=ui, broker=(settings.broker_url or ui).rstrip("/"),
-                     api=(settings.api_url or f"https://api.ingest.{middle}{HOST}").rstrip("/"))
 
 
 @dataclass

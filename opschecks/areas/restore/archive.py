@@ -27,8 +27,8 @@ from boto3.exceptions import RetriesExceededError
 
 from opschecks.areas.restore import tarscan
 from opschecks.errors import Unreachable
+from opschecks.areas.restore.settings import DEFAULT_MAX_EXPANSION_RATIO
 
-DEFAULT_MAX_EXPANSION_RATIO = 100.0  # gzip reaches at most ~1032x; BSON dumps compress 3-15x
 _FS_BLOCK = 4096  # what each file costs at least on disk
 
 

@@ -38,7 +38,8 @@ from pymongo.uri_parser import parse_uri
 from opschecks.findings import Finding
 
 if TYPE_CHECKING:
-    from opschecks.areas.restore.restore import Drill, RestoreSettings
+    from opschecks.areas.restore.restore import Drill
+    from opschecks.areas.restore.settings import RestoreSettings
 
 PASSWORD_ENV_VAR = "OPSCHECKS_LIVE_MONGO_PASSWORD"  # default of [restore] live_password_env
 MISSING_SHOWN = 10
