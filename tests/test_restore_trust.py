@@ -492,8 +492,8 @@ def test_a_capped_collection_that_kept_fewer_documents_is_rst013(sandbox, tmp_pa
     # More documents than one insert batch (5,000): SecantusDB trims a capped collection between inserts.
     capped = Coll("file", [{"_id": i} for i in range(5203)], options={"capped": True, "size": 2**20, "max": 700})
     result, findings = _drill(sandbox, tmp_path, [SMALL[0], capped])
-    assert [(f.code, f.message) for f in findings] == [
-        ("RST013", "admin.file: the dump holds 5,203 documents, 700 were restored")]
+    assert [(f.code, f.message) for f in findings] == [  # the target is named in the message, not in where
+        ("RST013", f"admin.file: the dump holds 5,203 documents, 700 were restored into {result.target}")]
     assert restore.ledger_details(result, "dev", None, ["project", "file"])["in_dump"] == {"project": 3, "file": 5203}
     rows = restore.count_rows(result, restore.RestoreSettings(collections=["project", "file"]), None)
     assert restore.COUNT_COLUMNS[1:3] == ["documents in the dump", "restored count"]
@@ -516,7 +516,8 @@ def test_an_unrestorable_time_series_collection_fails_the_drill(sandbox, tmp_pat
     refused = Coll("readings", TS.docs, options={"timeseries": "from a newer server"}, type="timeseries")
     result, findings = _drill(sandbox, tmp_path, [*SMALL, refused])
     assert [f.code for f in findings] == ["RST014"]
-    assert findings[0].message.startswith("admin.readings: the drill could not restore its 5 documents: ")
+    assert findings[0].message.startswith(f"admin.readings: the drill could not restore its 5 documents into "
+                                          f"{result.target}: ")
     assert result.broken is None
 
 
@@ -527,8 +528,8 @@ def test_a_collection_name_pymongo_refuses_is_one_rst014_line(sandbox, tmp_path:
     result, findings = _drill(sandbox, tmp_path, [*SMALL, *odd])
     by_name = {f.message.split(":")[0]: f for f in findings}
     assert sorted(by_name) == ["admin.a.", "admin.a..b"] and {f.code for f in findings} == {"RST014"}
-    assert by_name["admin.a."].message.startswith("admin.a.: the drill could not restore its 2 documents: the built-in "
-                                          "restorer cannot address 'a.' (pymongo: ")
+    assert by_name["admin.a."].message.startswith(f"admin.a.: the drill could not restore its 2 documents into "
+                                                  f"{result.target}: the built-in restorer cannot address 'a.' (pymongo: ")
     assert result.broken is None and result.in_dump == {"project": 3, "file": 2, "empty": 0, "a.": 2, "a..b": 1}
 
 
