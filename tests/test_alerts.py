@@ -90,7 +90,7 @@ def test_failures_post_one_message_with_check_env_reason_and_link_but_no_secret(
     assert lines[0].startswith(":red_circle: opschecks: FAILED: 1 of 4 checks failed (1 new, 0 still failing)"
                                " · 1 task due or overdue (")
     assert lines[1:3] == ["New since the previous run (1):",
-                          "  • BKP001 [prod] s3://ingest-db-backup/prod/: newest backup is 30h old (expected < 26h) via"
+                          "  • BKP001 (critical) [prod] s3://ingest-db-backup/prod/: newest backup is 30h old (expected < 26h) via"
                           " mongodb://backup:[redacted]@db:27017"]
     assert lines[3] == "Tasks due or overdue (1):"
     assert lines[4].startswith("  • test_backups.py::test_fresh [prod] daily: failing since ")
@@ -153,7 +153,7 @@ def test_a_long_run_names_ten_findings_new_first_and_counts_the_rest() -> None:
     lines = alerts.message(attention, "ops@ci, run r1", None, Redactor())["text"].splitlines()
 
     assert lines[0] == ":red_circle: opschecks: FAILED: 13 of 40 checks failed (8 new, 5 still failing, 1 fixed) (ops@ci, run r1)"
-    assert lines[1] == "New since the previous run (8):" and lines[2].startswith("  • POD001 [dev] default/pod-0: waiting: CrashLoopBackOff waiting")
+    assert lines[1] == "New since the previous run (8):" and lines[2].startswith("  • POD001 (critical) [dev] default/pod-0: waiting: CrashLoopBackOff waiting")
     assert lines[10:15] == [lines[10], lines[11], lines[12], "  … and 3 more", "Fixed since the previous run (1):"]
     assert lines[10] == "Still failing (5):" and lines[11].endswith("…")
     assert lines[15] == "  … and 1 more" and len(lines) == 16

@@ -49,7 +49,7 @@ def test_new_still_and_fixed_by_identity_not_message() -> None:
         (reworded, day(22), 3),  # since the 22nd: the skipped run on the 23rd judged nothing and breaks nothing
         (RESTARTS, day(24), 2)]
     assert [c.finding for c in changes.fixed] == [CRASHING]
-    assert changes.still[0].line() == ("BKP001 [dev] s3://ingest-db-backup/dev/: newest is 54 h old "
+    assert changes.still[0].line() == ("BKP001 (critical) [dev] s3://ingest-db-backup/dev/: newest is 54 h old "
                                        "(since 2026-11-22, 3 runs)")
 
 

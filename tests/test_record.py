@@ -144,8 +144,8 @@ def test_a_passing_then_failing_record_reads_right_in_chromium(project: Path, ch
         assert [(t[0], t[1], t[3]) for t in seen["tasks"]] == [("test_upload_service.py::test_upload_drill", "dev",
                                                                  "overdue")]
         assert seen["waivers"] == ["vol-0scratch*"]  # the one expiring within 14 days, not the other
-        assert sorted(seen["figures"]) == ["env: dev"] * 2 + ["env: prod"] * 2 + ["env: staging"] * 2 + [
-            "envs: dev, staging, prod"], "one plot per bucket, one backup-size and one restore plot per env"
+        assert sorted(seen["figures"]) == ["env: dev"] * 3 + ["env: prod"] * 3 + ["env: staging"] * 3 + [
+            "envs: dev, staging, prod"], "one plot per bucket; per env, backup sizes, restored counts, content age"
         assert all(width == 640 for width in seen["images"])
         passing.stdout.fnmatch_lines([f"opschecks: PASSED: all {total} checks passed · 1 task due or overdue · "
                                       "1 waiver expiring within 14 days"])
@@ -196,6 +196,6 @@ def test_a_passing_then_failing_record_reads_right_in_chromium(project: Path, ch
     # The terminal says the same, new first.
     out = second.stdout.lines
     start = out.index("New since the previous run (1):")
-    assert out[start + 1].startswith("  • BKP001 [prod] s3://ingest-db-backup/prod/")
+    assert out[start + 1].startswith("  • BKP001 (critical) [prod] s3://ingest-db-backup/prod/")
     assert out[start + 2] == "Still failing (3):"
     assert out[start + 6] == "Fixed since the previous run (1):"

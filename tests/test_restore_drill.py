@@ -218,7 +218,7 @@ def test_the_same_broken_backup_drilled_twice_on_the_uri_path_is_still_failing(d
     again = drill.run_with_uri("--env", drill.env, f"--restore-key={key}")
     again.assert_outcomes(failed=1)
     again.stdout.fnmatch_lines(["Still failing (1):",
-                                f"  • RST001 [[]{drill.env}[]] s3://{drill.bucket}/{key}: collection admin.project is "
+                                f"  • RST001 (critical) [[]{drill.env}[]] s3://{drill.bucket}/{key}: collection admin.project is "
                                 "missing (since *, 2 runs)"])
     assert "New since the previous run" not in again.stdout.str()
 
@@ -325,7 +325,7 @@ def test_a_mongodb_that_stops_answering_mid_restore_fails_in_one_line_not_a_hang
     result.stdout.fnmatch_lines([f"*[[]{drill.env}[]] could not drop MongoDB 127.0.0.1:{proxy.port} database "
                                  "rd??? after the drill (drop it by hand): MongoDB accepted "
                                  "the connection but stopped answering*",
-                                 f"  • OPS001 [[]{drill.env}[]] test_restore_drill: MongoDB accepted the connection but "
+                                 f"  • OPS001 (critical) [[]{drill.env}[]] test_restore_drill: MongoDB accepted the connection but "
                                  f"stopped answering: 127.0.0.1:{proxy.port}: timed out ([[]restore[]] server_timeout_s "
                                  "sets the wait)"])
     assert "Traceback" not in out and took < 60, (took, out[-3000:])

@@ -74,8 +74,8 @@ class Change:
         return self.finding.where.removeprefix(f"{self.env} ") or self.finding.where
 
     def line(self) -> str:
-        """One line: code, env, where, message (and the streak, when still failing)."""
-        text = f"{self.finding.code} [{self.env}] {self.where}: {self.finding.message}"
+        """One line: code and its severity, env, where, message (and the streak, when still failing)."""
+        text = f"{self.finding.code} ({self.severity}) [{self.env}] {self.where}: {self.finding.message}"
         return f"{text} (since {self.since:%Y-%m-%d}, {self.streak})" if self.since else text
 
     @property
