@@ -116,10 +116,18 @@ def check_stop() -> None:
         raise stop_exception(_stop.signum)  # type: ignore[arg-type] (pending: not None)
 
 
-def in_finaliser(frame: FrameType | None) -> bool:
-    """The signal landed in a Python-level finaliser (a ``__del__``, a ``weakref.finalize`` callback): an exception
-    raised there is dropped with an "Exception ignored in" traceback on stderr. (A C-level finaliser, an io object's,
-    calls no frame to see; it drops the exception silently, and the next safe point raises it again.)"""
+def unsafe_to_raise(frame: FrameType | None) -> bool:
+    """Where a raise would do harm rather than stop the run:
+
+    - in a Python-level finaliser (a ``__del__``, a ``weakref.finalize`` callback), which drops the exception with an
+      "Exception ignored in" traceback on stderr (a C-level finaliser, an io object's, calls no frame to see: it
+      drops the exception silently, and the next safe point raises it again);
+    - in a context manager's ``__enter__`` or ``__exit__``: raised there, after ``__enter__`` took a lock
+      (``threading.Condition``, which ``queue.Queue`` and urllib3's connection pool use) and before it returned, the
+      ``with`` never starts and the lock is never released, so the clean-up the stop starts hangs on it.
+    """
+    if frame is not None and frame.f_code.co_name in ("__enter__", "__exit__"):
+        return True
     while frame is not None:
         code = frame.f_code
         if code.co_name == "__del__" or (code.co_name == "__call__" and code.co_filename == weakref.__file__):

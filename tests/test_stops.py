@@ -154,3 +154,44 @@ def test_a_stop_landing_in_a_finaliser_interrupts_its_check_without_a_traceback(
     assert "Exception ignored" not in output and "Traceback" not in output, output
     assert not (tmp_path / "slept-on").exists(), "the check ran on to its end: the stop took effect only after it"
     assert "test_next" not in output, output
+
+
+IN_ENTER = """
+import os, signal, threading, time
+
+
+class Guarded:
+    \"\"\"As threading.Condition (queue.Queue, urllib3's pool): __enter__ takes a lock, __exit__ gives it back.\"\"\"
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def __enter__(self):
+        self.lock.acquire()
+        os.kill(os.getpid(), signal.SIGTERM)  # a real SIGTERM, landing after the acquire, before __enter__ returns
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()
+
+
+def test_takes_a_lock():
+    guarded = Guarded()
+    try:
+        with guarded:
+            time.sleep(5)  # the stop interrupts the check here, inside the with
+    finally:
+        open("released" if guarded.lock.acquire(timeout=1) else "leaked", "w").close()
+"""
+
+
+def test_a_stop_landing_in_a_context_managers_enter_leaves_no_lock_taken(tmp_path: Path) -> None:
+    """Raised inside ``__enter__`` after its acquire, the ``with`` never starts and the lock is never released:
+    the clean-up the stop starts then hangs on it (a sandbox run hung so, in urllib3's connection pool)."""
+    (tmp_path / "test_lock.py").write_text(IN_ENTER)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "fixtures.signals", "-p", "no:cacheprovider",
+                             "--rootdir", str(tmp_path), str(tmp_path / "test_lock.py")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == pytest.ExitCode.INTERRUPTED, result.stdout + result.stderr
+    assert (tmp_path / "released").exists() and not (tmp_path / "leaked").exists()
