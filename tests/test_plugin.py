@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -305,11 +306,16 @@ def test_x(env, aws_session):
     assert elapsed < 20
 
 
+def _kubeconfig_for(path: Path, port: int) -> None:
+    """A kubeconfig whose context ingest-eks-dev is the API server on loopback ``port``."""
+    (path / "kubeconfig").write_text(
+        f"apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: ingest-eks-dev, context: {cluster: c, user: u}}]\n")
+
+
 def test_a_silent_kubernetes_api_fails_quickly_with_one_line(suite, silent: SilentServer,
                                                              caplog: pytest.LogCaptureFixture) -> None:
-    (suite.path / "kubeconfig").write_text(
-        f"apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{silent.port}'}}}}]\n"
-        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: ingest-eks-dev, context: {cluster: c, user: u}}]\n")
+    _kubeconfig_for(suite.path, silent.port)
     suite.config("[defaults]\napi_timeout_s = 1\n[env.dev]\nkube_context = 'ingest-eks-dev'\n")
     suite.check("pods", """
 import pytest
@@ -332,9 +338,7 @@ def test_x(env, kube_api):
 
 def test_a_run_waits_for_a_silent_endpoint_once_not_once_per_check(suite, silent: SilentServer) -> None:
     """Two checks against one silent API server: the second fails at once, saying when the first gave up."""
-    (suite.path / "kubeconfig").write_text(
-        f"apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{silent.port}'}}}}]\n"
-        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: ingest-eks-dev, context: {cluster: c, user: u}}]\n")
+    _kubeconfig_for(suite.path, silent.port)
     suite.config("[defaults]\napi_timeout_s = 2\n[env.dev]\nkube_context = 'ingest-eks-dev'\n")
     suite.check("pods", """
 import pytest
