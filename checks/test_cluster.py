@@ -18,6 +18,7 @@ from opschecks.areas.cluster import capacity, eks, nodes, volumes
 from opschecks.config import EnvConfig
 from opschecks.findings import fail_on
 from opschecks.record.ledger import Record
+from opschecks.areas.cluster.settings import ClusterSettings
 
 
 def _context(env: EnvConfig) -> str:
@@ -26,7 +27,7 @@ def _context(env: EnvConfig) -> str:
 
 @pytest.mark.daily
 def test_nodes_healthy(env: EnvConfig, kube_api: k8s.ApiClient, report: Report, ledger_details: dict[str, Any]) -> None:
-    states, cluster, server = nodes.assess(kube_api, env.cluster, clock.now(),
+    states, cluster, server = nodes.assess(kube_api, env.settings(ClusterSettings), clock.now(),
                                            f"{env.name} {_context(env)}")
     report.table(f"{_context(env)}: {len(states)} nodes (control plane {server})", nodes.NODE_COLUMNS,
                  [s.row for s in states])
@@ -40,7 +41,7 @@ def test_volumes_not_filling(env: EnvConfig, kube_api: k8s.ApiClient, report: Re
     now = clock.now()
     where = f"{env.name} {_context(env)}/{env.app_namespace}"
     seen = volumes.read(kube_api, env.app_namespace, where)
-    rows, findings = volumes.judge(seen, volumes.past_readings(past_runs), env.cluster, now, where)
+    rows, findings = volumes.judge(seen, volumes.past_readings(past_runs), env.settings(ClusterSettings), now, where)
     report.table(f"{_context(env)}/{env.app_namespace}: persistent volumes", volumes.VOLUME_COLUMNS, rows)
     ledger_details["volumes"] = {name: r.used for name, r in seen.readings.items()}
     fail_on(findings)
@@ -60,10 +61,10 @@ def test_node_cpu_capacity(env: EnvConfig, aws_session: boto3.Session, report: R
                            ledger_details: dict[str, Any]) -> None:
     now = clock.now()
     verdict = capacity.assess(aws.client(aws_session, "ec2"), aws.client(aws_session, "cloudwatch"),
-                              eks.cluster_name(env), env.cluster, now, f"{env.name} {env.aws_region}")
+                              eks.cluster_name(env), env.settings(ClusterSettings), now, f"{env.name} {env.aws_region}")
     if verdict.days:  # in the report's Trends, once per cluster
         report.trend(f"node-cpu {env.aws_region} {verdict.cluster}",
-                     f"{verdict.cluster}: node CPU, last {env.cluster.cpu_days} days (CloudWatch AWS/EC2)",
+                     f"{verdict.cluster}: node CPU, last {env.settings(ClusterSettings).cpu_days} days (CloudWatch AWS/EC2)",
                      capacity.plot(verdict), capacity.COLUMNS, verdict.rows)
     else:
         report.table(f"{verdict.cluster}: node CPU per day (CloudWatch AWS/EC2 CPUUtilization)", capacity.COLUMNS,

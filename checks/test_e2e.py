@@ -19,6 +19,7 @@ from opschecks.areas.e2e import e2e
 from opschecks.config import Config, EnvConfig
 from opschecks.findings import fail_on
 from opschecks.record.ledger import Record
+from opschecks.areas.e2e.settings import E2ESettings
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +28,7 @@ def test_service_smoke(env: EnvConfig, ops_config: Config, kube_api: k8s.ApiClie
                        ledger_details: dict[str, Any], past_runs: list[Record]) -> None:
     # The listing is judged against a minimum (1 in a protected env by default) and the last passing run's count.
     protected = protection.guard(ops_config, env).why_protected is not None
-    verdict = e2e.smoke(env.name, env.e2e, clock.now(), protected, e2e.last_total(past_runs))
+    verdict = e2e.smoke(env.name, env.settings(E2ESettings), clock.now(), protected, e2e.last_total(past_runs))
     report.table(f"{env.name}: endpoints", e2e.SMOKE_COLUMNS, verdict.rows)
     ledger_details.update(verdict.details)
     # What ran when this passed: `due` compares it with what runs now to tell a major change.

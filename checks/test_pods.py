@@ -18,6 +18,7 @@ from opschecks import clock, waivers
 from opschecks.areas.pods import pods
 from opschecks.config import Config, EnvConfig
 from opschecks.findings import fail_on
+from opschecks.areas.pods.settings import PodSettings
 
 pytestmark = pytest.mark.daily
 
@@ -25,8 +26,8 @@ pytestmark = pytest.mark.daily
 def test_pods_healthy(env: EnvConfig, kube_api: k8s.ApiClient, report: Report, ledger_details: dict[str, Any],
                       ops_config: Config) -> None:
     # Inline waivers and the waivers file's, one model (a bad file fails the check in one line naming it).
-    settings = replace(env.pods, waivers=[*env.pods.waivers,
-                                          *waivers.configured(env.pods.waivers_file, ops_config.path)])
+    settings = replace(env.settings(PodSettings), waivers=[*env.settings(PodSettings).waivers,
+                                          *waivers.configured(env.settings(PodSettings).waivers_file, ops_config.path)])
     health = pods.assess(kube_api, env.namespaces, settings, clock.now())
     context = env.kube_context or "(current context)"
     for ns in health:

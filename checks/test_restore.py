@@ -12,13 +12,14 @@ from opschecks.areas.backups import backups
 from opschecks.areas.restore import completeness, restore
 from opschecks.record import trends
 from opschecks.findings import fail_on
+from opschecks.areas.restore.settings import RestoreSettings
 
 pytestmark = pytest.mark.monthly
 
 
 def test_restore_drill(env, aws_session, mongo_target, restore_rng, restore_key, drill_history,
                        transfer_progress, report, ledger_details):
-    settings = env.restore
+    settings = env.settings(RestoreSettings)
     s3 = aws.client(aws_session, "s3")
     found = list(backups.list_backups(s3, env.backup_bucket, backups.key_prefix(env), None, clock.now()))
     backup = restore.choose(found, restore.drilled_keys(drill_history), restore_rng,

@@ -5,7 +5,7 @@ Layout (see opschecks.toml)::
     [defaults]            # keys shared by every environment; [env.<name>] overrides them
     [defaults.backups]    # per-area tables merge key by key
     [env.dev]             # aws_region, aws_profile, backup_bucket, backup_prefix, kube_context, namespaces, skip
-    [env.dev.pods]        # area settings: backups, restore, pods, usage, upload
+    [env.dev.pods]        # an area's settings, under its name (opschecks/areas/__init__.py lists them)
     [ledger]              # where runs are recorded
     [cadence]             # sprint length and start, for `python -m opschecks due`
     [alerts]              # the webhook that hears about failures
@@ -17,22 +17,19 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
-# Only the areas' and the record's settings modules, leaves: no area's logic, so no import circle (tests/test_imports.py).
+# The areas list (each area's record and settings leaf) and the record's settings: no area's logic, and no area
+# named here, so no import circle (tests/test_imports.py) and adding an area is one line in that list.
 from opschecks import areas, waivers
-from opschecks.areas.aws_usage.settings import UsageSettings
-from opschecks.areas.backups.settings import BackupSettings
-from opschecks.areas.cluster.settings import ClusterSettings
-from opschecks.areas.e2e.settings import E2ESettings
-from opschecks.areas.pods.settings import PodSettings
-from opschecks.areas.restore.settings import RestoreSettings
-from opschecks.areas.upload_service.settings import UploadSettings
+from opschecks.areas.area import Area
 from opschecks.record.settings import AlertSettings, CadenceSettings, LedgerSettings
 from opschecks.schema import ConfigError, build, check_partial, read_toml
 
 DEFAULT_PATH = "opschecks.toml"
 CONFIG_ENV_VAR = "OPSCHECKS_CONFIG"
 AREAS = areas.NAMES  # the names `skip` accepts: the areas list
+S = TypeVar("S")
 
 
 @dataclass(frozen=True)
@@ -50,19 +47,43 @@ class EnvConfig:
     # Seconds to wait for an AWS or Kubernetes API to connect, and for each answer: a silent endpoint fails a
     # check after two such waits (a slow but answering one is fine).
     api_timeout_s: float = 15.0
-    backups: BackupSettings = field(default_factory=BackupSettings)
-    restore: RestoreSettings = field(default_factory=RestoreSettings)
-    pods: PodSettings = field(default_factory=PodSettings)
-    usage: UsageSettings = field(default_factory=UsageSettings)
-    cluster: ClusterSettings = field(default_factory=ClusterSettings)
-    upload: UploadSettings | None = None  # the drill runs only where configured
-    e2e: E2ESettings = field(default_factory=E2ESettings)  # the smoke runs everywhere; the round trip where set
+    # Each area's settings, one instance per class, read from [env.<name>.<area>]; not a TOML key. An area
+    # missing here has its defaults (an opt-in one is not configured).
+    area_settings: tuple[Any, ...] = ()
+
+    def settings(self, cls: type[S]) -> S:
+        """This env's settings of the area whose settings class is ``cls``, e.g. ``env.settings(PodSettings)``."""
+        found = next((s for s in self.area_settings if type(s) is cls), None)
+        if found is not None:
+            return found
+        area = _area_of(cls)
+        if area.opt_in:
+            raise ConfigError(f"env.{self.name}: the {area.name} area is not configured "
+                              f"(add an [env.{self.name}.{area.name}] table; see {area.docs_page})")
+        return cls()
+
+    def configured(self, cls: type) -> bool:
+        """Whether this env has the area's table: an opt-in area (the upload drill) runs only where it has."""
+        return not _area_of(cls).opt_in or any(type(s) is cls for s in self.area_settings)
+
+    def with_settings(self, *settings: Any) -> EnvConfig:
+        """A copy of this env with these areas' settings in place of its own."""
+        classes = {type(s) for s in settings}
+        for cls in classes:
+            _area_of(cls)  # a settings class of no area is a mistake, not a silent extra
+        return replace(self, area_settings=(*(s for s in self.area_settings if type(s) not in classes), *settings))
 
     def all_waivers(self, config_path: Path) -> list[waivers.Waiver]:
-        """Every waiver this env holds, of every area (AWS usage's file, the pods' tables and file): what
-        "waivers expiring" in Needs attention lists."""
-        return [*waivers.configured(self.usage.waivers_file, config_path), *self.pods.waivers,
-                *waivers.configured(self.pods.waivers_file, config_path)]
+        """Every waiver this env holds, of every area whose settings declare waivers (a ``waivers`` list of the
+        one model and/or a ``waivers_file``): what "waivers expiring" in Needs attention lists."""
+        found: list[waivers.Waiver] = []
+        for area in areas.ALL:
+            if not self.configured(area.settings):
+                continue
+            settings = self.settings(area.settings)
+            found += [w for w in getattr(settings, "waivers", ()) if isinstance(w, waivers.Waiver)]
+            found += waivers.configured(getattr(settings, "waivers_file", None), config_path)
+        return found
 
     @property
     def app_namespace(self) -> str:
@@ -88,6 +109,13 @@ class Config:
                 f"unknown environment {unknown[0]!r} (configured in {self.path}: {', '.join(self.envs)})"
             )
         return [self.envs[n] for n in dict.fromkeys(names)]
+
+
+def _area_of(cls: type) -> Area:
+    area = next((a for a in areas.ALL if a.settings is cls), None)
+    if area is None:
+        raise TypeError(f"{cls.__name__} is the settings class of no area (opschecks/areas/__init__.py)")
+    return area
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -122,13 +150,21 @@ def parse(data: dict, path: Path) -> Config:
         raise ConfigError(
             f"{path}: unknown top-level table {unknown[0]!r} (known: defaults, env, ledger, cadence, alerts)"
         )
+    notes: list[str] = []
     defaults = data.get("defaults", {})
-    # Checked on their own first, so a mistake in them is reported under [defaults], not under the first env.
-    check_partial(EnvConfig, defaults, f"{path}: defaults", exclude=("name",))
+    if isinstance(defaults, dict):
+        defaults = _renamed_tables(defaults, f"{path}: defaults", notes)
+        # Checked on their own first, so a mistake in them is reported under [defaults], not under the first env.
+        for area in areas.ALL:
+            if area.name in defaults:
+                check_partial(area.settings, defaults[area.name], f"{path}: defaults.{area.name}")
+        defaults_only = {k: v for k, v in defaults.items() if k not in AREAS}
+    else:
+        defaults_only = defaults
+    check_partial(EnvConfig, defaults_only, f"{path}: defaults", exclude=("name", "area_settings"), also=AREAS)
     envs = data.get("env")
     if not isinstance(envs, dict) or not envs:
         raise ConfigError(f"{path}: no environments configured (add an [env.<name>] table)")
-    notes: list[str] = []
     parsed = {name: _env(name, defaults, table, path, notes) for name, table in envs.items()}
     try:
         ledger = build(LedgerSettings, data.get("ledger", {}), f"{path}: ledger")
@@ -145,12 +181,17 @@ def _env(name: str, defaults: dict, table: dict, path: Path, notes: list[str]) -
         raise ConfigError(f"{path}: env.{name!r}: an environment needs a name without surrounding spaces")
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table")
-    merged = _merge(defaults, table)
+    merged = _merge(defaults, _renamed_tables(table, where, notes))
     merged["name"] = name
     _read_old_pod_waivers(merged, where, notes)
-    env = build(EnvConfig, merged, where)
-    for i, waiver in enumerate(env.pods.waivers):
-        waivers.checked(waiver, f"{where}.pods.waivers[{i}]")
+    tables = {area: merged.pop(area.name) for area in areas.ALL if area.name in merged}
+    env = build(EnvConfig, merged, where, exclude=("area_settings",), also=AREAS)
+    env = replace(env, area_settings=tuple(build(area.settings, tables.get(area, {}), f"{where}.{area.name}")
+                                           for area in areas.ALL if area in tables or not area.opt_in))
+    for area in areas.ALL:
+        settings = env.settings(area.settings) if env.configured(area.settings) else None
+        for i, waiver in enumerate(getattr(settings, "waivers", ())):
+            waivers.checked(waiver, f"{where}.{area.name}.waivers[{i}]")
     if env.aws_account_id is not None and not re.fullmatch(r"\d{12}", env.aws_account_id):
         raise ConfigError(f"{where}.aws_account_id: expected 12 digits, found {env.aws_account_id!r}")
     bad_skip = sorted(set(env.skip) - set(AREAS))
@@ -161,6 +202,20 @@ def _env(name: str, defaults: dict, table: dict, path: Path, notes: list[str]) -
         backup_prefix=env.backup_prefix or name,
         namespaces=env.namespaces or ["default", "kube-system", env.app_namespace],
     )
+
+
+def _renamed_tables(table: dict, where: str, notes: list[str]) -> dict:
+    """An area's table under its earlier name ([env.<name>.usage], .upload) read under the area's name, with a note."""
+    renamed = dict(table)
+    for area in areas.ALL:
+        if area.old_table is not None and area.old_table in renamed:
+            if area.name in renamed:
+                raise ConfigError(f"{where}: both {area.old_table!r} and {area.name!r} tables: keep {area.name!r} "
+                                  f"(the area's name since the areas list), remove {area.old_table!r}")
+            renamed[area.name] = renamed.pop(area.old_table)
+            notes.append(f"{where}.{area.old_table}: read as the {area.name!r} table, the area's name (rename the "
+                         "table; the old name will stop being read)")
+    return renamed
 
 
 def _read_old_pod_waivers(merged: dict, where: str, notes: list[str]) -> None:

@@ -182,7 +182,7 @@ def _protected_urls(config: Config, own: dict[str, str | None],
     """Where every protected env answers (its e2e URLs, configured or default), and production's real hosts
     even when no configured env is production: a config without prod must not make prod writable."""
     protected = [e for e in config.envs.values() if own[e.name] or e.aws_account_id in protected_accounts]
-    sites = [(e.name, endpoints(e.name, e.e2e)) for e in protected]
+    sites = [(e.name, endpoints(e.name, e.settings(E2ESettings))) for e in protected]
     sites.append(("prod", endpoints("prod", E2ESettings())))
     return tuple(dict.fromkeys((name, url) for name, ends in sites for url in (ends.ui, ends.broker, ends.api)))
 

@@ -51,15 +51,17 @@ def read_toml(path: Path, what: str, hint: str = "") -> dict[str, Any]:
         raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from None
 
 
-def build(cls: type[T], table: Any, where: str) -> T:
-    """Return ``cls`` built from ``table``; ``where`` names the table in errors (e.g. ``env.dev.pods``)."""
+def build(cls: type[T], table: Any, where: str, exclude: tuple[str, ...] = (), also: tuple[str, ...] = ()) -> T:
+    """Return ``cls`` built from ``table``; ``where`` names the table in errors (e.g. ``env.dev.pods``).
+    ``exclude``: fields the table may not set (filled by the caller); ``also``: keys the caller took out of the
+    table before (named among the known ones in errors)."""
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table, found {_kind(table)}")
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name not in exclude}
     unknown = sorted(set(table) - set(fields))
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(fields))})")
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted([*fields, *also]))})")
     values = {}
     for name, field in fields.items():
         if name in table:
@@ -69,16 +71,17 @@ def build(cls: type[T], table: Any, where: str) -> T:
     return cls(**values)
 
 
-def check_partial(cls: type, table: Any, where: str, exclude: tuple[str, ...] = ()) -> None:
+def check_partial(cls: type, table: Any, where: str, exclude: tuple[str, ...] = (), also: tuple[str, ...] = ()) -> None:
     """Check the keys and types of ``table`` against ``cls`` without requiring its required keys: for a table
-    of defaults that other tables complete, so its mistakes are reported where they are."""
+    of defaults that other tables complete, so its mistakes are reported where they are (``exclude``, ``also``:
+    as for ``build``)."""
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: expected a table, found {_kind(table)}")
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls) if f.init and f.name not in exclude}
     unknown = sorted(set(table) - fields)
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(fields))})")
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted([*fields, *also]))})")
     for name, value in table.items():
         hint = _dataclass_in(hints[name])
         if hint is not None and isinstance(value, dict):

@@ -72,7 +72,7 @@ def shared_client(sandbox_env):
 
 def flagged(env: EnvConfig, code: str, now: dt.datetime) -> set[str]:
     """What one rule flags (the rest of the scan is left out to keep the tests quick)."""
-    return {r.id for r in unused.RULES_BY_CODE[code].find(unused.Clients(aws.session(env)), env.usage, now)}
+    return {r.id for r in unused.RULES_BY_CODE[code].find(unused.Clients(aws.session(env)), env.settings(UsageSettings), now)}
 
 
 def _instance(client, state: str = "running") -> str:
@@ -99,17 +99,17 @@ def _history(sizes: list[int], objects: list[int], end: dt.date | None = None) -
 def test_bucket_history_sums_every_storage_class(usage_env, client):
     series = backup_bucket_series(NOW)
     put_bucket_metrics(client("cloudwatch"), usage_env.backup_bucket, series)
-    history = usage.bucket_history(client("cloudwatch"), usage_env.backup_bucket, usage_env.usage, NOW)
+    history = usage.bucket_history(client("cloudwatch"), usage_env.backup_bucket, usage_env.settings(UsageSettings), NOW)
     assert len(history) == 90
     assert history[-1] == DayUsage(series[-1][0], sum(series[-1][1].values()), series[-1][2])
     assert set(series[-1][1]) == {"StandardStorage", "StandardIAStorage"} and all(series[-1][1].values())
-    assert usage.judge(history, usage_env.usage, "here", NOW) == []
+    assert usage.judge(history, usage_env.settings(UsageSettings), "here", NOW) == []
     assert usage.plot(history, "t").startswith(b"\x89PNG")
 
 
 def test_bucket_without_metrics_fails(usage_env, client):
-    history = usage.bucket_history(client("cloudwatch"), "no-such-bucket-metrics", usage_env.usage, NOW)
-    assert [f.code for f in usage.judge(history, usage_env.usage, "here", NOW)] == ["USG004"]
+    history = usage.bucket_history(client("cloudwatch"), "no-such-bucket-metrics", usage_env.settings(UsageSettings), NOW)
+    assert [f.code for f in usage.judge(history, usage_env.settings(UsageSettings), "here", NOW)] == ["USG004"]
 
 
 def test_bucket_growing_too_fast_fails():
@@ -155,9 +155,9 @@ def test_a_partial_datapoint_for_today_is_not_history(usage_env, client):
     series = backup_bucket_series(NOW)
     today = NOW.date()
     put_bucket_metrics(client("cloudwatch"), usage_env.backup_bucket, series + [(today, {"StandardStorage": 1}, 1)])
-    history = usage.bucket_history(client("cloudwatch"), usage_env.backup_bucket, usage_env.usage, NOW)
+    history = usage.bucket_history(client("cloudwatch"), usage_env.backup_bucket, usage_env.settings(UsageSettings), NOW)
     assert history[-1].day == today - DAY == series[-1][0]
-    assert usage.judge(history, usage_env.usage, "here", NOW) == []
+    assert usage.judge(history, usage_env.settings(UsageSettings), "here", NOW) == []
 
 
 def test_stale_bucket_metrics_fail():
@@ -180,15 +180,15 @@ def test_a_storage_class_without_its_datapoint_is_a_named_gap_not_zero_bytes(usa
     put_bucket_metrics(client("cloudwatch"), usage_env.backup_bucket,
                        _without(series, "StandardIAStorage", {gap, yesterday}))
 
-    history = usage.bucket_history(client("cloudwatch"), usage_env.backup_bucket, usage_env.usage, NOW)
+    history = usage.bucket_history(client("cloudwatch"), usage_env.backup_bucket, usage_env.settings(UsageSettings), NOW)
 
     by_day = {d.day: d for d in history}
     assert by_day[gap].size_bytes is None and by_day[gap].missing == ("StandardIAStorage",)
     assert by_day[yesterday].size_bytes is None and by_day[yesterday].missing == ("StandardIAStorage",)
     assert by_day[gap - DAY].size_bytes == sum(series[-11][1].values())
-    assert usage.judge(history, usage_env.usage, "here", NOW) == []
+    assert usage.judge(history, usage_env.settings(UsageSettings), "here", NOW) == []
     # Once the gap outlasts max_metric_age_days, the staleness finding names it.
-    stale = usage.judge(history, replace(usage_env.usage, max_metric_age_days=0), "here", NOW)
+    stale = usage.judge(history, replace(usage_env.settings(UsageSettings), max_metric_age_days=0), "here", NOW)
     assert [f.code for f in stale] == ["USG004"]
     assert f"since then StandardIAStorage has no datapoint on {yesterday}" in stale[0].message
 
@@ -219,10 +219,10 @@ def test_a_storage_class_that_stopped_reporting_stays_in_the_history(usage_env, 
     cloudwatch = client("cloudwatch")
     _aws_list_metrics(cloudwatch, {"StandardStorage", "GlacierStorage"}, usage_env.backup_bucket)
 
-    history = usage.bucket_history(cloudwatch, usage_env.backup_bucket, usage_env.usage, NOW)
+    history = usage.bucket_history(cloudwatch, usage_env.backup_bucket, usage_env.settings(UsageSettings), NOW)
 
     assert {d.size_bytes for d in history} == {300 * 2**30}
-    assert usage.judge(history, usage_env.usage, "here", NOW) == []
+    assert usage.judge(history, usage_env.settings(UsageSettings), "here", NOW) == []
 
 
 def test_a_storage_class_that_stops_reporting_counts_zero_and_the_shrink_says_so(usage_env, client):
@@ -233,10 +233,10 @@ def test_a_storage_class_that_stops_reporting_counts_zero_and_the_shrink_says_so
               for i, day in ((i, NOW.date() - i * DAY) for i in range(90, 0, -1))]
     put_bucket_metrics(client("cloudwatch"), usage_env.backup_bucket, series)
 
-    history = usage.bucket_history(client("cloudwatch"), usage_env.backup_bucket, usage_env.usage, NOW)
+    history = usage.bucket_history(client("cloudwatch"), usage_env.backup_bucket, usage_env.settings(UsageSettings), NOW)
 
     assert history[-1].size_bytes == 100 * 2**30 and history[-1].missing == ()
-    [finding] = usage.judge(history, usage_env.usage, "here", NOW)
+    [finding] = usage.judge(history, usage_env.settings(UsageSettings), "here", NOW)
     assert finding.code == "USG005" and "shrank 66.7%" in finding.message
     assert finding.message.endswith(f"; StandardIAStorage stopped reporting after {stop - DAY} and counts 0 (S3 "
                                     "stops publishing a storage class with no bytes; or its metrics stopped)")
@@ -252,7 +252,7 @@ def test_unattached_volumes(usage_env, client):
     ec2.attach_volume(VolumeId=attached, InstanceId=instance, Device="/dev/sdf")
     assert flagged(usage_env, "USG101", NOW) == set()  # new: below volume_unattached_days
     assert flagged(usage_env, "USG101", LATER) == {loose}
-    [found] = unused.unattached_volumes(unused.Clients(aws.session(usage_env)), usage_env.usage, LATER)
+    [found] = unused.unattached_volumes(unused.Clients(aws.session(usage_env)), usage_env.settings(UsageSettings), LATER)
     assert found.hint == "50 GiB gp2, ~$5.00/month"
 
 
@@ -329,8 +329,8 @@ def test_idle_log_groups_without_retention(usage_env, client):
 
 def test_healthy_account_flags_nothing(usage_env, client):
     seed_account(client, NOW)
-    verdicts = unused.scan(aws.session(usage_env), usage_env.usage, NOW, [])
-    assert unused.findings(verdicts, usage_env.usage, "here") == []
+    verdicts = unused.scan(aws.session(usage_env), usage_env.settings(UsageSettings), NOW, [])
+    assert unused.findings(verdicts, usage_env.settings(UsageSettings), "here") == []
 
 
 def test_clients_retry_throttling_adaptively(usage_env):
@@ -354,7 +354,7 @@ def test_waivers_by_id_and_tag_and_expiry(usage_env, client):
         Waiver("was needed last quarter", NOW.date() - DAY, resource=stale),
         Waiver("volumes only", NOW.date() + 30 * DAY, resource=other_rule, rules=["USG101"]),
     ]
-    verdicts = unused.scan(aws.session(usage_env), usage_env.usage, NOW, waiver_list)["USG102"]
+    verdicts = unused.scan(aws.session(usage_env), usage_env.settings(UsageSettings), NOW, waiver_list)["USG102"]
     waived = {v.resource.id for v in verdicts if v.waived}
     assert waived == {by_id, tagged["AllocationId"]}
     assert {v.resource.id for v in verdicts if not v.waived} == {stale, other_rule}
@@ -396,9 +396,9 @@ def test_normal_run_makes_no_write_call(usage_env, client):
     calls: list[str] = []
     sess.events.register("before-call", lambda model, **_: calls.append(model.name))
     # What checks/test_aws_usage.py does, with --cleanup-plan.
-    history = usage.bucket_history(aws.client(sess, "cloudwatch"), usage_env.backup_bucket, usage_env.usage, NOW)
+    history = usage.bucket_history(aws.client(sess, "cloudwatch"), usage_env.backup_bucket, usage_env.settings(UsageSettings), NOW)
     account = aws.client(sess, "sts").get_caller_identity()["Account"]
-    verdicts = unused.scan(sess, usage_env.usage, LATER, [])
+    verdicts = unused.scan(sess, usage_env.settings(UsageSettings), LATER, [])
     entries = cleanup.plan_entries(usage_env, account, verdicts)
 
     assert history and {e.rule for e in entries} >= {"USG101", "USG102", "USG105", "USG107"}
@@ -417,7 +417,7 @@ def _config(tmp_path: Path, region: str, bucket: str, extra: str = "") -> Path:
     (tmp_path / "waivers.toml").write_text(
         '[[waiver]]\ntag = "purpose=failover"\njustification = "DNS failover reserve"\n'
         f"expires = {(NOW + 30 * DAY).date().isoformat()}\n")
-    text = (f'[defaults]\nbackup_bucket = "{bucket}"\n\n[defaults.usage]\nwaivers_file = "waivers.toml"\n\n'
+    text = (f'[defaults]\nbackup_bucket = "{bucket}"\n\n[defaults.aws_usage]\nwaivers_file = "waivers.toml"\n\n'
             f'[ledger]\npath = "{tmp_path / "ledger.sqlite"}"\n\n'
             f'[env.dev]\naws_region = "{region}"\naws_account_id = "{MOTO_ACCOUNT}"\n{extra}')
     path = tmp_path / "opschecks.toml"
@@ -645,7 +645,7 @@ def test_cleanup_refuses_a_stale_future_or_incomplete_plan(shared_env, shared_cl
 
 def test_plan_max_age_is_configurable(usage_env, client, tmp_path):
     free = client("ec2").allocate_address(Domain="vpc")["AllocationId"]
-    config = load(_config(tmp_path, usage_env.aws_region, usage_env.backup_bucket, "[env.dev.usage]\n"
+    config = load(_config(tmp_path, usage_env.aws_region, usage_env.backup_bucket, "[env.dev.aws_usage]\n"
                           "plan_max_age_days = 10\n"))
     plan = _plan(tmp_path, [_entry("dev", usage_env.aws_region, free)], created=NOW - 8 * DAY)
     assert cleanup.run(plan, config, NOW, lambda _: True, sys.stdout) == 0
@@ -697,7 +697,7 @@ def test_a_load_balancer_that_only_redirects_or_answers_itself_is_in_use(usage_e
     bare = _alb(client, "alb-bare")  # no listener, no target group: unused
     volume = client("ec2").create_volume(AvailabilityZone=_az(client), Size=10, VolumeType="gp3")["VolumeId"]
 
-    verdicts = unused.scan(aws.session(usage_env), usage_env.usage, LATER, [])
+    verdicts = unused.scan(aws.session(usage_env), usage_env.settings(UsageSettings), LATER, [])
 
     assert {v.resource.id for v in verdicts["USG104"]} == {bare}
     assert {v.resource.id for v in verdicts["USG101"]} == {volume}  # the other rules ran too
@@ -723,8 +723,8 @@ def test_one_resources_odd_answer_never_hides_the_others(usage_env, client):
     sess.events.register("before-parameter-build.elastic-load-balancing-v2.DescribeListeners", answer_oddly)
     sess.events.register("before-parameter-build.ec2.DescribeNatGateways", deny)
 
-    verdicts = unused.scan(sess, usage_env.usage, LATER, [])
-    found = unused.findings(verdicts, usage_env.usage, "dev here")
+    verdicts = unused.scan(sess, usage_env.settings(UsageSettings), LATER, [])
+    found = unused.findings(verdicts, usage_env.settings(UsageSettings), "dev here")
 
     assert {(v.resource.id, v.resource.error is None) for v in verdicts["USG104"]} == {(odd, False), (empty, True)}
     by_code = sorted((f.code, f.message) for f in found)

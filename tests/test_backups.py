@@ -59,8 +59,7 @@ def seed_bucket(s3: Any, *, newest: dt.datetime, nights: int = 10, prefix: str =
 
 
 def env_for(bucket: str = "unused", context: str | None = None, **settings: Any) -> EnvConfig:
-    return EnvConfig(name="dev", backup_bucket=bucket, backup_prefix="dev", kube_context=context,
-                     backups=BackupSettings(**settings))
+    return EnvConfig(name="dev", backup_bucket=bucket, backup_prefix="dev", kube_context=context, area_settings=(BackupSettings(**settings),))
 
 
 def codes(verdict: backups.Verdict) -> list[str]:

@@ -302,7 +302,7 @@ def _eks_cluster(sandbox: Any, version: str) -> str:
 
 
 def _env(name: str, **cluster: Any) -> EnvConfig:
-    return EnvConfig(name="dev", kube_context=name, cluster=ClusterSettings(**cluster))
+    return EnvConfig(name="dev", kube_context=name, area_settings=(ClusterSettings(**cluster),))
 
 
 def test_supported_control_plane_passes(sandbox: Any) -> None:

@@ -10,6 +10,10 @@ import pytest
 
 from opschecks.config import load, resolve_path
 from opschecks.schema import ConfigError
+from opschecks.areas.pods.settings import PodSettings
+from opschecks.areas.backups.settings import BackupSettings
+from opschecks.areas.restore.settings import RestoreSettings
+from opschecks.areas.upload_service.settings import UploadSettings
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -24,11 +28,11 @@ def test_defaults_follow_the_checklist(tmp_path: Path) -> None:
     assert list(config.envs) == ["dev", "staging", "prod"]
     assert (dev.backup_bucket, dev.aws_region, dev.backup_prefix) == ("ingest-db-backup", "us-east-1", "dev")
     assert dev.namespaces == ["default", "kube-system", "dev-environment"]
-    assert dev.restore.database == "admin"
-    assert dev.restore.collections == ["biomaterial", "bundleManifest", "file", "process", "project", "protocol",
+    assert dev.settings(RestoreSettings).database == "admin"
+    assert dev.settings(RestoreSettings).collections == ["biomaterial", "bundleManifest", "file", "process", "project", "protocol",
                                        "submissionEnvelope"]
-    assert dev.restore.min_counts == {"submissionEnvelope": 100}
-    assert dev.backups.retention_days == 90
+    assert dev.settings(RestoreSettings).min_counts == {"submissionEnvelope": 100}
+    assert dev.settings(BackupSettings).retention_days == 90
     assert (dev.aws_account_id, dev.protected) == (None, None)
 
 
@@ -79,8 +83,8 @@ grace_hours = 6
 """))
     dev, prod = config.envs["dev"], config.envs["prod"]
     assert (dev.aws_region, dev.aws_profile, dev.backup_prefix) == ("eu-west-2", "ingest-dev", "backups/dev")
-    assert (dev.backups.grace_hours, dev.backups.retention_days) == (6.0, 30)
-    assert (prod.backups.grace_hours, prod.aws_profile) == (3.0, None)
+    assert (dev.settings(BackupSettings).grace_hours, dev.settings(BackupSettings).retention_days) == (6.0, 30)
+    assert (prod.settings(BackupSettings).grace_hours, prod.aws_profile) == (3.0, None)
 
 
 def test_waivers_parse_dates(tmp_path: Path) -> None:
@@ -88,7 +92,7 @@ def test_waivers_parse_dates(tmp_path: Path) -> None:
 [env.dev.pods]
 waivers = [{ pattern = "ingest-exporter-*", reason = "CrashLoopBackOff", expires = 2026-12-31, justification = "INGEST-123" }]
 """))
-    waiver = config.envs["dev"].pods.waivers[0]
+    waiver = config.envs["dev"].settings(PodSettings).waivers[0]
     assert waiver.expires == dt.date(2026, 12, 31) and waiver.resource == "ingest-exporter-*"  # the old keys, read
 
 
@@ -126,9 +130,9 @@ def test_invalid_config_is_one_line_naming_the_key(tmp_path: Path, text: str, me
 
 
 def test_a_partial_upload_table_in_defaults_is_completed_by_the_env(tmp_path: Path) -> None:
-    config = load(write(tmp_path, "[defaults.upload]\nname_prefixes = ['upload-']\n"
-                                  "[env.dev.upload]\nsetup_command = ['up']\nteardown_command = ['down']\n"))
-    assert config.envs["dev"].upload.name_prefixes == ["upload-"]
+    config = load(write(tmp_path, "[defaults.upload_service]\nname_prefixes = ['upload-']\n"
+                                  "[env.dev.upload_service]\nsetup_command = ['up']\nteardown_command = ['down']\n"))
+    assert config.envs["dev"].settings(UploadSettings).name_prefixes == ["upload-"]
 
 
 def test_a_directory_or_binary_file_is_one_line(tmp_path: Path) -> None:

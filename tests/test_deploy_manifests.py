@@ -18,6 +18,9 @@ import yaml
 from kubernetes import config as kube_config
 
 from opschecks.config import load
+from opschecks.areas.cluster.settings import ClusterSettings
+from opschecks.areas.restore.settings import RestoreSettings
+from opschecks.areas.upload_service.settings import UploadSettings
 from tests.kustomize import KUBERNETES, OVERLAYS, ROOT
 from tests.test_deploy_kit import render_filled  # the overlays' placeholders filled in, as applied
 
@@ -117,8 +120,8 @@ def test_overlay_config_and_kubeconfig_load(overlay: str, tmp_path: Path) -> Non
     (tmp_path / "opschecks.toml").write_text(config_map["data"]["opschecks.toml"])
     config = load(tmp_path / "opschecks.toml")
     assert list(config.envs) == [overlay] and config.envs[overlay].kube_context == "in-cluster"
-    assert config.envs[overlay].cluster.eks_cluster == f"ingest-eks-{overlay}", "in-cluster names no EKS cluster"
-    assert (config.envs[overlay].upload is None) == (overlay == "prod")
+    assert config.envs[overlay].settings(ClusterSettings).eks_cluster == f"ingest-eks-{overlay}", "in-cluster names no EKS cluster"
+    assert (not config.envs[overlay].configured(UploadSettings)) == (overlay == "prod")
     assert config.ledger.s3_uri and config.ledger.path.startswith("/reports/")
     [kubeconfig] = [d for d in docs if d["metadata"]["name"] == "opschecks-kubeconfig"]
     (tmp_path / "kubeconfig").write_text(kubeconfig["data"]["kubeconfig"])
@@ -155,8 +158,8 @@ def test_each_cronjob_gives_its_clean_up_the_time_it_needs_after_sigterm(overlay
     [config_map] = [d for d in docs if d["metadata"]["name"].startswith("opschecks-config-")]
     (tmp_path / "opschecks.toml").write_text(config_map["data"]["opschecks.toml"])
     env = load(tmp_path / "opschecks.toml").envs[overlay]
-    needs = {"daily": 0.0, "monthly": env.restore.server_timeout_s,
-             "sprint": env.upload.teardown_timeout_s if env.upload else 0.0}
+    needs = {"daily": 0.0, "monthly": env.settings(RestoreSettings).server_timeout_s,
+             "sprint": env.settings(UploadSettings).teardown_timeout_s if env.configured(UploadSettings) else 0.0}
     for cronjob in (d for d in docs if d["kind"] == "CronJob"):
         cadence = cronjob["metadata"]["name"].removeprefix("opschecks-")
         job = cronjob["spec"]["jobTemplate"]["spec"]

@@ -232,7 +232,7 @@ def test_the_baseline_is_the_newest_passing_run_that_counted() -> None:
 
 # -- round trip ----------------------------------------------------------------------------------------------
 def env_with(e2e_settings: E2ESettings, name: str = "dev") -> EnvConfig:
-    return EnvConfig(name=name, e2e=e2e_settings)
+    return EnvConfig(name=name, area_settings=(e2e_settings,))
 
 
 def trip(env: EnvConfig, *others: EnvConfig) -> e2e.Verdict:

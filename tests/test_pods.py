@@ -434,8 +434,8 @@ def test_waivers_are_read_from_the_config_in_the_one_model(tmp_path: Path) -> No
         who = "jane@ingest"
     """), tmp_path / "opschecks.toml")
     dev = config.envs["dev"]
-    assert dev.pods.restart_limit == 3
-    assert dev.pods.waivers == [Waiver("upstream bug INGEST-812", dt.date(2025, 6, 30), resource="flaky-exporter-*",
+    assert dev.settings(PodSettings).restart_limit == 3
+    assert dev.settings(PodSettings).waivers == [Waiver("upstream bug INGEST-812", dt.date(2025, 6, 30), resource="flaky-exporter-*",
                                        rules=["CrashLoopBackOff"], who="jane@ingest")]
     assert dev.namespaces == ["default", "kube-system", "dev-environment"]
     assert config.notes == ()
@@ -455,7 +455,7 @@ def test_old_pod_waiver_keys_are_read_with_a_one_line_note(tmp_path: Path) -> No
         expires = 2025-06-30
         justification = "switched off"
     """), tmp_path / "opschecks.toml")
-    assert config.envs["dev"].pods.waivers == [
+    assert config.envs["dev"].settings(PodSettings).waivers == [
         Waiver("upstream bug INGEST-812", dt.date(2025, 6, 30), resource="flaky-exporter-*", rules=["CrashLoopBackOff"]),
         Waiver("switched off", dt.date(2025, 6, 30), resource="ingest-ui")]
     [note, _] = config.notes
@@ -483,7 +483,7 @@ def test_every_areas_waivers_count_for_needs_attention(tmp_path: Path) -> None:
     (tmp_path / "aws-waivers.toml").write_text(
         '[[waiver]]\nresource = "vol-1"\nexpires = 2027-01-01\njustification = "scratch"\n')
     config = parse(tomllib.loads("""
-        [env.dev.usage]
+        [env.dev.aws_usage]
         waivers_file = "aws-waivers.toml"
         [env.dev.pods]
         waivers_file = "pod-waivers.toml"

@@ -37,8 +37,8 @@ def writes(ingest: FakeIngest) -> list[tuple[str, str]]:
 
 def test_staging_whose_api_is_a_configured_prods_url_is_refused_before_any_write(ingest: FakeIngest,
                                                                                  tmp_path: Path) -> None:
-    prod = EnvConfig(name="prod", e2e=settings(ingest, tmp_path))  # prod answers here
-    staging = EnvConfig(name="staging", e2e=settings(ingest, tmp_path))  # and so, by mistake, does staging
+    prod = EnvConfig(name="prod", area_settings=(settings(ingest, tmp_path),))  # prod answers here
+    staging = EnvConfig(name="staging", area_settings=(settings(ingest, tmp_path),))  # and so, by mistake, does staging
     verdict = trip(staging, prod)
     assert [f.code for f in verdict.findings] == ["E2E010"]
     assert verdict.findings[0].message == (f"[staging] refused: the e2e API {ingest.api_url} is prod's host; "
@@ -48,7 +48,7 @@ def test_staging_whose_api_is_a_configured_prods_url_is_refused_before_any_write
 
 def test_staging_whose_api_is_prods_real_host_is_refused_with_no_prod_in_the_config(ingest: FakeIngest,
                                                                                     tmp_path: Path) -> None:
-    staging = EnvConfig(name="staging", e2e=settings(ingest, tmp_path, api_url=PROD_API))
+    staging = EnvConfig(name="staging", area_settings=(settings(ingest, tmp_path, api_url=PROD_API),))
     verdict = trip(staging)
     assert [f.message for f in verdict.findings] == [
         f"[staging] refused: the e2e API {PROD_API} is prod's host; writes never go to a protected environment"]
@@ -56,9 +56,9 @@ def test_staging_whose_api_is_prods_real_host_is_refused_with_no_prod_in_the_con
 
 
 def test_an_address_of_prods_host_is_prods_host(ingest: FakeIngest, tmp_path: Path) -> None:
-    prod = EnvConfig(name="prod", e2e=settings(ingest, tmp_path))  # https://localhost:<port>
+    prod = EnvConfig(name="prod", area_settings=(settings(ingest, tmp_path),))  # https://localhost:<port>
     by_address = ingest.api_url.replace("localhost", "127.0.0.1")
-    staging = EnvConfig(name="staging", e2e=settings(ingest, tmp_path, api_url=by_address))
+    staging = EnvConfig(name="staging", area_settings=(settings(ingest, tmp_path, api_url=by_address),))
     verdict = trip(staging, prod)
     assert [f.code for f in verdict.findings] == ["E2E010"]
     assert verdict.findings[0].message.startswith(f"[staging] refused: the e2e API {by_address} is prod's host "
@@ -67,9 +67,9 @@ def test_an_address_of_prods_host_is_prods_host(ingest: FakeIngest, tmp_path: Pa
 
 
 def test_a_broker_on_a_protected_envs_host_is_refused(ingest: FakeIngest, tmp_path: Path) -> None:
-    perf = EnvConfig(name="perf", protected=True, e2e=settings(ingest, tmp_path))
-    dev = EnvConfig(name="dev", e2e=settings(ingest, tmp_path, api_url="https://localhost:1",
-                                             broker_url=ingest.ui_url))
+    perf = EnvConfig(name="perf", protected=True, area_settings=(settings(ingest, tmp_path),))
+    dev = EnvConfig(name="dev", area_settings=(settings(ingest, tmp_path, api_url="https://localhost:1",
+                                             broker_url=ingest.ui_url),))
     verdict = trip(dev, perf)
     assert verdict.findings[0].message.startswith(f"[dev] refused: the e2e broker {ingest.ui_url} is perf's host")
     assert writes(ingest) == []
@@ -86,9 +86,9 @@ def test_another_host_resolving_to_prods_address_is_refused() -> None:
 @pytest.mark.parametrize("name", ["dev", "staging", "qa-2"])
 def test_known_non_production_envs_on_their_own_hosts_still_run_the_round_trip(ingest: FakeIngest, tmp_path: Path,
                                                                                name: str) -> None:
-    prod = EnvConfig(name="prod", e2e=replace(settings(ingest, tmp_path), api_url="https://localhost:1",
-                                              ui_url="https://localhost:1"))  # same host, another port: loopback
-    verdict = trip(EnvConfig(name=name, e2e=settings(ingest, tmp_path)), prod)
+    prod = EnvConfig(name="prod", area_settings=(replace(settings(ingest, tmp_path), api_url="https://localhost:1",
+                                              ui_url="https://localhost:1"),))  # same host, another port: loopback
+    verdict = trip(EnvConfig(name=name, area_settings=(settings(ingest, tmp_path),)), prod)
     assert verdict.findings == []
     assert [m for m, _ in writes(ingest)] == ["POST", "POST", "DELETE", "DELETE"] and ingest.envelopes == {}
     # prod's real hosts do not resolve here: the decision says it compared their names only
@@ -98,20 +98,20 @@ def test_known_non_production_envs_on_their_own_hosts_still_run_the_round_trip(i
 @pytest.mark.parametrize("name", ["ingestprod", "prodeu", "prod1a", "prod env", "pro\u200bd", "ｐｒｏｄ", "uat",
                                   "perf", "ｄｅｖ-eu", "de\u200bv1x"])
 def test_a_name_not_known_to_be_non_production_is_protected(ingest: FakeIngest, tmp_path: Path, name: str) -> None:
-    verdict = trip(EnvConfig(name=name, e2e=settings(ingest, tmp_path)))
+    verdict = trip(EnvConfig(name=name, area_settings=(settings(ingest, tmp_path),)))
     assert [f.code for f in verdict.findings] == ["E2E010"]
     assert "the environment is protected (its name " in verdict.findings[0].message
     assert ingest.requests == []
 
 
 def test_protected_false_makes_a_custom_name_writable(ingest: FakeIngest, tmp_path: Path) -> None:
-    verdict = trip(EnvConfig(name="perf-eu", protected=False, e2e=settings(ingest, tmp_path)))
+    verdict = trip(EnvConfig(name="perf-eu", protected=False, area_settings=(settings(ingest, tmp_path),)))
     assert verdict.findings == [] and ingest.envelopes == {}
     assert [m for m, _ in writes(ingest)] == ["POST", "POST", "DELETE", "DELETE"]
 
 
 def test_protected_false_does_not_open_a_protected_target(ingest: FakeIngest, tmp_path: Path) -> None:
-    verdict = trip(EnvConfig(name="perf-eu", protected=False, e2e=settings(ingest, tmp_path, api_url=PROD_API)))
+    verdict = trip(EnvConfig(name="perf-eu", protected=False, area_settings=(settings(ingest, tmp_path, api_url=PROD_API),)))
     assert [f.code for f in verdict.findings] == ["E2E010"] and ingest.requests == []
 
 

@@ -26,6 +26,7 @@ from opschecks.areas.backups.backups import stamp
 from opschecks.sandbox import kube_objects as k
 from opschecks.sandbox import seed, stack
 from opschecks.sandbox.kubeapi import FakeKubeAPI
+from opschecks.areas.e2e.settings import E2ESettings
 
 NOW = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.timezone.utc)
 
@@ -220,8 +221,8 @@ def test_due_reads_the_sandbox_config_with_the_same_e2e_tasks_as_a_run(tmp_path:
     path = tmp_path / "opschecks.toml"
     path.write_text(stack.config_text("http://127.0.0.1:1", tmp_path / "ledger.sqlite"))
     envs = load(path, tmp_path).envs
-    assert {name: (env.e2e is not None, env.e2e is not None and env.e2e.round_trip is not None)
-            for name, env in envs.items()} == {"dev": (True, True), "staging": (True, True), "prod": (True, False)}
+    assert {name: (env.settings(E2ESettings).round_trip is not None)
+            for name, env in envs.items()} == {"dev": True, "staging": True, "prod": False}
 
 
 def test_collect_only_with_the_sandbox_lists_the_checks_without_seeding(tmp_path: Path) -> None:

@@ -39,12 +39,12 @@ PROD_ACCOUNT = "999999999999"
 
 
 def drill_env(sandbox, stage: str, **changes) -> EnvConfig:  # noqa: ANN001 (the sandbox fixture)
-    """The sandbox's own [env.<stage>.upload] table for ``stage``, parsed by the real config loader."""
+    """The sandbox's own [env.<stage>.upload_service] table for ``stage``, parsed by the real config loader."""
     # protected = false: a test's own stage name is no known non-production name (docs/protection.md).
     text = "\n".join([f"[env.{stage}]", f'aws_account_id = "{MOTO_ACCOUNT}"', "protected = false",
                       *upload_table(stage, stage, sandbox.aws_endpoint)])
     env = parse(tomllib.loads(text), Path("test.toml")).envs[stage]
-    return replace(env, upload=replace(env.upload, **changes))
+    return env.with_settings(replace(env.settings(UploadSettings), **changes))
 
 
 def drill(env: EnvConfig, *others: EnvConfig, **kwargs) -> upload.Drill:
@@ -80,7 +80,7 @@ def test_clean_drill_passes(sandbox_env) -> None:
 
 def test_leaky_teardown_fails_naming_the_leaked_secret(sandbox_env) -> None:
     env = drill_env(sandbox_env, "uleak")
-    env = replace(env, upload=replace(env.upload, teardown_command=[*env.upload.teardown_command, "--leak"]))
+    env = env.with_settings(replace(env.settings(UploadSettings), teardown_command=[*env.settings(UploadSettings).teardown_command, "--leak"]))
 
     result = drill(env)
 
@@ -100,9 +100,9 @@ def test_failing_setup_still_tears_down(sandbox_env) -> None:
     env = drill_env(sandbox_env, "ufail")
     # The real set-up creates everything, then the wrapper fails as a Terraform apply failing late would.
     wrapper = ["sh", "-c", '"$0" "$@" && echo "Error: creating RDS cluster: quota exceeded" && exit 3',
-               *env.upload.setup_command]
+               *env.settings(UploadSettings).setup_command]
 
-    result = drill(replace(env, upload=replace(env.upload, setup_command=wrapper)))
+    result = drill(env.with_settings(replace(env.settings(UploadSettings), setup_command=wrapper)))
 
     assert codes(result) == ["UPL001"]
     assert "set-up exit status 3" in result.findings[0].message
@@ -118,7 +118,7 @@ def test_setup_timeout_kills_its_process_group_and_tears_down(sandbox_env, tmp_p
     hang = ["sh", "-c", f"sleep 60 & echo $! > {pidfile}; echo waiting for Aurora; wait"]
     started = time.monotonic()
 
-    result = drill(replace(env, upload=replace(env.upload, setup_command=hang)))
+    result = drill(env.with_settings(replace(env.settings(UploadSettings), setup_command=hang)))
 
     assert time.monotonic() - started < 30
     assert codes(result) == ["UPL001"]
@@ -130,9 +130,9 @@ def test_setup_timeout_kills_its_process_group_and_tears_down(sandbox_env, tmp_p
 
 def test_unhealthy_service_fails_and_still_tears_down(sandbox_env) -> None:
     env = drill_env(sandbox_env, "uhealth", health_timeout_s=1.0)
-    url = env.upload.health_url.replace("health.json", "missing.json")
+    url = env.settings(UploadSettings).health_url.replace("health.json", "missing.json")
 
-    result = drill(replace(env, upload=replace(env.upload, health_url=url)))
+    result = drill(env.with_settings(replace(env.settings(UploadSettings), health_url=url)))
 
     assert codes(result) == ["UPL002"]
     assert f"health URL {url} did not answer 2xx within 1s: HTTP 40" in result.findings[0].message
@@ -161,12 +161,12 @@ def test_failing_teardown_fails_and_names_what_it_left(sandbox_env) -> None:
     env = drill_env(sandbox_env, "uteardown")
     broken = [sys.executable, "-c", "import sys; print('AccessDenied: iam:DeleteRole'); sys.exit(1)"]
 
-    result = drill(replace(env, upload=replace(env.upload, teardown_command=broken)))
+    result = drill(env.with_settings(replace(env.settings(UploadSettings), teardown_command=broken)))
 
     assert codes(result) == ["UPL004"] + ["UPL005"] * 10
     assert "teardown exit status 1" in result.findings[0].message
     assert "(last output: AccessDenied: iam:DeleteRole)" in result.findings[0].message
-    upload.run("clean-up", drill_env(sandbox_env, "uteardown").upload.teardown_command, 60, None, env)
+    upload.run("clean-up", drill_env(sandbox_env, "uteardown").settings(UploadSettings).teardown_command, 60, None, env)
     assert leftovers("uteardown") == {}
 
 
@@ -175,12 +175,12 @@ def test_ctrl_c_during_setup_still_tears_down(sandbox_env, caplog: pytest.LogCap
     # The set-up really creates the service, then the operator presses Ctrl-C while it "waits".
     interrupted_setup = [sys.executable, "-c", (
         "import os, signal, subprocess, time; "
-        f"subprocess.run({env.upload.setup_command!r}, check=True); "
+        f"subprocess.run({env.settings(UploadSettings).setup_command!r}, check=True); "
         "os.kill(os.getppid(), signal.SIGINT); time.sleep(60)")]
     caplog.set_level("INFO", logger="opschecks.areas.upload_service.upload")
 
     with pytest.raises(KeyboardInterrupt):
-        drill(replace(env, upload=replace(env.upload, setup_command=interrupted_setup)))
+        drill(env.with_settings(replace(env.settings(UploadSettings), setup_command=interrupted_setup)))
     interrupts.forget()  # caught here on purpose: the suite's own run goes on (fixtures/signals.py)
 
     assert [r.getMessage().split(":")[0] for r in caplog.records] == ["set-up", "teardown"]
@@ -192,10 +192,10 @@ def test_ctrl_c_during_teardown_lets_it_finish(sandbox_env, caplog: pytest.LogCa
     interrupted_teardown = [sys.executable, "-c", (
         "import os, signal, subprocess, time; "
         "os.kill(os.getppid(), signal.SIGINT); time.sleep(0.5); "
-        f"subprocess.run({env.upload.teardown_command!r}, check=True)")]
+        f"subprocess.run({env.settings(UploadSettings).teardown_command!r}, check=True)")]
 
     with pytest.raises(KeyboardInterrupt):
-        drill(replace(env, upload=replace(env.upload, teardown_command=interrupted_teardown)))
+        drill(env.with_settings(replace(env.settings(UploadSettings), teardown_command=interrupted_teardown)))
     interrupts.forget()  # caught here on purpose: the suite's own run goes on (fixtures/signals.py)
 
     assert "Ctrl-C: the teardown goes on to its end, then the run stops" in caplog.text
@@ -209,7 +209,7 @@ def test_sigterm_to_the_run_during_setup_still_tears_down(sandbox_env, checklist
     ready = checklist.path / "set-up-done"
     slow_setup = [sys.executable, "-c", (
         "import pathlib, subprocess, time; "
-        f"subprocess.run({drill_env(sandbox_env, stage).upload.setup_command!r}, check=True); "
+        f"subprocess.run({drill_env(sandbox_env, stage).settings(UploadSettings).setup_command!r}, check=True); "
         f"pathlib.Path({str(ready)!r}).touch(); time.sleep(120)")]
     checklist.check("upload_service")
     table = upload_table(stage, stage, sandbox_env.aws_endpoint)
@@ -297,9 +297,9 @@ def test_a_teardown_deleting_a_declared_shared_resource_fails(sandbox_env) -> No
     arns = _earlier_leftovers("ushared")
     env = drill_env(sandbox_env, "ushared", shared_resources=[arns["shared"], arns["queue"], arns["role"]])
     wipe = [sys.executable, "-c", 'import boto3; boto3.client("s3").delete_bucket(Bucket="upload-ushared-access-logs")']
-    teardown = ["sh", "-c", '"$0" "$@" && ' + " ".join(f"'{a}'" for a in wipe), *env.upload.teardown_command]
+    teardown = ["sh", "-c", '"$0" "$@" && ' + " ".join(f"'{a}'" for a in wipe), *env.settings(UploadSettings).teardown_command]
 
-    result = drill(replace(env, upload=replace(env.upload, teardown_command=teardown)))
+    result = drill(env.with_settings(replace(env.settings(UploadSettings), teardown_command=teardown)))
 
     assert codes(result) == ["UPL006"]
     assert result.findings[0].message.startswith(
@@ -318,7 +318,7 @@ def test_a_protected_env_is_refused_whatever_its_config_says(tmp_path: Path, nam
                               name_prefixes=[f"upload-{name}-"])
 
     with pytest.raises(Refused) as refused:
-        drill(EnvConfig(name=name, aws_account_id=MOTO_ACCOUNT, upload=settings, **table))
+        drill(EnvConfig(name=name, aws_account_id=MOTO_ACCOUNT, **table, area_settings=(settings,)))
 
     assert str(refused.value) == (f"refusing the upload drill in env {name} (account {MOTO_ACCOUNT}): {why}"
                                   + str(refused.value).split(why, 1)[1])
@@ -331,7 +331,7 @@ def test_an_env_sharing_a_protected_envs_account_is_refused(tmp_path: Path) -> N
     settings = UploadSettings(setup_command=["touch", str(ran)], teardown_command=["true"], name_prefixes=["x-"])
     with pytest.raises(Refused, match=r"in env dev \(account 123456789012\): its account is also protected env "
                                       r"live's"):
-        drill(EnvConfig(name="dev", aws_account_id=MOTO_ACCOUNT, upload=settings),
+        drill(EnvConfig(name="dev", aws_account_id=MOTO_ACCOUNT, area_settings=(settings,)),
               EnvConfig(name="live", aws_account_id=MOTO_ACCOUNT))
     assert not ran.exists()
 
@@ -356,7 +356,7 @@ def test_an_env_without_an_account_id_is_refused(tmp_path: Path) -> None:
     settings = UploadSettings(setup_command=["true"], teardown_command=["true"], name_prefixes=["x-"])
     with pytest.raises(Refused, match=r"refusing the upload drill in env dev \(account not declared\): set "
                                       r"aws_account_id in \[env.dev\]"):
-        drill(EnvConfig(name="dev", upload=settings))
+        drill(EnvConfig(name="dev", area_settings=(settings,)))
 
 
 def use_account(monkeypatch: pytest.MonkeyPatch, account: str) -> None:
@@ -371,7 +371,7 @@ def use_account(monkeypatch: pytest.MonkeyPatch, account: str) -> None:
 def test_drill_without_filters_is_refused(tmp_path: Path) -> None:
     settings = UploadSettings(setup_command=["true"], teardown_command=["true"])
     with pytest.raises(Refused, match="set tag_filters or name_prefixes"):
-        drill(EnvConfig(name="dev", upload=settings))
+        drill(EnvConfig(name="dev", area_settings=(settings,)))
 
 
 def test_check_drills_configured_envs_and_refuses_prod(sandbox_env, checklist) -> None:
@@ -384,7 +384,7 @@ def test_check_drills_configured_envs_and_refuses_prod(sandbox_env, checklist) -
         "[env.ue2e]", f'aws_account_id = "{MOTO_ACCOUNT}"', "protected = false",
         *upload_table("ue2e", "ue2e", sandbox_env.aws_endpoint),
         "[env.staging]",
-        "[env.prod.upload]", f"setup_command = {json.dumps(setup_prod)}", 'teardown_command = ["true"]',
+        "[env.prod.upload_service]", f"setup_command = {json.dumps(setup_prod)}", 'teardown_command = ["true"]',
         'name_prefixes = ["upload-ue2eprod-"]',
     ]) + "\n")
 
@@ -456,7 +456,7 @@ def test_check_without_any_configured_env_fails_saying_what_to_configure(checkli
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines([
         "the upload_service drill is not configured for any selected env (dev, staging): add an "
-        f"[[]env.<name>.upload[]] table to {config} (see docs/upload_service.md), "
+        f"[[]env.<name>.upload_service[]] table to {config} (see docs/upload_service.md), "
         'or skip = [[]"upload_service"[]] in the envs that must never run it',
         "FAILED checks/test_upload_service.py::test_upload_drill[[]no-env-configured[]]*"])
     assert "1 test took" in checklist.report_html()
@@ -556,20 +556,20 @@ def test_inventory_finds_by_tags_and_by_name_prefix(sandbox_env) -> None:
 
 def test_settings_from_toml_accept_a_tag_value_or_a_list(tmp_path: Path) -> None:
     text = """
-[env.dev.upload]
+[env.dev.upload_service]
 setup_command = ["make", "deploy"]
 teardown_command = ["make", "destroy"]
 tag_filters = { Name = "upload", Env = ["dev", "development"] }
 """
-    settings = parse(tomllib.loads(text), tmp_path / "c.toml").envs["dev"].upload
+    settings = parse(tomllib.loads(text), tmp_path / "c.toml").envs["dev"].settings(UploadSettings)
     assert settings.filters == {"Name": ["upload"], "Env": ["dev", "development"]}
     assert settings.setup_timeout_s == settings.teardown_timeout_s == 3600.0 and settings.health_url is None
-    assert parse(tomllib.loads("[env.staging]\n"), tmp_path / "c.toml").envs["staging"].upload is None
+    assert not parse(tomllib.loads("[env.staging]\n"), tmp_path / "c.toml").envs["staging"].configured(UploadSettings)
 
 
 def test_settings_without_teardown_command_are_a_config_error(tmp_path: Path) -> None:
-    text = '[env.dev.upload]\nsetup_command = ["make", "deploy"]\n'
-    with pytest.raises(ConfigError, match=r"env.dev.upload: missing required key 'teardown_command'"):
+    text = '[env.dev.upload_service]\nsetup_command = ["make", "deploy"]\n'
+    with pytest.raises(ConfigError, match=r"env.dev.upload_service: missing required key 'teardown_command'"):
         parse(tomllib.loads(text), tmp_path / "c.toml")
 
 

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from opschecks import codes
+from opschecks.code import SEVERITIES
 from opschecks.schema import ConfigError
 
 WEBHOOK_ENV_VAR = "OPSCHECKS_WEBHOOK_URL"
@@ -23,11 +23,11 @@ class AlertSettings:
     notify_on_success: bool = False  # also post when every check passed
     report_url: str | None = None  # where readers find the report (${OPSCHECKS_REPORT_URL} wins); else its path
     timeout_s: float = 5.0
-    min_severity: str = "info"  # post a failing run only when a finding weighs at least this (opschecks/codes.py)
+    min_severity: str = "info"  # post a failing run only when a finding weighs at least this (opschecks/code.py)
 
     def __post_init__(self) -> None:
-        if self.min_severity not in codes.SEVERITIES:
-            raise ConfigError(f"alerts.min_severity: expected one of {', '.join(codes.SEVERITIES)}, "
+        if self.min_severity not in SEVERITIES:
+            raise ConfigError(f"alerts.min_severity: expected one of {', '.join(SEVERITIES)}, "
                               f"found {self.min_severity!r}")
 
     def url(self) -> str | None:

@@ -8,7 +8,7 @@
   classic and application load balancers, a NAT gateway with traffic, log
   groups that are written to or expire;
 - one unused Elastic IP kept on purpose, and the waivers file that waives it
-  (the sandbox's config names it in ``[defaults.usage] waivers_file`` from the start).
+  (the sandbox's config names it in ``[defaults.aws_usage] waivers_file`` from the start).
 """
 
 from __future__ import annotations

@@ -320,7 +320,7 @@ def config_text(aws_endpoint: str, ledger: Path, ingest: dict[str, FakeIngest] |
         "[defaults]",
         f'aws_region = "{REGION}"',
         "",
-        "[defaults.usage]",
+        "[defaults.aws_usage]",
         f'waivers_file = "{WAIVERS_FILE}"  # written when the usage picture is seeded',
         "",
         "[ledger]",

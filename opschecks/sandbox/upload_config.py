@@ -12,12 +12,12 @@ EXPECTED_TYPES = ["s3:bucket", "sqs:queue", "secretsmanager:secret", "iam:role",
 
 
 def upload_table(env: str, stage: str, aws_endpoint: str) -> list[str]:
-    """TOML lines of ``[env.<env>.upload]``: drill the example service's ``stage`` (set up, probe, tear down)."""
+    """TOML lines of ``[env.<env>.upload_service]``: drill the example service's ``stage`` (set up, probe, tear down)."""
     def command(action: str) -> str:
         return _toml([sys.executable, str(SCRIPT), action, "--stage", stage])
 
     return [
-        f"[env.{env}.upload]",
+        f"[env.{env}.upload_service]",
         f"setup_command = {command('setup')}",
         f"teardown_command = {command('teardown')}",
         "setup_timeout_s = 120",

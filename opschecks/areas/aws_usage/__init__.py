@@ -2,5 +2,6 @@
 
 from opschecks.areas.area import Area
 from opschecks.areas.aws_usage.codes import CODES
+from opschecks.areas.aws_usage.settings import UsageSettings
 
-AREA = Area("aws_usage", CODES)
+AREA = Area("aws_usage", UsageSettings, CODES, old_table="usage")

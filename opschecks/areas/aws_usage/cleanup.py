@@ -35,6 +35,7 @@ from opschecks.areas.aws_usage import unused
 from opschecks.config import Config, EnvConfig, load, resolve_path
 from opschecks.errors import describe
 from opschecks.schema import ConfigError
+from opschecks.areas.aws_usage.settings import UsageSettings
 
 PLAN_VERSION = 2
 CLOCK_SKEW = dt.timedelta(minutes=5)  # a plan "created" later than now by more than this is refused
@@ -74,7 +75,7 @@ def plan_entries(env: EnvConfig, account: str, verdicts: dict[str, list[unused.V
     could not judge)."""
     return [
         PlanEntry(env=env.name, account=account, region=env.aws_region, rule=code, kind=v.resource.kind,
-                  id=v.resource.id, name=v.resource.name, reason=unused.RULES_BY_CODE[code].reason(env.usage),
+                  id=v.resource.id, name=v.resource.name, reason=unused.RULES_BY_CODE[code].reason(env.settings(UsageSettings)),
                   hint=v.resource.hint)
         for code, found in verdicts.items() for v in found if not v.waived and not v.resource.error
     ]
@@ -173,10 +174,10 @@ def refusals(plan: Plan, config: Config, now: dt.datetime) -> list[str]:
             continue
         if name not in scanned:
             reasons.append(f"env {name}: the plan lists resources but has no scan of it (edited?)")
-        limit = dt.timedelta(days=env.usage.plan_max_age_days)
+        limit = dt.timedelta(days=env.settings(UsageSettings).plan_max_age_days)
         if age > limit:
             reasons.append(f"env {name}: the plan is {age / dt.timedelta(days=1):.1f} days old, older than "
-                           f"plan_max_age_days {env.usage.plan_max_age_days:g}: write a fresh plan")
+                           f"plan_max_age_days {env.settings(UsageSettings).plan_max_age_days:g}: write a fresh plan")
     return reasons
 
 
@@ -189,7 +190,7 @@ def fresh_targets(plan: Plan, env: EnvConfig, account: str, config: Config, now:
     """
     sess = aws.session(env)
     region = sess.region_name
-    verdicts = unused.scan(sess, env.usage, now, waivers.configured(env.usage.waivers_file, config.path))
+    verdicts = unused.scan(sess, env.settings(UsageSettings), now, waivers.configured(env.settings(UsageSettings).waivers_file, config.path))
     fresh = {(code, v.resource.id): v.resource for code, found in verdicts.items() for v in found if not v.waived}
     targets, refused = [], 0
     for entry in (e for e in plan.entries if e.env == env.name):

@@ -1,6 +1,6 @@
 """The aws_usage area's finding codes: severity and what to do first (docs/codes.md, docs/aws_usage.md)."""
 
-from opschecks.codes import codes
+from opschecks.code import codes
 
 CODES = codes([
     ("USG001", "warning", "the backup bucket grew faster than max_growth_percent",

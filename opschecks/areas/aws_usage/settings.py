@@ -1,4 +1,4 @@
-"""The AWS usage area's settings (``[env.<name>.usage]``), a leaf."""
+"""The AWS usage area's settings (``[env.<name>.aws_usage]``), a leaf."""
 
 from __future__ import annotations
 

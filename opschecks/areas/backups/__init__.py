@@ -2,5 +2,6 @@
 
 from opschecks.areas.area import Area
 from opschecks.areas.backups.codes import CODES
+from opschecks.areas.backups.settings import BackupSettings
 
-AREA = Area("backups", CODES)
+AREA = Area("backups", BackupSettings, CODES)

@@ -112,7 +112,7 @@ def list_backups(s3: Any, bucket: str, prefix: str, since: dt.datetime | None,
 
 
 def recent_backups(s3: Any, env: EnvConfig, now: dt.datetime) -> list[Backup]:
-    return list(list_backups(s3, env.backup_bucket, key_prefix(env), now - env.backups.lookback, now))
+    return list(list_backups(s3, env.backup_bucket, key_prefix(env), now - env.settings(BackupSettings).lookback, now))
 
 
 def newest_tags(s3: Any, env: EnvConfig, backups: list[Backup]) -> dict[str, str]:
@@ -126,7 +126,7 @@ def newest_tags(s3: Any, env: EnvConfig, backups: list[Backup]) -> dict[str, str
 def check_fresh(s3: Any, env: EnvConfig, now: dt.datetime | None = None) -> Verdict:
     """BKP001: the newest backup is no older than period + grace."""
     now = now or _utcnow()
-    settings = env.backups
+    settings = env.settings(BackupSettings)
     backups = recent_backups(s3, env, now)
     findings = []
     expected = (f"expected a backup newer than {_hours(settings.window)} "
@@ -144,7 +144,7 @@ def check_fresh(s3: Any, env: EnvConfig, now: dt.datetime | None = None) -> Verd
 def check_size(s3: Any, env: EnvConfig, now: dt.datetime | None = None) -> Verdict:
     """BKP002/BKP003: the newest backup is not empty, nor much smaller than the ones before it."""
     now = now or _utcnow()
-    settings = env.backups
+    settings = env.settings(BackupSettings)
     backups = recent_backups(s3, env, now)
     findings = []
     if not backups:
@@ -168,7 +168,7 @@ def check_size(s3: Any, env: EnvConfig, now: dt.datetime | None = None) -> Verdi
 def check_expiry(s3: Any, env: EnvConfig, now: dt.datetime | None = None) -> Verdict:
     """BKP004-BKP006: the lifecycle expires the newest backup after retention_days, it is tagged, none outlived it."""
     now = now or _utcnow()
-    settings = env.backups
+    settings = env.settings(BackupSettings)
     prefix = key_prefix(env)
     findings = []
     backups = recent_backups(s3, env, now)
@@ -200,7 +200,7 @@ def lifecycle_problems(s3: Any, env: EnvConfig, backups: list[Backup], found_tag
     backup yet, a key the CronJob would write, of unknown size. On a versioned bucket its noncurrent
     version and its delete marker must go too.
     """
-    settings = env.backups
+    settings = env.settings(BackupSettings)
     expected = (f"expected an enabled lifecycle rule expiring objects tagged {settings.tag_key}={settings.tag_value} "
                 f"under {key_prefix(env)} after {settings.retention_days} days")
     try:
@@ -264,7 +264,7 @@ def _versioned_problems(rules: list[dict[str, Any]], covering: list[dict[str, An
 def check_jobs(api: k8s.ApiClient, env: EnvConfig, now: dt.datetime | None = None) -> Verdict:
     """BKP007-BKP010: the backup CronJobs exist, run, succeed recently, and their latest Job did not fail."""
     now = now or _utcnow()
-    settings = env.backups
+    settings = env.settings(BackupSettings)
     namespace = settings.cronjob_namespace or env.app_namespace
     where = f"{env.name} context {env.kube_context or '(current)'} namespace {namespace}"
     batch = k8s.BatchV1Api(api)
@@ -330,8 +330,8 @@ def _backup_verdict(env: EnvConfig, backups: list[Backup], found_tags: dict[str,
         return Verdict(findings, BACKUP_COLUMNS, [(env.name, None, None, None, None)],
                        {"newest": None, "findings": [f.code for f in findings]})
     newest = backups[-1]
-    tag = found_tags.get(env.backups.tag_key)
-    tag_cell = f"{env.backups.tag_key}={tag}" if tag is not None else "missing"
+    tag = found_tags.get(env.settings(BackupSettings).tag_key)
+    tag_cell = f"{env.settings(BackupSettings).tag_key}={tag}" if tag is not None else "missing"
     row = (env.name, newest.key, _hours(newest.age(now)), f"{newest.size:,}", tag_cell)
     return Verdict(findings, BACKUP_COLUMNS, [row], {
         "newest": newest.key, "age_hours": round(newest.age(now).total_seconds() / 3600, 2),
@@ -340,10 +340,10 @@ def _backup_verdict(env: EnvConfig, backups: list[Backup], found_tags: dict[str,
 
 
 def _none_found(env: EnvConfig, now: dt.datetime, expected: str) -> Finding:
-    since = now - env.backups.lookback
+    since = now - env.settings(BackupSettings).lookback
     return Finding("BKP001", _where(env, key_prefix(env)),
                    f"{expected}; found no *.tar.gz backup taken since {_iso(since)} "
-                   f"({env.backups.lookback.days} days searched)")
+                   f"({env.settings(BackupSettings).lookback.days} days searched)")
 
 
 def _where(env: EnvConfig, key: str) -> str:

@@ -1,6 +1,6 @@
 """The backups area's finding codes: severity and what to do first (docs/codes.md, docs/backups.md)."""
 
-from opschecks.codes import codes
+from opschecks.code import codes
 
 CODES = codes([
     ("BKP001", "critical", "no backup newer than period + grace",

@@ -2,5 +2,6 @@
 
 from opschecks.areas.area import Area
 from opschecks.areas.cluster.codes import CODES
+from opschecks.areas.cluster.settings import ClusterSettings
 
-AREA = Area("cluster", CODES)
+AREA = Area("cluster", ClusterSettings, CODES)

@@ -1,6 +1,6 @@
 """The cluster area's finding codes: severity and what to do first (docs/codes.md, docs/cluster.md)."""
 
-from opschecks.codes import codes
+from opschecks.code import codes
 
 CODES = codes([
     ("NOD001", "critical", "a node is not Ready",

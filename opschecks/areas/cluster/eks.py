@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from opschecks.findings import Finding
 from opschecks.areas.cluster.nodes import minor
+from opschecks.areas.cluster.settings import ClusterSettings
 
 if TYPE_CHECKING:
     from opschecks.config import EnvConfig
@@ -52,8 +53,8 @@ def cluster_name(env: EnvConfig) -> str:
 def cluster_source(env: EnvConfig) -> tuple[str, str]:
     """The EKS cluster's name and where it came from: ``[env.<name>.cluster] eks_cluster``, else the name in
     an EKS context ARN or an eksctl context, else the context's name as it is (said so: it may not be one)."""
-    if env.cluster.eks_cluster:
-        return env.cluster.eks_cluster, f"[env.{env.name}.cluster] eks_cluster"
+    if env.settings(ClusterSettings).eks_cluster:
+        return env.settings(ClusterSettings).eks_cluster, f"[env.{env.name}.cluster] eks_cluster"
     context = env.kube_context or ""
     if context.startswith("arn:aws:eks:"):
         return context.rsplit("cluster/", 1)[-1], f"from the EKS context ARN {context}"
@@ -107,17 +108,17 @@ def judge(eks: Any, env: EnvConfig, now: dt.datetime) -> Verdict:
                                         f"{_day(info.get('endOfExtendedSupportDate'))}); {upgrade}"))
     elif ends is not None:
         left = (_moment(ends) - now).total_seconds() / 86400
-        if left <= env.cluster.support_warning_days:
+        if left <= env.settings(ClusterSettings).support_warning_days:
             after = ("it then enters paid extended support (upgradePolicy EXTENDED)" if policy == "EXTENDED"
                      else "EKS then upgrades it itself (upgradePolicy STANDARD)")
             verdict.findings.append(Finding("EKS005", arn_where, f"expected more than "
-                                            f"{env.cluster.support_warning_days:g} days of standard support left for "
+                                            f"{env.settings(ClusterSettings).support_warning_days:g} days of standard support left for "
                                             f"{version}, it ends on {_day(ends)} (in {max(left, 0):.0f} days): "
                                             f"{after}; {upgrade}"))
-    oldest = minor(env.cluster.min_version) if env.cluster.min_version else None
+    oldest = minor(env.settings(ClusterSettings).min_version) if env.settings(ClusterSettings).min_version else None
     if oldest is not None and (current is None or current < oldest) and support in ("STANDARD_SUPPORT",
                                                                                       "EXTENDED_SUPPORT"):
-        verdict.findings.append(Finding("EKS001", arn_where, f"expected Kubernetes {env.cluster.min_version} or newer "
+        verdict.findings.append(Finding("EKS001", arn_where, f"expected Kubernetes {env.settings(ClusterSettings).min_version} or newer "
                                         f"(min_version), found {version}"))
     if status != "ACTIVE":
         verdict.findings.append(Finding("EKS002", where, f"expected the cluster ACTIVE, found {status}"))

@@ -2,5 +2,6 @@
 
 from opschecks.areas.area import Area
 from opschecks.areas.e2e.codes import CODES
+from opschecks.areas.e2e.settings import E2ESettings
 
-AREA = Area("e2e", CODES)
+AREA = Area("e2e", E2ESettings, CODES)

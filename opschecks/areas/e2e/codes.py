@@ -1,6 +1,6 @@
 """The e2e area's finding codes: severity and what to do first (docs/codes.md, docs/e2e.md)."""
 
-from opschecks.codes import codes
+from opschecks.code import codes
 
 CODES = codes([
     ("E2E001", "critical", "an endpoint did not answer or answered an error",

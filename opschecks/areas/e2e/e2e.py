@@ -273,7 +273,7 @@ def round_trip(env: EnvConfig, guard: protection.Guard, sleep: Callable[[float],
     ``guard``: ``env``'s protection (opschecks.protection). A protected env is refused saying why; so is, in any
     env, an API or broker URL that is a protected env's host: the target decides, not the env's name.
     """
-    settings = env.e2e
+    settings = env.settings(E2ESettings)
     trip = settings.round_trip
     ends = endpoints(env.name, settings)
     verdict = Verdict()

@@ -2,5 +2,6 @@
 
 from opschecks.areas.area import Area
 from opschecks.areas.pods.codes import CODES
+from opschecks.areas.pods.settings import PodSettings
 
-AREA = Area("pods", CODES)
+AREA = Area("pods", PodSettings, CODES)

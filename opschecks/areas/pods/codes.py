@@ -1,6 +1,6 @@
 """The pods area's finding codes: severity and what to do first (docs/codes.md, docs/pods.md)."""
 
-from opschecks.codes import codes
+from opschecks.code import codes
 
 CODES = codes([
     ("POD001", "critical", "a container is waiting (CrashLoopBackOff, ImagePullBackOff, ...)",

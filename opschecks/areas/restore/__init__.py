@@ -2,5 +2,6 @@
 
 from opschecks.areas.area import Area
 from opschecks.areas.restore.codes import CODES
+from opschecks.areas.restore.settings import RestoreSettings
 
-AREA = Area("restore", CODES)
+AREA = Area("restore", RestoreSettings, CODES)

@@ -1,6 +1,6 @@
 """The restore area's finding codes: severity and what to do first (docs/codes.md, docs/restore.md)."""
 
-from opschecks.codes import codes
+from opschecks.code import codes
 
 CODES = codes([
     ("RST001", "critical", "a configured collection is missing after the restore",

@@ -2,5 +2,6 @@
 
 from opschecks.areas.area import Area
 from opschecks.areas.upload_service.codes import CODES
+from opschecks.areas.upload_service.settings import UploadSettings
 
-AREA = Area("upload_service", CODES)
+AREA = Area("upload_service", UploadSettings, CODES, opt_in=True, old_table="upload")

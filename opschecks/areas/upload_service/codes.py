@@ -1,6 +1,6 @@
 """The upload_service area's finding codes: severity and what to do first (docs/codes.md, docs/upload_service.md)."""
 
-from opschecks.codes import codes
+from opschecks.code import codes
 
 CODES = codes([
     ("UPL001", "critical", "the upload service's set-up failed",

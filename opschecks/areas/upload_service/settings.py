@@ -1,4 +1,4 @@
-"""The upload drill's settings (``[env.<name>.upload]``), a leaf."""
+"""The upload drill's settings (``[env.<name>.upload_service]``), a leaf."""
 
 from __future__ import annotations
 

@@ -102,13 +102,13 @@ class Drill:
 
 def refuse(env: EnvConfig) -> None:
     """Fail in one line where the drill could not prove anything: no drill configured, or nothing to inventory."""
-    settings = env.upload
-    if settings is None:
-        raise Refused(f"no upload drill configured for env {env.name} (add an [env.{env.name}.upload] table)")
+    if not env.configured(UploadSettings):
+        raise Refused(f"no upload drill configured for env {env.name} (add an [env.{env.name}.upload_service] table)")
+    settings = env.settings(UploadSettings)
     if not settings.setup_command or not settings.teardown_command:
-        raise Refused(f"env.{env.name}.upload: setup_command and teardown_command must not be empty")
+        raise Refused(f"env.{env.name}.upload_service: setup_command and teardown_command must not be empty")
     if not settings.tag_filters and not settings.name_prefixes:
-        raise Refused(f"env.{env.name}.upload: set tag_filters or name_prefixes, or the drill cannot see what "
+        raise Refused(f"env.{env.name}.upload_service: set tag_filters or name_prefixes, or the drill cannot see what "
                       "the teardown leaves behind")
 
 
@@ -120,7 +120,7 @@ def drill(env: EnvConfig, guard: Guard, history: Sequence[Record] = (), now: dt.
     in ``env`` (the ledger, newest first): it dates earlier drills' leftovers.
     """
     refuse(env)
-    settings = env.upload
+    settings = env.settings(UploadSettings)
     where = f"{env.name} ({env.aws_region})"
     guard.check(lambda: aws.session(env), "the upload drill")
     sess = aws.session(env)
