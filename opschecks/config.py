@@ -183,7 +183,7 @@ def _env(name: str, defaults: dict, table: dict, path: Path, notes: list[str]) -
         raise ConfigError(f"{where}: expected a table")
     merged = _merge(defaults, _renamed_tables(table, where, notes))
     merged["name"] = name
-    _read_old_pod_waivers(merged, where, notes)
+    _read_old_waivers(merged, where, notes)
     tables = {area: merged.pop(area.name) for area in areas.ALL if area.name in merged}
     env = build(EnvConfig, merged, where, exclude=("area_settings",), also=AREAS)
     env = replace(env, area_settings=tuple(build(area.settings, tables.get(area, {}), f"{where}.{area.name}")
@@ -218,14 +218,16 @@ def _renamed_tables(table: dict, where: str, notes: list[str]) -> dict:
     return renamed
 
 
-def _read_old_pod_waivers(merged: dict, where: str, notes: list[str]) -> None:
-    """Pod waivers written in the old keys are read in the one model's (opschecks/waivers.py), with a note."""
-    pods = merged.get("pods")
-    if isinstance(pods, dict) and isinstance(pods.get("waivers"), list):
-        converted = [waivers.legacy_pod_waiver(entry, f"{where}.pods.waivers[{i}]")
-                     for i, entry in enumerate(pods["waivers"])]
-        merged["pods"] = {**pods, "waivers": [entry for entry, _ in converted]}
-        notes += [note for _, note in converted if note]
+def _read_old_waivers(merged: dict, where: str, notes: list[str]) -> None:
+    """An area's waivers written in the old keys (the pods' pattern/reason) are read in the one model's
+    (opschecks/waivers.py), with a note each."""
+    for area in areas.ALL:
+        table = merged.get(area.name)
+        if isinstance(table, dict) and isinstance(table.get("waivers"), list):
+            converted = [waivers.legacy_waiver(entry, f"{where}.{area.name}.waivers[{i}]", area.docs_page)
+                         for i, entry in enumerate(table["waivers"])]
+            merged[area.name] = {**table, "waivers": [entry for entry, _ in converted]}
+            notes += [note for _, note in converted if note]
 
 
 def _merge(defaults: dict, table: dict) -> dict:

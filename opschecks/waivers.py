@@ -89,9 +89,9 @@ def checked(waiver: Waiver, where: str) -> Waiver:
     return waiver
 
 
-def legacy_pod_waiver(entry: dict, where: str) -> tuple[dict, str | None]:
-    """A ``[[pods.waivers]]`` table in the old keys (``pattern``, ``reason``) in the one model's keys, with a
-    one-line note saying how to write it now; any other table as it is."""
+def legacy_waiver(entry: dict, where: str, docs: str) -> tuple[dict, str | None]:
+    """A waiver table in the old keys (the pods' ``pattern``, ``reason``) in the one model's keys, with a
+    one-line note saying how to write it now (``docs``: the area's page); any other table as it is."""
     if not isinstance(entry, dict) or not {"pattern", "reason"} & set(entry):
         return entry, None
     new = {k: v for k, v in entry.items() if k not in ("pattern", "reason")}
@@ -99,7 +99,7 @@ def legacy_pod_waiver(entry: dict, where: str) -> tuple[dict, str | None]:
     reason = entry.get("reason", "*")
     new["rules"] = [] if reason == "*" else [reason]
     note = (f"{where}: 'pattern'/'reason' are the old waiver keys, read as resource = {new['resource']!r}, "
-            f"rules = {new['rules']!r}; write those instead (docs/pods.md)")
+            f"rules = {new['rules']!r}; write those instead ({docs})")
     return new, note
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from opschecks.config import load, resolve_path
+from opschecks.record.settings import LedgerSettings
 from opschecks.schema import ConfigError
 from opschecks.areas.pods.settings import PodSettings
+from opschecks.areas.aws_usage.settings import UsageSettings
 from opschecks.areas.backups.settings import BackupSettings
 from opschecks.areas.restore.settings import RestoreSettings
 from opschecks.areas.upload_service.settings import UploadSettings
@@ -194,3 +196,44 @@ def test_a_byte_order_mark_is_read_as_the_text_it_starts(tmp_path: Path) -> None
 def test_an_environment_needs_a_real_name(tmp_path: Path, name: str) -> None:
     with pytest.raises(ConfigError, match=r"an environment needs a name without surrounding spaces"):
         load(write(tmp_path, f'[env."{name}"]\n'))
+
+
+def test_an_area_table_under_its_earlier_name_is_read_with_a_one_line_note(tmp_path: Path) -> None:
+    """[env.<name>.usage] and .upload were the tables' names before the areas list; the area's name is the one
+    spelling now (issue 28), the old one is read the same, with a note printed at start."""
+    path = write(tmp_path, "[defaults.usage]\nmax_growth_percent = 40.0\n"
+                           "[env.dev.upload]\nsetup_command = ['up']\nteardown_command = ['down']\n"
+                           "name_prefixes = ['upload-']\n")
+    config = load(path)
+    dev = config.envs["dev"]
+    assert dev.settings(UsageSettings).max_growth_percent == 40.0
+    assert dev.configured(UploadSettings) and dev.settings(UploadSettings).setup_command == ["up"]
+    assert config.notes == (
+        f"{path}: defaults.usage: read as the 'aws_usage' table, the area's name (rename the table; the old name "
+        "will stop being read)",
+        f"{path}: env.dev.upload: read as the 'upload_service' table, the area's name (rename the table; the old "
+        "name will stop being read)")
+
+
+def test_an_area_table_under_both_names_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"env.dev: both 'usage' and 'aws_usage' tables: keep 'aws_usage'"):
+        load(write(tmp_path, "[env.dev.usage]\n[env.dev.aws_usage]\n"))
+
+
+def test_settings_are_given_by_class_and_an_opt_in_area_says_how_to_configure_it(tmp_path: Path) -> None:
+    dev = load(write(tmp_path, "[env.dev.pods]\nrestart_limit = 7\n")).envs["dev"]
+    assert dev.settings(PodSettings).restart_limit == 7
+    assert dev.settings(BackupSettings) == BackupSettings()  # no table: the area's defaults
+    assert not dev.configured(UploadSettings)
+    with pytest.raises(ConfigError, match=r"^env.dev: the upload_service area is not configured \(add an "
+                                          r"\[env.dev.upload_service\] table; see docs/upload_service.md\)$"):
+        dev.settings(UploadSettings)
+    changed = dev.with_settings(BackupSettings(grace_hours=1.0))
+    assert changed.settings(BackupSettings).grace_hours == 1.0 and changed.settings(PodSettings).restart_limit == 7
+    with pytest.raises(TypeError, match="settings class of no area"):
+        dev.with_settings(LedgerSettings())
+
+
+def test_the_settings_tuple_is_not_a_key_of_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"env.dev: unknown key 'area_settings' \(known: .*aws_usage.*\)"):
+        load(write(tmp_path, "[env.dev]\narea_settings = []\n"))
