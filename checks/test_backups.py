@@ -14,6 +14,7 @@ from opschecks.areas.backups import backups
 from opschecks.record import trends
 from opschecks.config import EnvConfig
 from opschecks.findings import fail_on
+from opschecks.verdict import Verdict
 
 pytestmark = [pytest.mark.daily, pytest.mark.fortnightly]
 TREND = dt.timedelta(days=30)  # the report's backup-size plot
@@ -24,7 +25,7 @@ def s3(aws_session: boto3.Session) -> Any:
     return aws.client(aws_session, "s3")
 
 
-def _conclude(verdict: backups.Verdict, title: str, report: Any, ledger_details: dict[str, Any]) -> None:
+def _conclude(verdict: Verdict, title: str, report: Any, ledger_details: dict[str, Any]) -> None:
     report.table(title, verdict.columns, verdict.rows)
     ledger_details.update(verdict.details)
     fail_on(verdict.findings)

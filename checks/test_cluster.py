@@ -51,7 +51,7 @@ def test_volumes_not_filling(env: EnvConfig, kube_api: k8s.ApiClient, report: Re
 def test_control_plane_supported(env: EnvConfig, aws_session: boto3.Session, report: Report,
                                  ledger_details: dict[str, Any]) -> None:
     verdict = eks.judge(aws.client(aws_session, "eks"), env, clock.now())
-    report.table(f"EKS cluster {verdict.cluster} ({env.aws_region})", eks.COLUMNS, verdict.rows)
+    report.table(f"EKS cluster {verdict.subject} ({env.aws_region})", eks.COLUMNS, verdict.rows)
     ledger_details.update(verdict.details)
     fail_on(verdict.findings)
 
@@ -60,14 +60,14 @@ def test_control_plane_supported(env: EnvConfig, aws_session: boto3.Session, rep
 def test_node_cpu_capacity(env: EnvConfig, aws_session: boto3.Session, report: Report,
                            ledger_details: dict[str, Any]) -> None:
     now = clock.now()
-    verdict = capacity.assess(aws.client(aws_session, "ec2"), aws.client(aws_session, "cloudwatch"),
+    series = capacity.assess(aws.client(aws_session, "ec2"), aws.client(aws_session, "cloudwatch"),
                               eks.cluster_name(env), env.settings(ClusterSettings), now, f"{env.name} {env.aws_region}")
-    if verdict.days:  # in the report's Trends, once per cluster
-        report.trend(f"node-cpu {env.aws_region} {verdict.cluster}",
-                     f"{verdict.cluster}: node CPU, last {env.settings(ClusterSettings).cpu_days} days (CloudWatch AWS/EC2)",
-                     capacity.plot(verdict), capacity.COLUMNS, verdict.rows)
+    if series.days:  # in the report's Trends, once per cluster
+        report.trend(f"node-cpu {env.aws_region} {series.cluster}",
+                     f"{series.cluster}: node CPU, last {env.settings(ClusterSettings).cpu_days} days (CloudWatch AWS/EC2)",
+                     capacity.plot(series), capacity.COLUMNS, series.rows)
     else:
-        report.table(f"{verdict.cluster}: node CPU per day (CloudWatch AWS/EC2 CPUUtilization)", capacity.COLUMNS,
-                     verdict.rows)
-    ledger_details.update(verdict.details)
-    fail_on(verdict.findings)
+        report.table(f"{series.cluster}: node CPU per day (CloudWatch AWS/EC2 CPUUtilization)", capacity.COLUMNS,
+                     series.rows)
+    ledger_details.update(series.details)
+    fail_on(series.findings)

@@ -28,6 +28,7 @@ from opschecks.sandbox import kube_objects as k
 from opschecks.areas.backups.backups import stamp
 from opschecks.sandbox.dumps import backup_tarball
 from opschecks.sandbox.seed import LIFECYCLE, backup_counts, seed_kube
+from opschecks.verdict import Verdict
 
 pytest_plugins = ["pytester"]
 
@@ -62,7 +63,7 @@ def env_for(bucket: str = "unused", context: str | None = None, **settings: Any)
     return EnvConfig(name="dev", backup_bucket=bucket, backup_prefix="dev", kube_context=context, area_settings=(BackupSettings(**settings),))
 
 
-def codes(verdict: backups.Verdict) -> list[str]:
+def codes(verdict: Verdict) -> list[str]:
     return [f.code for f in verdict.findings]
 
 
@@ -400,7 +401,7 @@ def cluster(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tu
     return name, f"ctx-{name}"
 
 
-def check_jobs(context: str, **settings: Any) -> backups.Verdict:
+def check_jobs(context: str, **settings: Any) -> Verdict:
     api = kube.api_client(context)
     try:
         return backups.check_jobs(api, env_for(context=context, **settings), now=AT_0010)

@@ -392,7 +392,7 @@ def _nodes_with_cpu(sandbox: Any, base: float | None, tag: str = "eks") -> str:
     return name
 
 
-def _cpu(sandbox: Any, name: str) -> capacity.Verdict:
+def _cpu(sandbox: Any, name: str) -> capacity.Capacity:
     return capacity.assess(sandbox.client("ec2"), sandbox.client("cloudwatch"), name, ClusterSettings(cpu_days=3),
                            NOW, "dev us-east-1")
 

@@ -28,6 +28,7 @@ from opschecks.config import Config, EnvConfig
 from opschecks.areas.e2e.settings import E2ESettings, RoundTripSettings
 from opschecks.sandbox import kube_objects as k
 from opschecks.sandbox.ingest import FakeIngest, make_certificates
+from opschecks.verdict import Verdict
 from tests.conftest import INGEST_TOKEN as TOKEN
 
 pytest_plugins = ["pytester"]
@@ -43,7 +44,7 @@ def settings(ingest: FakeIngest, tmp_path: Path, **round_trip: object) -> E2ESet
                        round_trip=replace(trip, **round_trip))
 
 
-def codes(verdict: e2e.Verdict) -> set[str]:
+def codes(verdict: Verdict) -> set[str]:
     return {f.code for f in verdict.findings}
 
 
@@ -235,7 +236,7 @@ def env_with(e2e_settings: E2ESettings, name: str = "dev") -> EnvConfig:
     return EnvConfig(name=name, area_settings=(e2e_settings,))
 
 
-def trip(env: EnvConfig, *others: EnvConfig) -> e2e.Verdict:
+def trip(env: EnvConfig, *others: EnvConfig) -> Verdict:
     """The round trip of ``env``, guarded as the check guards it, in a config of ``env`` and ``others``."""
     config = Config(Path("opschecks.toml"), {e.name: e for e in (env, *others)})
     return e2e.round_trip(env, protection.guard(config, env))

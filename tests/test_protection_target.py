@@ -13,6 +13,7 @@ from opschecks.areas.e2e import e2e
 from opschecks.config import Config, EnvConfig
 from opschecks.areas.e2e.settings import E2ESettings, RoundTripSettings
 from opschecks.sandbox.ingest import FakeIngest
+from opschecks.verdict import Verdict
 from tests.conftest import INGEST_TOKEN as TOKEN
 
 PROD_API = "https://api.ingest.archive.data.humancellatlas.org"
@@ -26,7 +27,7 @@ def settings(ingest: FakeIngest, tmp_path: Path, **urls: str) -> E2ESettings:
                        ca_bundle=str(ingest.certs.ca_file), round_trip=trip)
 
 
-def trip(env: EnvConfig, *others: EnvConfig) -> e2e.Verdict:
+def trip(env: EnvConfig, *others: EnvConfig) -> Verdict:
     config = Config(Path("opschecks.toml"), {e.name: e for e in (env, *others)})
     return e2e.round_trip(env, protection.guard(config, env))
 

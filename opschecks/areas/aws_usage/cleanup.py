@@ -70,7 +70,7 @@ class PlanEntry:
         return f"{self.env} {self.account}/{self.region} {self.kind} {label}: {self.reason}; {self.hint}"
 
 
-def plan_entries(env: EnvConfig, account: str, verdicts: dict[str, list[unused.Verdict]]) -> list[PlanEntry]:
+def plan_entries(env: EnvConfig, account: str, verdicts: dict[str, list[unused.Flagged]]) -> list[PlanEntry]:
     """What a person could delete in ``env``: every flagged resource no active waiver covers (never one the scan
     could not judge)."""
     return [

@@ -26,12 +26,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from opschecks.findings import Finding
+from opschecks.verdict import Verdict
 
 COLUMNS = ("service", "month before", "last month", "change")
 METRIC = "UnblendedCost"
@@ -47,13 +48,6 @@ class Bill:
     requests: int
     unit: str = "USD"  # the currency Cost Explorer answered in
     no_forecast: str = ""  # why there is no forecast, for the row
-
-
-@dataclass
-class Verdict:
-    rows: list[tuple] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 def read(ce: Any, today: dt.date) -> Bill:

@@ -290,7 +290,8 @@ RULES_BY_CODE = {rule.code: rule for rule in RULES}
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Flagged:
+    """A resource a rule flagged, with the waiver that covers it if any (not a check's verdict)."""
     resource: Unused
     waiver: Waiver | None
 
@@ -300,11 +301,11 @@ class Verdict:
 
 
 def scan(sess: boto3.Session, settings: UsageSettings, now: dt.datetime,
-         waivers: list[Waiver]) -> dict[str, list[Verdict]]:
+         waivers: list[Waiver]) -> dict[str, list[Flagged]]:
     """Every rule's flagged resources in the session's account and region, each with its waiver if any; a rule
     that AWS answered with an error is one unjudged entry, and the other rules still run."""
     clients = Clients(sess)
-    verdicts: dict[str, list[Verdict]] = {}
+    verdicts: dict[str, list[Flagged]] = {}
     for rule in RULES:
         found: list[Unused] = []
         try:
@@ -312,13 +313,13 @@ def scan(sess: boto3.Session, settings: UsageSettings, now: dt.datetime,
                 found.append(r)
         except ClientError as exc:
             found.append(Unused(rule.code, "rule", rule.code, rule.title, None, "", {}, error=_answer(exc)))
-        verdicts[rule.code] = [Verdict(r, None if r.error else waiver_for(waivers, rule.code, [r.id, r.name], r.tags,
+        verdicts[rule.code] = [Flagged(r, None if r.error else waiver_for(waivers, rule.code, [r.id, r.name], r.tags,
                                                                           now.date()))
                                for r in found]
     return verdicts
 
 
-def findings(verdicts: dict[str, list[Verdict]], settings: UsageSettings, where: str) -> list[Finding]:
+def findings(verdicts: dict[str, list[Flagged]], settings: UsageSettings, where: str) -> list[Finding]:
     """One finding per flagged resource that no active waiver covers; USG100 for what could not be judged."""
     return [
         Finding("USG100", where, _unjudged(code, v.resource)) if v.resource.error else
@@ -335,7 +336,7 @@ def _unjudged(code: str, r: Unused) -> str:
     return f"{r.kind} {_label(r)}: {code} ({title}) could not judge it: {r.error}"
 
 
-def table_rows(found: list[Verdict]) -> list[list[Any]]:
+def table_rows(found: list[Flagged]) -> list[list[Any]]:
     """Report rows: resource id, age, size/cost hint, tags, waiver."""
     return [[_label(v.resource), _age(v.resource.age_days),
              f"could not judge: {v.resource.error}" if v.resource.error else v.resource.hint,

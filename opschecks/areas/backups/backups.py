@@ -35,6 +35,7 @@ from kubernetes import client as k8s
 from opschecks import clock
 from opschecks.areas.backups import lifecycle
 from opschecks.findings import Finding
+from opschecks.verdict import Verdict
 from opschecks.kube import list_paginated
 from opschecks.areas.backups.settings import BackupSettings
 
@@ -58,15 +59,6 @@ class Backup:
     def age(self, now: dt.datetime) -> dt.timedelta:
         """The older of name and upload counts, so neither a mislabelled key nor a re-uploaded old dump looks fresh."""
         return now - min(self.taken, self.last_modified)
-
-
-@dataclass
-class Verdict:
-    """What a check found: its findings, a report table, and what the ledger should remember."""
-    findings: list[Finding]
-    columns: tuple[str, ...]
-    rows: list[tuple[Any, ...]]
-    details: dict[str, Any]
 
 
 def stamp(moment: dt.datetime) -> str:
@@ -298,7 +290,7 @@ def check_jobs(api: k8s.ApiClient, env: EnvConfig, now: dt.datetime | None = Non
         rows.append((env.name, namespace, name, suspended, _iso(last_ok) if last_ok else None,
                      _hours(now - last_ok) if last_ok else None, latest.metadata.name if latest else None,
                      _job_result(latest, failure)))
-    return Verdict(findings, CRONJOB_COLUMNS, rows,
+    return Verdict(findings, rows, CRONJOB_COLUMNS,
                    {"namespace": namespace, "findings": [f.code for f in findings]})
 
 
@@ -327,13 +319,13 @@ def _backup_verdict(env: EnvConfig, backups: list[Backup], found_tags: dict[str,
                     findings: list[Finding], now: dt.datetime) -> Verdict:
     """The verdict with the report row every backup check shows: env, newest key, age, size, tag."""
     if not backups:
-        return Verdict(findings, BACKUP_COLUMNS, [(env.name, None, None, None, None)],
+        return Verdict(findings, [(env.name, None, None, None, None)], BACKUP_COLUMNS,
                        {"newest": None, "findings": [f.code for f in findings]})
     newest = backups[-1]
     tag = found_tags.get(env.settings(BackupSettings).tag_key)
     tag_cell = f"{env.settings(BackupSettings).tag_key}={tag}" if tag is not None else "missing"
     row = (env.name, newest.key, _hours(newest.age(now)), f"{newest.size:,}", tag_cell)
-    return Verdict(findings, BACKUP_COLUMNS, [row], {
+    return Verdict(findings, [row], BACKUP_COLUMNS, {
         "newest": newest.key, "age_hours": round(newest.age(now).total_seconds() / 3600, 2),
         "size": newest.size, "findings": [f.code for f in findings],
     })

@@ -34,7 +34,9 @@ HOUR = 3600
 
 
 @dataclass
-class Verdict:
+class Capacity:
+    """A cluster's node CPU per day over the window, with its findings: a series (its rows are its days), not a
+    verdict of one table."""
     cluster: str
     days: list[tuple[dt.date, int, float, float]] = field(default_factory=list)  # day, nodes, mean avg, mean p95
     findings: list[Finding] = field(default_factory=list)
@@ -93,45 +95,45 @@ def _p95(values: list[float]) -> float:
 
 
 def assess(ec2: Any, cloudwatch: Any, cluster: str, settings: ClusterSettings, now: dt.datetime,
-           where: str) -> Verdict:
-    verdict = Verdict(cluster=cluster)
+           where: str) -> Capacity:
+    series = Capacity(cluster=cluster)
     here = f"{where} eks {cluster}"
     instances = cluster_instances(ec2, cluster)
     if not instances:
-        verdict.findings.append(Finding("CPU003", here, f"expected EC2 instances tagged eks:cluster-name={cluster} "
+        series.findings.append(Finding("CPU003", here, f"expected EC2 instances tagged eks:cluster-name={cluster} "
                                         f"or kubernetes.io/cluster/{cluster}, found none"))
-        return verdict
+        return series
     end = now.replace(hour=0, minute=0, second=0, microsecond=0)  # whole UTC days: a partial today skews the p95
-    verdict.days = daily(hourly_cpu(cloudwatch, instances, end - dt.timedelta(days=settings.cpu_days), end))
-    if not verdict.days:
-        verdict.findings.append(Finding("CPU003", here, f"expected CPUUtilization datapoints for {len(instances)} "
+    series.days = daily(hourly_cpu(cloudwatch, instances, end - dt.timedelta(days=settings.cpu_days), end))
+    if not series.days:
+        series.findings.append(Finding("CPU003", here, f"expected CPUUtilization datapoints for {len(instances)} "
                                         f"node(s) over {settings.cpu_days} days, CloudWatch has none"))
-        return verdict
-    median_p95 = statistics.median(p for *_, p in verdict.days)
-    median_avg = statistics.median(a for _, _, a, _ in verdict.days)
-    verdict.details.update(nodes=len(instances), days=len(verdict.days), median_p95=round(median_p95, 1),
+        return series
+    median_p95 = statistics.median(p for *_, p in series.days)
+    median_avg = statistics.median(a for _, _, a, _ in series.days)
+    series.details.update(nodes=len(instances), days=len(series.days), median_p95=round(median_p95, 1),
                            median_average=round(median_avg, 1))
-    span = f"over {len(verdict.days)} days, {len(instances)} node(s)"
+    span = f"over {len(series.days)} days, {len(instances)} node(s)"
     if median_p95 > settings.cpu_high_percent:
-        verdict.findings.append(Finding("CPU001", here, f"expected the median daily p95 CPU at most "
+        series.findings.append(Finding("CPU001", here, f"expected the median daily p95 CPU at most "
                                         f"{settings.cpu_high_percent:g}%, found {median_p95:.1f}% {span}: "
                                         "add nodes or larger instances"))
     elif median_p95 < settings.cpu_low_percent:
-        verdict.findings.append(Finding("CPU002", here, f"expected the median daily p95 CPU at least "
+        series.findings.append(Finding("CPU002", here, f"expected the median daily p95 CPU at least "
                                         f"{settings.cpu_low_percent:g}%, found {median_p95:.1f}% {span}: "
                                         "fewer or smaller nodes would do"))
-    return verdict
+    return series
 
 
-def plot(verdict: Verdict) -> bytes:
+def plot(series: Capacity) -> bytes:
     fig = Figure(figsize=(6.4, 3.0), dpi=100)  # 640 px: the report's figure width
     ax = fig.add_subplot()
-    days = [d for d, *_ in verdict.days]
-    ax.plot(days, [a for _, _, a, _ in verdict.days], label="average")
-    ax.plot(days, [p for *_, p in verdict.days], label="p95 of hourly averages")
+    days = [d for d, *_ in series.days]
+    ax.plot(days, [a for _, _, a, _ in series.days], label="average")
+    ax.plot(days, [p for *_, p in series.days], label="p95 of hourly averages")
     ax.set_ylim(0, 100)
     ax.set_ylabel("CPU %")
-    ax.set_title(f"{verdict.cluster}: node CPU")
+    ax.set_title(f"{series.cluster}: node CPU")
     ax.legend(loc="upper left")
     fig.autofmt_xdate()
     buffer = io.BytesIO()

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from opschecks.findings import Finding
+from opschecks.verdict import Verdict
 from opschecks.areas.cluster.nodes import minor
 from opschecks.areas.cluster.settings import ClusterSettings
 
@@ -36,14 +36,6 @@ COLUMNS = ("cluster", "version", "platform", "status", "support", "standard supp
 # eksctl names its contexts <IAM identity>@<cluster>.<region>.eksctl.io; an EKS cluster name has no dots.
 EKSCTL_CONTEXT = re.compile(r"^.+@(?P<name>[0-9A-Za-z][0-9A-Za-z_-]*)"
                             r"\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)\.eksctl\.io$")
-
-
-@dataclass
-class Verdict:
-    cluster: str
-    rows: list[tuple] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 def cluster_name(env: EnvConfig) -> str:
@@ -67,7 +59,7 @@ def cluster_source(env: EnvConfig) -> tuple[str, str]:
 def judge(eks: Any, env: EnvConfig, now: dt.datetime) -> Verdict:
     name, source = cluster_source(env)
     where = f"{env.name} eks {name or '(no name)'} ({env.aws_region})"
-    verdict = Verdict(cluster=name)
+    verdict = Verdict(subject=name)
     if not name:
         verdict.findings.append(Finding("EKS003", where, f"no EKS cluster name: set [env.{env.name}.cluster] "
                                         "eks_cluster (or kube_context)"))

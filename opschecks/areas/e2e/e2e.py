@@ -38,7 +38,6 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -49,6 +48,7 @@ from cryptography import x509
 from opschecks import interrupts, protection
 from opschecks.areas.e2e import ingest_api
 from opschecks.findings import Finding
+from opschecks.verdict import Verdict
 from opschecks.areas.e2e.settings import E2ESettings, Endpoints, RoundTripSettings, endpoints
 
 if TYPE_CHECKING:  # config imports this module for E2ESettings
@@ -64,13 +64,6 @@ API_PATH_PROJECT = {  # the smallest project the API path creates (schema from t
     "project_core": {"project_short_name": "opschecks-e2e", "project_title": "opschecks end-to-end test",
                      "project_description": "Created and deleted by the opschecks e2e round trip."},
 }
-
-
-@dataclass
-class Verdict:
-    rows: list[tuple] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 SMOKE_COLUMNS = ("endpoint", "url", "status", "latency", "certificate expires")
