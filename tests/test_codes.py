@@ -4,6 +4,7 @@ its codes, docs/codes.md is current, and the areas list agrees with the check fi
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from opschecks import areas, codes
+from opschecks import areas, codes, config
 
 ROOT = Path(__file__).parent.parent
 CODE = re.compile(r'"([A-Z][A-Z0-9]{2}\d{3})"')  # a code as the logic writes it: a string literal
@@ -66,6 +67,19 @@ def test_the_areas_list_agrees_with_the_check_files_packages_and_docs() -> None:
     assert sorted(areas.NAMES) == check_files == packages
     assert [a.name for a in areas.ALL] == list(areas.NAMES)
     assert all((ROOT / a.docs_page).is_file() and (ROOT / a.check_file).is_file() for a in areas.ALL)
+
+
+@pytest.mark.parametrize("area", areas.ALL, ids=lambda a: a.name)
+def test_each_area_config_table_is_its_name_and_its_docs_page_says_so(area, tmp_path) -> None:
+    """The loader reads [env.<env>.<area>] into the area's settings class, and the docs page names that table."""
+    assert re.search(rf"\[(env\.<?[a-z]+>?|defaults)\.{area.name}\]", (ROOT / area.docs_page).read_text()), \
+        f"{area.docs_page} does not name its config table [env.<name>.{area.name}]"
+    required = {"upload_service": {"setup_command": ["true"], "teardown_command": ["true"]}}.get(area.name, {})
+    table = "\n".join(f"{k} = {json.dumps(v)}" for k, v in required.items())
+    path = tmp_path / "opschecks.toml"
+    path.write_text(f"[env.dev]\n[env.dev.{area.name}]\n{table}\n")
+    env = config.load(path).envs["dev"]
+    assert env.configured(area.settings) and isinstance(env.settings(area.settings), area.settings)
 
 
 def test_an_undeclared_code_weighs_as_critical_and_severities_order_heaviest_first() -> None:
