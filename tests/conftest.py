@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+# The report's plots import matplotlib, hence numpy, whose C extension loads once per process: pytester's
+# in-process runs forget the modules imported inside them, so the second run's import would fail. Imported here,
+# outside every run, it stays (``pytest tests/test_restore_drill.py`` alone failed from its second drill on).
+import opschecks.record.trends  # noqa: F401
 from opschecks.sandbox import stack
 from opschecks.sandbox.ingest import Certificates, FakeIngest, make_certificates
 

@@ -26,7 +26,7 @@ import pytest
 from pymongo import MongoClient, monitoring
 
 from opschecks.record import ledger
-from opschecks.areas.restore import completeness, restore
+from opschecks.areas.restore import completeness, mongorestore, restore
 from opschecks.areas.backups.backups import Backup, stamp
 from opschecks.areas.restore.mongotarget import DRILL_DATABASE
 from opschecks.sandbox.dumps import backup_tarball, backup_tarball_of, documents
@@ -373,13 +373,11 @@ def test_a_collection_without_its_metadata_file_is_a_warning_row(drill: Drill):
     assert "file.bson: no metadata file: restored without its indexes and collection options" in html
 
 
-def test_a_truncated_oplog_is_a_warning_row(drill: Drill):
-    """mongodump --oplog writes oplog.bson beside the database directories; the drill restores one database
-    without it, but a cut one would break a point-in-time restore: said in the report."""
-    whole = tarfile.open(fileobj=io.BytesIO(backup_tarball(stamp(DAY0), backup_counts(0))))
+def with_oplog(body: bytes, oplog: bytes) -> bytes:
+    """The backup ``body`` with ``oplog`` as its dump's oplog.bson (mongodump --oplog writes it beside the database
+    directories)."""
+    whole = tarfile.open(fileobj=io.BytesIO(body))
     dump_dir = next(m.name for m in whole.getmembers() if m.isdir() and m.name.endswith("/admin")).rsplit("/", 1)[0]
-    entry = bson.encode({"ts": bson.Timestamp(1700000000, 1), "op": "n", "ns": "", "o": {"msg": "x"}})
-    oplog = entry * 3 + entry[:7]  # three whole entries, then a cut one
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         for member in whole.getmembers():
@@ -387,11 +385,40 @@ def test_a_truncated_oplog_is_a_warning_row(drill: Drill):
         info = tarfile.TarInfo(f"{dump_dir}/oplog.bson")
         info.size = len(oplog)
         tar.addfile(info, io.BytesIO(oplog))
-    drill.put(0, body=buf.getvalue())
+    return buf.getvalue()
+
+
+def oplog_entry(moment: dt.datetime, increment: int = 1) -> bytes:
+    """A no-op oplog entry {ts: Timestamp(moment, increment), op: "n"} as BSON bytes written by hand (bsonspec.org):
+    a Timestamp (0x11) is the increment then the seconds, each a little-endian uint32."""
+    ts = b"\x11ts\x00" + increment.to_bytes(4, "little") + int(moment.timestamp()).to_bytes(4, "little")
+    op = b"\x02op\x00" + (2).to_bytes(4, "little") + b"n\x00"
+    return (4 + len(ts) + len(op) + 1).to_bytes(4, "little") + ts + op + b"\x00"
+
+
+def test_a_truncated_oplog_is_a_warning_row(drill: Drill):
+    """mongodump --oplog writes oplog.bson beside the database directories; the drill restores one database
+    without it, but a cut one would break a point-in-time restore: said in the report."""
+    entry = oplog_entry(DAY0)
+    drill.put(0, body=with_oplog(backup_tarball(stamp(DAY0), backup_counts(0)), entry * 3 + entry[:7]))
     drill.run_with_uri("--env", drill.env).assert_outcomes(passed=1)
     html = (drill.pytester.path / "reports/report.html").read_text()
     assert "oplog.bson" in html and "a point-in-time restore (mongorestore --oplogReplay) of this backup would fail" \
         in html
+
+
+def test_an_oplog_from_a_week_ago_under_tonights_name_is_rst015(drill: Drill):
+    """A dump of a secondary that stopped replicating a week ago is named and stamped tonight; its oplog.bson (the
+    source's last write before the dump began) says when its data is from."""
+    week_ago = DAY0 - dt.timedelta(days=7, minutes=-1)
+    key = drill.put(0, body=with_oplog(backup_tarball(stamp(DAY0), backup_counts(0)),
+                                       oplog_entry(week_ago) + oplog_entry(DAY0, 2)))
+    result = drill.run_with_uri("--env", drill.env)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*[[]RST015[]] s3://{drill.bucket}/{key}: the dump's oplog.bson begins at "
+                                 "2026-02-22 00:01:00 UTC, 168.0 h from the key's 2026-03-01 00:00 UTC (at most 3 h "
+                                 "allowed): data of another day (a lagging secondary, a stale volume)*"])
+    assert drill.records()[0].details["oplog_start"] == "2026-02-22T00:01:00+00:00"
 
 
 KILLED_DRILL = """
@@ -534,6 +561,23 @@ def test_a_stale_backup_is_rst018_with_the_gap_in_hours(drill: Drill, live):
     assert drill.records()[0].details["content_age_h"]["submissionEnvelope"] == 30.0
 
 
+def test_the_oplog_start_is_the_cut_when_the_dump_has_one(drill: Drill, live):
+    """The dump directory is stamped 00:00 but its oplog says the dump began at 00:40: a document created at 00:30
+    that the backup lacks is missing (cut at the directory's stamp, it would not be judged)."""
+    docs = healthy_docs()
+    early = made_at("file", DAY0 + dt.timedelta(minutes=20), DAY0 + dt.timedelta(minutes=30))
+    body = backup_tarball_of(stamp(DAY0), {**docs, "file": docs["file"] + early[:1]})
+    key = drill.put(0, body=with_oplog(body, oplog_entry(DAY0 + dt.timedelta(minutes=40))))
+    live({**docs, "file": docs["file"] + early})
+    result = drill.run_with_uri("--env", drill.env)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*[[]RST016[]] s3://{drill.bucket}/{key}: {drill.env} admin.file: the backup lacks 1 "
+                                 "documents: the live database holds 92 created before the dump start (2026-03-01 "
+                                 "00:40 UTC), the backup 91*"])
+    judged = drill.records()[0].details["completeness"]
+    assert judged["dump_start_from"] == f"the first entry of the dump's oplog.bson (data/db/dump/{stamp(DAY0)}/oplog.bson)"
+
+
 def test_collections_with_non_objectid_ids_are_listed_as_not_judged(drill: Drill, live):
     docs = healthy_docs()
     docs["protocol"] = [d | {"_id": f"protocol-{i}"} for i, d in enumerate(docs["protocol"])]
@@ -622,3 +666,17 @@ def test_the_live_database_gets_only_read_commands(sandbox, monkeypatch: pytest.
         found, "w", "dev", settings)
     assert "aggregate" in recorder.names and set(recorder.names) - {"endSessions"} <= {"aggregate", "find"}
     assert recorder.stages <= {"$match", "$sample", "$project", "$group", "$skip", "$limit"}, recorder.stages
+
+
+@pytest.mark.parametrize("oplog, expected", [
+    (oplog_entry(DAY0 + dt.timedelta(minutes=40), 7) + oplog_entry(DAY0 + dt.timedelta(hours=1)),
+     DAY0 + dt.timedelta(minutes=40)),  # the first entry, not the newest
+    (b"", None),  # empty: no entry says
+    ((2**31).to_bytes(4, "little") + b"\x00" * 8, None),  # a length past any document: not read on
+    (oplog_entry(DAY0)[:-3], None),  # cut inside the first entry
+    (b"\x0d\x00\x00\x00\x10ts\x00\x01\x00\x00\x00\x00", None),  # ts an int32, not a Timestamp
+], ids=["first-entry", "empty", "huge-length", "cut", "ts-not-a-timestamp"])
+def test_the_oplog_start_is_the_first_entrys_ts_or_none(tmp_path: Path, oplog: bytes, expected):
+    (tmp_path / "oplog.bson").write_bytes(oplog)
+    dump = mongorestore.Dump(tmp_path, "admin", archive=False, gzip=False)
+    assert mongorestore.oplog_start(dump) == expected

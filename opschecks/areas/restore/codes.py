@@ -21,7 +21,7 @@ CODES = codes([
      "The restore lost documents: re-run the drill; if it repeats, the target refuses some documents."),
     ("RST014", "warning", "part of the dump could not be restored on this target",
      "Check whether the part named matters (users/roles, time-series); restore it on a full MongoDB if so."),
-    ("RST015", "critical", "the dump directory's stamp is far from the key's",
+    ("RST015", "critical", "the dump directory's stamp or its oplog's start is far from the key's",
      "The backup holds another day's dump: check the backup job's dump path and clean-up."),
     ("RST016", "critical", "the backup lacks documents the live database held when the dump started",
      "Compare the backup job's mongodump (a --query, an interrupted dump, a stepped-down primary) with the database."),

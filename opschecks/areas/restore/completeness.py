@@ -81,7 +81,14 @@ class Completeness:
 
 
 def dump_start(result: Drill) -> tuple[dt.datetime, str]:
-    """The dump's start: its directory's stamp when it has one (the backup's own evidence), else the key's."""
+    """When the dump started, from the backup's own evidence first: its oplog.bson's first entry (the source's
+    last write before the dump began), else its directory's stamp, else the key's timestamp.
+
+    Never the restored data's newest ``_id``: that would make every stale backup look fresh (RST018 holds the
+    newest ``_id`` against this start). An archive's prelude holds no time, so it is not evidence.
+    """
+    if result.oplog_start is not None:
+        return result.oplog_start, f"the first entry of the dump's oplog.bson ({result.dump_dir}/oplog.bson)"
     if result.dump_taken is not None:
         return result.dump_taken, f"the dump directory's stamp ({result.dump_dir})"
     return result.backup.taken, f"the backup key's timestamp ({result.backup.key})"

@@ -23,6 +23,7 @@ but a unique index the dumped data violates is an error.
 
 from __future__ import annotations
 
+import datetime as dt
 import queue
 import subprocess
 import threading
@@ -32,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import bson
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from pymongo.database import Database
@@ -126,6 +128,29 @@ def oplog_notice(dump: Dump) -> str | None:
         return (f"{exc}: a point-in-time restore (mongorestore --oplogReplay) of this backup would fail; the drill "
                 f"restores {dump.database} without it")
     return None
+
+
+def oplog_start(dump: Dump) -> dt.datetime | None:
+    """The ``ts`` of the first entry of the dump's ``oplog.bson``, or None when it has none that says.
+
+    mongodump ``--oplog`` notes the newest oplog entry before it reads a collection and dumps the oplog from that
+    entry on, so its first entry is the source's last write before the dump began (a primary writes a no-op every
+    10 s): the point in time the dump's data is from. Only the first document is read.
+    """
+    path = dump.path / "oplog.bson"
+    if dump.archive or not path.is_file():
+        return None  # an archive's oplog is a namespace inside it: not read here
+    with path.open("rb") as fh:
+        head = fh.read(4)
+        size = int.from_bytes(head, "little") if len(head) == 4 else 0
+        if not 5 <= size <= dumpformat.MAX_DOCUMENT:
+            return None
+        raw = head + fh.read(size - 4)
+    try:
+        ts = bson.decode(raw).get("ts")
+    except (bson.InvalidBSON, ValueError):
+        return None  # oplog_notice says why the file is broken
+    return ts.as_datetime() if isinstance(ts, bson.Timestamp) and ts.time > 0 else None
 
 
 def _shown(dump: Dump) -> Path:

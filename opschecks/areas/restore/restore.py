@@ -73,6 +73,7 @@ class Drill:
     notes: list[str] = field(default_factory=list)  # what the drill cleaned up beside its own work
     dump_dir: str = ""  # the restored dump, relative to the extracted backup (data/db/dump/<stamp>)
     dump_taken: dt.datetime | None = None  # the stamp in dump_dir's path; None: it has none
+    oplog_start: dt.datetime | None = None  # the first ts of the dump's oplog.bson (mongodump --oplog); None: none
 
     @property
     def in_dump(self) -> dict[str, int]:
@@ -127,6 +128,7 @@ def drill(s3: Any, bucket: str, backup: Backup, target: MongoTarget, settings: R
                            restore_users=settings.restore_users)
             result.dump_dir = dump.path.relative_to(work / "extracted").as_posix()
             result.dump_taken = dump_stamp(dump.path.relative_to(work / "extracted"))
+            result.oplog_start = mongorestore.oplog_start(dump)
             with _timed(result, "restore"):
                 restored = target.restore(dump, work)
             if restored.in_dump is None:  # the mongorestore binary restored: count the dump ourselves
@@ -208,6 +210,17 @@ def judge(result: Drill, settings: RestoreSettings, previous: Record | None) -> 
                 "RST015", where, f"the dump directory {result.dump_dir} is stamped {apart.total_seconds() / 3600:,.1f} h "
                                  f"from the key's {result.backup.taken:%Y-%m-%d %H:%M} UTC (at most "
                                  f"{settings.dump_stamp_tolerance_hours:g} h allowed): a dump of another day"))
+    if result.oplog_start is not None:
+        # The oplog says when the dumped data is from, whatever the directory or the key are named: a dump of a
+        # lagging secondary or a stale volume, run and named tonight, is caught here.
+        apart = abs(result.oplog_start - result.backup.taken)
+        if apart > dt.timedelta(hours=settings.dump_stamp_tolerance_hours):
+            findings.append(Finding(
+                "RST015", where, f"the dump's oplog.bson begins at {result.oplog_start:%Y-%m-%d %H:%M:%S} UTC, "
+                                 f"{apart.total_seconds() / 3600:,.1f} h from the key's "
+                                 f"{result.backup.taken:%Y-%m-%d %H:%M} UTC (at most "
+                                 f"{settings.dump_stamp_tolerance_hours:g} h allowed): data of another day "
+                                 "(a lagging secondary, a stale volume)"))
     for name in result.compared():
         held, restored = result.in_dump[name], result.counts.get(name)
         if restored != held:
@@ -287,6 +300,7 @@ def ledger_details(result: Drill, env: str, previous: Record | None, collections
         "size": result.backup.size,
         "target": result.target,
         "dump_dir": result.dump_dir,
+        "oplog_start": result.oplog_start.isoformat() if result.oplog_start else None,
         "restorer": result.restored.restorer,
         "verdict": "broken" if result.broken else "restored",
         "counts": bounded(result.counts),
