@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import textwrap
 from collections.abc import Iterator
@@ -10,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from opschecks.sandbox import stack
+from opschecks.sandbox.ingest import Certificates, FakeIngest, make_certificates
+
 # The report's plots import matplotlib, hence numpy, whose C extension loads once per process: pytester's
 # in-process runs forget the modules imported inside them, so the second run's import would fail. Imported here,
 # outside every run, it stays (``pytest tests/test_restore_drill.py`` alone failed from its second drill on).
-import opschecks.record.trends  # noqa: F401
-from opschecks.sandbox import stack
-from opschecks.sandbox.ingest import Certificates, FakeIngest, make_certificates
+importlib.import_module("opschecks.record.trends")
 
 ROOT = Path(__file__).resolve().parent.parent
 INGEST_TOKEN = "t0ken-for-tests"

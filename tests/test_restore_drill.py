@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import bson
 import pytest
 from pymongo import MongoClient, monitoring
 
