@@ -15,6 +15,7 @@ Python down).
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import socket
 import subprocess
@@ -26,18 +27,21 @@ from pathlib import Path
 
 import bson
 import pytest
+from bson import ObjectId
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from opschecks.areas.restore import dumpformat, mongorestore
+from opschecks.areas.restore import completeness, dumpformat, mongorestore
 from opschecks.areas.restore.mongotarget import fresh_database_name
+from opschecks.areas.restore.settings import RestoreSettings
 from opschecks.sandbox.dumps import write_dump
 
 DOCUMENTS = 200_000
 COLLECTION = "submissionEnvelope"
 ROUNDS = 3
+COMPLETENESS_ROUNDS = 2  # each round restores 200,000 documents and scans them several times (CI time)
 
 
 @pytest.fixture(scope="module")
@@ -146,4 +150,53 @@ def test_builtin_restorer_vs_insert_many(benchmark, client: MongoClient, dump: m
         # objects the process held: each full collection scans them all while holding the GIL.
         full_gc_collections_per_round=full_collections,
         gc_tracked_objects=len(gc.get_objects()),
+    )
+
+
+def test_completeness_queries_vs_the_restore(benchmark, client: MongoClient, dump: mongorestore.Dump):
+    """What the completeness check (issue 27) adds to a drill: its queries on one restored collection of 200,000
+    documents against a live one of the same 200,000, as a share of the restore of that collection.
+
+    Round by round, pedantic's untimed setup restores the dump into a fresh database (timed here), then the
+    benchmark times ``judge_collection`` on it: both on the same server under the same load. The target is a
+    share under 5%.
+    """
+    start = dt.datetime.now(dt.timezone.utc)  # every generated _id (2019-2024) is below the cut
+    cut = ObjectId.from_datetime(start)
+    sample = RestoreSettings().completeness_sample
+    live = fresh_database_name()
+    names = [live]
+    restores: list[float] = []
+    judges: list[float] = []
+
+    def restore_round() -> tuple[tuple[Database], dict]:
+        names.append(fresh_database_name())
+        started = time.perf_counter()
+        mongorestore.restore(client[names[-1]], dump)
+        restores.append(time.perf_counter() - started)
+        return (client[names[-1]],), {}
+
+    def judge_round(db: Database) -> completeness.Judged:
+        started = time.perf_counter()
+        judged = completeness.judge_collection(db[COLLECTION], client[live][COLLECTION], cut, start, sample)
+        judges.append(time.perf_counter() - started)
+        return judged
+
+    try:
+        mongorestore.restore(client[live], dump)
+        judged = benchmark.pedantic(judge_round, setup=restore_round, rounds=COMPLETENESS_ROUNDS, iterations=1)
+    finally:
+        for name in names:
+            client.drop_database(name)
+    # The check did its whole work: every document counted on both sides, the whole sample found.
+    assert (judged.restored_below, judged.live_below, judged.missing) == (DOCUMENTS, DOCUMENTS, 0)
+    assert judged.sampled == sample and judged.sample_missing_count == 0 and judged.live_between == 0
+    benchmark.extra_info.update(
+        documents=DOCUMENTS,
+        sample=sample,
+        rounds=COMPLETENESS_ROUNDS,
+        restore_seconds=round(min(restores), 2),
+        completeness_seconds=round(min(judges), 3),
+        completeness_share_of_restore=round(min(judges) / min(restores), 4),
+        share_per_round=[round(j / r, 4) for j, r in zip(judges, restores)],
     )

@@ -180,7 +180,8 @@ def judge_collection(restored: Collection, live: Collection, cut: ObjectId, star
 
 
 def _newest(collection: Collection, condition: dict[str, Any]) -> ObjectId | None:
-    doc = collection.find_one({"_id": condition}, {"_id": 1}, sort=[("_id", -1)])
+    # The hint walks the _id index from its end; without it a server may sort the matches (SecantusDB did, 4x slower).
+    doc = collection.find_one({"_id": condition}, {"_id": 1}, sort=[("_id", -1)], hint="_id_")
     return doc["_id"] if doc else None
 
 
